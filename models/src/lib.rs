@@ -1,0 +1,44 @@
+//! Latency models of faastwin: what a stage of an invocation costs.
+//!
+//! - [`Distribution`]: one random duration [s] — constant, uniform, normal truncated at zero,
+//!   lognormal, gamma, weibull, shifted exponential, empirical (measured values or a quantile
+//!   table) and mixtures. Its serde form is a table with a `family` key and the family's
+//!   parameters, read by calibration and scenario files:
+//!   `{ family = "lognormal", mu = 0.3, sigma = 0.05 }`. Constructors validate; an error names the
+//!   family, the field and the allowed range.
+//! - [`SizeModel`]: `latency + per_byte · bytes`, each term with its own noise distribution, for
+//!   the stages that grow with the input (read, compute, write).
+//! - [`quantile`]: the one quantile estimator faastwin uses everywhere (linear interpolation
+//!   between order statistics, Hyndman & Fan type 7).
+//!
+//! Sampling goes through `rand_distr` with any `rand::Rng`; faastwin uses the portable
+//! [`rand_pcg::Pcg64Mcg`] ([`Rng`]) so a seed gives the same stream on every machine.
+
+#![warn(missing_docs)]
+
+mod distribution;
+mod error;
+pub mod quantile;
+mod size;
+
+pub use distribution::{Distribution, MixtureComponent, RawDistribution};
+pub use error::ModelError;
+pub use size::SizeModel;
+
+/// The random number generator faastwin uses: small, fast and portable across platforms.
+pub type Rng = rand_pcg::Pcg64Mcg;
+
+/// A generator seeded from `seed`, spreading nearby seeds apart (SplitMix64).
+pub fn rng_from_seed(seed: u64) -> Rng {
+    use rand::SeedableRng;
+    Rng::seed_from_u64(splitmix64(seed))
+}
+
+/// SplitMix64's mixing function: derives independent seeds from structured ones (a base seed
+/// and a replication index, say).
+pub fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
