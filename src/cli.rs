@@ -18,6 +18,61 @@ pub(crate) enum Command {
     /// Write a deterministic dataset (relay objects or ETL shards) with a manifest.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Simulate a scenario's platforms and print the study's run-level metrics.
+    Simulate(SimulateArgs),
+    /// Simulate every point of a scenario's sweep grid and write one CSV row per point and platform.
+    Sweep(SweepArgs),
+}
+
+/// Output format of `faastwin simulate`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutputFormat {
+    /// Aligned text tables, as in the study.
+    Table,
+    /// Long CSV: metric, platform, median, mean, std, min, max, ci95_low, ci95_high, replications, seed.
+    Csv,
+    /// JSON: per platform the medians (warm_makespan_s, p50_latency_s, p95_latency_s,
+    /// startup_overhead_s, ...) with every statistic under `stats`.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SimulateArgs {
+    /// Scenario file (TOML); see scenarios/README.md.
+    pub(crate) scenario: PathBuf,
+    /// Replications per platform [default: the scenario's].
+    #[arg(long)]
+    pub(crate) replications: Option<u32>,
+    /// Base seed [default: the scenario's].
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Write one CSV row per simulated invocation to this file (instants in seconds).
+    #[arg(long)]
+    pub(crate) trace: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub(crate) format: OutputFormat,
+    /// Worker threads for replications [default: all cores].
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SweepArgs {
+    /// Scenario file with one or more [[sweep]] axes.
+    pub(crate) scenario: PathBuf,
+    /// Output CSV file [default: stdout].
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Replications per grid point and platform [default: the scenario's].
+    #[arg(long)]
+    pub(crate) replications: Option<u32>,
+    /// Base seed, the same at every grid point (common random numbers) [default: the scenario's].
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Worker threads for replications [default: all cores].
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]

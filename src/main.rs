@@ -9,12 +9,15 @@ use clap::Parser;
 mod cli;
 mod dataset;
 mod progress;
+mod simulate;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_tracing();
     match run(cli) {
         Ok(code) => code,
+        // A reader that stops early (`faastwin simulate ... | head`) is not an error.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Error: {error:#}");
             ExitCode::FAILURE
@@ -25,7 +28,18 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Dataset(args) => dataset::run(args),
+        cli::Command::Simulate(args) => simulate::run_simulate(args),
+        cli::Command::Sweep(args) => simulate::run_sweep(args),
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause.downcast_ref::<csv::Error>().is_some_and(|e| {
+                matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
 }
 
 /// Log lines go to stderr; `RUST_LOG` chooses what is shown (default: warnings).

@@ -19,7 +19,6 @@ pub(crate) fn bytes(total: u64, message: &str) -> ProgressBar {
 }
 
 /// A progress bar over `total` items, hidden when stderr is not a terminal.
-#[allow(dead_code)]
 pub(crate) fn items(total: u64, message: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), draw_target());
     bar.set_style(

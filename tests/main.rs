@@ -5,6 +5,7 @@
 
 mod container;
 mod dataset_cli;
+mod simulate_cli;
 
 /// The `faastwin` binary under test.
 pub(crate) fn faastwin() -> assert_cmd::Command {

@@ -526,14 +526,17 @@ fn validate_table(points: &[[f64; 2]]) -> Result<(), ModelError> {
         ));
     }
     for w in points.windows(2) {
-        if !(w[1][0] > w[0][0]) {
+        if w[1][0].partial_cmp(&w[0][0]) != Some(std::cmp::Ordering::Greater) {
             return Err(bad_list(
                 family,
                 "points",
                 format!("probability {} does not increase past {}", w[1][0], w[0][0]),
             ));
         }
-        if !(w[1][1] >= w[0][1]) {
+        if w[1][1]
+            .partial_cmp(&w[0][1])
+            .is_none_or(|o| o == std::cmp::Ordering::Less)
+        {
             return Err(bad_list(
                 family,
                 "points",

@@ -1,0 +1,383 @@
+//! Platform models: the stages every invocation passes, the resources they occupy, and the
+//! calibration file that holds one model per platform.
+
+use std::collections::BTreeMap;
+
+use faastwin_models::{Distribution, SizeModel};
+use serde::{Deserialize, Serialize};
+
+use crate::SimError;
+
+/// A calibration file: one fitted model per platform. It is exactly what
+/// `faastwin calibrate` writes and `faastwin simulate` reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// Where the numbers come from.
+    #[serde(default)]
+    pub description: String,
+    /// Platform models by name (`ksi`, `k3s`, `slurm`, `local`, ...).
+    pub platforms: BTreeMap<String, PlatformSpec>,
+}
+
+/// The model of one platform.
+///
+/// An invocation passes, in this order: `control_plane` (submit → placed on a node),
+/// `startup` (placed → function body starts), `read`, `compute`, `write` (the body, per
+/// workload), `completion` (body ends → the client observes completion). Then the client waits
+/// `client_gap` before its next submission. A missing stage takes no time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformSpec {
+    /// What this platform is, in a sentence.
+    #[serde(default)]
+    pub description: String,
+    /// Launch until a node accepts its first Job [s], drawn once per node, nodes in parallel
+    /// (KSI's temporary clusters). Absent: nodes are ready at time 0 (a persistent cluster).
+    #[serde(default)]
+    pub node_startup: Option<Distribution>,
+    /// Observed completion → next submission of the same partition [s].
+    #[serde(default)]
+    pub client_gap: Option<Distribution>,
+    /// Shared resources by name; stages refer to them.
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceSpec>,
+    /// Orchestration stages, the same for every workload.
+    #[serde(default)]
+    pub stages: OrchestrationStages,
+    /// Function-body stages per workload (`relay`, `etl`), and any orchestration stage that
+    /// differs for that workload.
+    #[serde(default)]
+    pub workloads: BTreeMap<String, WorkloadStages>,
+}
+
+/// Orchestration stages of a platform.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrchestrationStages {
+    /// Submit → the Job's pod is placed on a node.
+    #[serde(default)]
+    pub control_plane: Option<StageSpec>,
+    /// Placed → the function body starts (container creation and start).
+    #[serde(default)]
+    pub startup: Option<StageSpec>,
+    /// Body ends → the client observes completion (status propagation, watch delivery).
+    #[serde(default)]
+    pub completion: Option<StageSpec>,
+}
+
+/// The stages of one workload on a platform: its function body, and optional overrides of the
+/// platform's orchestration stages (a workload whose pods request more resources, say, may start
+/// differently).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadStages {
+    /// Replaces the platform's `control_plane` stage for this workload.
+    #[serde(default)]
+    pub control_plane: Option<StageSpec>,
+    /// Replaces the platform's `startup` stage for this workload.
+    #[serde(default)]
+    pub startup: Option<StageSpec>,
+    /// Replaces the platform's `completion` stage for this workload.
+    #[serde(default)]
+    pub completion: Option<StageSpec>,
+    /// Reading the input from shared storage.
+    #[serde(default)]
+    pub read: Option<StageSpec>,
+    /// Parsing and computing.
+    #[serde(default)]
+    pub compute: Option<StageSpec>,
+    /// Writing the result.
+    #[serde(default)]
+    pub write: Option<StageSpec>,
+}
+
+/// One stage: a pure delay, then work on a shared resource; either may be absent. Both may
+/// grow with the invocation's input size ([`SizeModel`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// Time that holds no shared resource (round trips, polling intervals) [s].
+    #[serde(default)]
+    pub delay: Option<SizeModel>,
+    /// Service demanded from `resource` [s at full rate]; under contention it takes longer.
+    #[serde(default)]
+    pub work: Option<SizeModel>,
+    /// Name of the resource in the platform's `resources` that serves `work`.
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
+/// A shared resource and how many instances exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// One instance per cluster, per node, or one for the shared storage.
+    pub scope: Scope,
+    /// How the instance serves concurrent work.
+    pub discipline: Discipline,
+}
+
+/// How many instances of a resource exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// One for the whole platform (the K3s control plane, Slurm's controller).
+    Cluster,
+    /// One per node (a kubelet, a KSI control plane, a node's cores).
+    Node,
+    /// One for the shared storage every node reads from (the NFS server).
+    Storage,
+}
+
+/// How a resource serves concurrent work.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Discipline {
+    /// `servers` servers, one queue, first come first served.
+    Fifo {
+        /// Number of servers (≥ 1).
+        servers: u32,
+    },
+    /// Rate `capacity` shared equally by the active jobs, at most `per_job_cap` each
+    /// (cores with one thread per job: capacity = cores, per_job_cap = 1).
+    ProcessorSharing {
+        /// Total rate [full-rate jobs].
+        capacity: f64,
+        /// Largest rate of one job [full-rate jobs].
+        #[serde(default = "one")]
+        per_job_cap: f64,
+    },
+    /// A periodic scheduler: work waits for the next cycle, then runs as a pure delay
+    /// (Slurm's `sched_interval`). The first cycle's phase is drawn per run.
+    Cycle {
+        /// Time between cycles [s].
+        interval_s: f64,
+    },
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The stages in the order an invocation passes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Submit → placed.
+    ControlPlane,
+    /// Placed → body starts.
+    Startup,
+    /// Body: reading input.
+    Read,
+    /// Body: computing.
+    Compute,
+    /// Body: writing output.
+    Write,
+    /// Body ends → completion observed.
+    Completion,
+}
+
+impl Stage {
+    /// All stages, in order.
+    pub const ALL: [Stage; 6] = [
+        Stage::ControlPlane,
+        Stage::Startup,
+        Stage::Read,
+        Stage::Compute,
+        Stage::Write,
+        Stage::Completion,
+    ];
+
+    /// The name used in files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::ControlPlane => "control_plane",
+            Stage::Startup => "startup",
+            Stage::Read => "read",
+            Stage::Compute => "compute",
+            Stage::Write => "write",
+            Stage::Completion => "completion",
+        }
+    }
+
+    /// True for the function-body stages.
+    pub fn is_body(self) -> bool {
+        matches!(self, Stage::Read | Stage::Compute | Stage::Write)
+    }
+}
+
+/// A stage ready for the simulator: resource names resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledStage {
+    pub(crate) delay: Option<SizeModel>,
+    pub(crate) work: Option<SizeModel>,
+    pub(crate) resource: Option<usize>,
+}
+
+/// A platform ready to simulate one workload.
+#[derive(Debug, Clone)]
+pub struct CompiledPlatform {
+    pub(crate) name: String,
+    pub(crate) node_startup: Option<Distribution>,
+    pub(crate) client_gap: Option<Distribution>,
+    pub(crate) resources: Vec<(String, ResourceSpec)>,
+    pub(crate) stages: [Option<CompiledStage>; 6],
+}
+
+impl CompiledPlatform {
+    /// The platform's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// True when the platform has a per-node startup phase.
+    pub fn has_startup(&self) -> bool {
+        self.node_startup.is_some()
+    }
+}
+
+impl Calibration {
+    /// Parses a calibration file's text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, SimError> {
+        toml::from_str(text).map_err(|e| SimError::Parse {
+            origin: origin.to_owned(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// Serialises to TOML.
+    pub fn to_toml(&self) -> Result<String, SimError> {
+        toml::to_string_pretty(self).map_err(|e| SimError::Invalid {
+            what: format!("cannot encode calibration: {e}"),
+        })
+    }
+
+    /// Prepares platform `name` for `workload`, resolving resource names.
+    pub fn compile(&self, name: &str, workload: &str) -> Result<CompiledPlatform, SimError> {
+        let spec = self.platforms.get(name).ok_or_else(|| SimError::Invalid {
+            what: format!(
+                "the calibration has no platform {name:?} (it has: {})",
+                self.platforms
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        spec.compile(name, workload)
+    }
+}
+
+impl PlatformSpec {
+    fn compile(&self, name: &str, workload: &str) -> Result<CompiledPlatform, SimError> {
+        let body = self
+            .workloads
+            .get(workload)
+            .ok_or_else(|| SimError::Invalid {
+                what: format!(
+                    "platform {name:?} has no model for workload {workload:?} (it has: {})",
+                    self.workloads
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?;
+        let resources: Vec<(String, ResourceSpec)> = self
+            .resources
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (rname, r) in &resources {
+            validate_resource(name, rname, r)?;
+        }
+        let specs = [
+            body.control_plane
+                .as_ref()
+                .or(self.stages.control_plane.as_ref()),
+            body.startup.as_ref().or(self.stages.startup.as_ref()),
+            body.read.as_ref(),
+            body.compute.as_ref(),
+            body.write.as_ref(),
+            body.completion.as_ref().or(self.stages.completion.as_ref()),
+        ];
+        let mut stages: [Option<CompiledStage>; 6] = Default::default();
+        for ((slot, spec), stage) in stages.iter_mut().zip(specs).zip(Stage::ALL) {
+            let Some(spec) = spec else { continue };
+            let resource = match (&spec.work, &spec.resource) {
+                (Some(_), Some(r)) => {
+                    Some(resources.iter().position(|(n, _)| n == r).ok_or_else(|| {
+                        SimError::Invalid {
+                            what: format!(
+                                "platform {name:?}, stage {}: unknown resource {r:?} (defined: {})",
+                                stage.name(),
+                                resources
+                                    .iter()
+                                    .map(|(n, _)| n.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        }
+                    })?)
+                }
+                (Some(_), None) => {
+                    return Err(SimError::Invalid {
+                        what: format!(
+                            "platform {name:?}, stage {}: `work` needs a `resource`",
+                            stage.name()
+                        ),
+                    });
+                }
+                (None, Some(r)) => {
+                    return Err(SimError::Invalid {
+                        what: format!(
+                            "platform {name:?}, stage {}: resource {r:?} given but no `work` for it",
+                            stage.name()
+                        ),
+                    });
+                }
+                (None, None) => None,
+            };
+            *slot = Some(CompiledStage {
+                delay: spec.delay.clone(),
+                work: spec.work.clone(),
+                resource,
+            });
+        }
+        Ok(CompiledPlatform {
+            name: name.to_owned(),
+            node_startup: self.node_startup.clone(),
+            client_gap: self.client_gap.clone(),
+            resources,
+            stages,
+        })
+    }
+}
+
+fn validate_resource(platform: &str, name: &str, r: &ResourceSpec) -> Result<(), SimError> {
+    let bad = |what: String| {
+        Err(SimError::Invalid {
+            what: format!("platform {platform:?}, resource {name:?}: {what}"),
+        })
+    };
+    match r.discipline {
+        Discipline::Fifo { servers: 0 } => bad("fifo needs at least 1 server".into()),
+        Discipline::ProcessorSharing {
+            capacity,
+            per_job_cap,
+        } if !(capacity > 0.0
+            && capacity.is_finite()
+            && per_job_cap > 0.0
+            && per_job_cap.is_finite()) =>
+        {
+            bad(format!(
+                "processor_sharing needs capacity > 0 and per_job_cap > 0 (got {capacity}, {per_job_cap})"
+            ))
+        }
+        Discipline::Cycle { interval_s } if !(interval_s > 0.0 && interval_s.is_finite()) => {
+            bad(format!("cycle needs interval_s > 0 (got {interval_s})"))
+        }
+        _ => Ok(()),
+    }
+}

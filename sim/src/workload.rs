@@ -1,0 +1,123 @@
+//! What is run: invocations, partitions, nodes, input sizes and the submission policy.
+
+use std::sync::Arc;
+
+use faastwin_models::Distribution;
+
+/// A batch of invocations.
+///
+/// Invocation `i` belongs to partition `i mod partitions`; partition `p` runs on node
+/// `p mod nodes` (one partition per node when they are equal, several per node when there are
+/// more partitions). Each partition submits its invocations in id order under `policy`.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// Which function body runs (`relay`, `etl`): selects the body models of the platform.
+    pub kind: String,
+    /// Number of invocations.
+    pub invocations: u64,
+    /// Number of partitions (independent submitters).
+    pub partitions: u32,
+    /// Number of worker nodes.
+    pub nodes: u32,
+    /// Input size of each invocation [bytes], drawn per invocation.
+    pub input_bytes: Distribution,
+    /// How each partition submits.
+    pub policy: Policy,
+}
+
+/// How a partition submits its invocations.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Policy {
+    /// One at a time: submit, wait for completion, client gap, submit the next (the study).
+    Sequential,
+    /// Up to `size` in flight; each completion (plus client gap) frees a place.
+    Window {
+        /// In-flight limit (≥ 1).
+        size: u32,
+    },
+    /// Open loop: Poisson arrivals at `rate_per_s` per partition, whatever is in flight.
+    Poisson {
+        /// Arrival rate of one partition [1/s].
+        rate_per_s: f64,
+    },
+    /// Open loop: invocation `i` is submitted `times_s[i]` after its node is ready.
+    Arrivals {
+        /// Submission time of each invocation [s], one per invocation, non-decreasing within
+        /// each partition.
+        times_s: Arc<[f64]>,
+    },
+}
+
+impl Policy {
+    /// The in-flight limit of a closed-loop policy; `None` for open loop.
+    pub fn window(&self) -> Option<u32> {
+        match self {
+            Policy::Sequential => Some(1),
+            Policy::Window { size } => Some(*size),
+            Policy::Poisson { .. } | Policy::Arrivals { .. } => None,
+        }
+    }
+}
+
+impl Workload {
+    /// The node that partition `p` runs on.
+    pub fn node_of(&self, partition: u32) -> u32 {
+        partition % self.nodes
+    }
+
+    /// Invocations of partition `p`.
+    pub fn partition_size(&self, partition: u32) -> u64 {
+        let p = u64::from(partition);
+        let n = u64::from(self.partitions);
+        if p >= self.invocations {
+            0
+        } else {
+            (self.invocations - p).div_ceil(n)
+        }
+    }
+
+    /// Checks the counts and the policy.
+    pub fn validate(&self) -> Result<(), crate::SimError> {
+        let bad = |what: String| Err(crate::SimError::Invalid { what });
+        if self.invocations == 0 {
+            return bad("workload.invocations must be at least 1".into());
+        }
+        if self.partitions == 0 {
+            return bad("workload.partitions must be at least 1".into());
+        }
+        if self.nodes == 0 {
+            return bad("workload.nodes must be at least 1".into());
+        }
+        match &self.policy {
+            Policy::Window { size: 0 } => bad("policy window size must be at least 1".into()),
+            Policy::Poisson { rate_per_s } if !(*rate_per_s > 0.0 && rate_per_s.is_finite()) => {
+                bad(format!(
+                    "policy poisson rate_per_s must be > 0 (got {rate_per_s})"
+                ))
+            }
+            Policy::Arrivals { times_s } if times_s.len() as u64 != self.invocations => {
+                bad(format!(
+                    "arrival times: {} times for {} invocations",
+                    times_s.len(),
+                    self.invocations
+                ))
+            }
+            Policy::Arrivals { times_s } => {
+                let p = self.partitions as usize;
+                for (i, w) in times_s.iter().enumerate() {
+                    if !(w.is_finite() && *w >= 0.0) {
+                        return bad(format!("arrival time {i} is {w}, not a time >= 0"));
+                    }
+                    if i >= p && times_s[i - p] > *w {
+                        return bad(format!(
+                            "arrival times of partition {} go back in time at invocation {i}",
+                            i % p
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}

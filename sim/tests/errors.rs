@@ -1,0 +1,121 @@
+//! Bad scenarios and calibrations are refused with an error naming the file, key or object.
+
+use std::path::Path;
+
+use faastwin_sim::Scenario;
+
+fn parse_err(text: &str) -> String {
+    Scenario::parse(text, "bad.toml", Path::new("."))
+        .unwrap_err()
+        .to_string()
+}
+
+const GOOD: &str = r#"
+platforms = ["ksi"]
+[workload]
+kind = "relay"
+invocations = 10
+input_bytes = { family = "constant", value = 2000 }
+"#;
+
+#[test]
+fn a_good_scenario_parses() {
+    let s = Scenario::parse(GOOD, "good.toml", Path::new(".")).unwrap();
+    assert_eq!(s.workload.partitions, 1);
+    assert_eq!(s.file.replications, 1);
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_line() {
+    let err = parse_err(&GOOD.replace("invocations = 10", "invocations = 10\ninvokations = 3"));
+    assert!(
+        err.contains("bad.toml") && err.contains("invokations") && err.contains("line"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_distribution_names_the_parameter() {
+    let err = parse_err(&GOOD.replace("value = 2000", "value = -5"));
+    assert!(
+        err.contains("constant: value = -5") && err.contains(">= 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_platform_lists_the_known_ones() {
+    let err = parse_err(&GOOD.replace(r#"["ksi"]"#, r#"["k8s"]"#));
+    assert!(err.contains("\"k8s\"") && err.contains("k3s, ksi"), "{err}");
+}
+
+#[test]
+fn an_unknown_workload_is_refused() {
+    let err = parse_err(&GOOD.replace(r#"kind = "relay""#, r#"kind = "video""#));
+    assert!(err.contains("workload \"video\""), "{err}");
+}
+
+#[test]
+fn zero_counts_are_refused() {
+    assert!(
+        parse_err(&GOOD.replace("invocations = 10", "invocations = 0")).contains("invocations")
+    );
+    assert!(parse_err(&format!("replications = 0\n{GOOD}")).contains("replications"));
+    let err = parse_err(&format!(
+        "{GOOD}\n[[sweep]]\nparameter = \"nodes\"\nvalues = [1, 0]\n"
+    ));
+    assert!(
+        err.contains("sweep point") && err.contains("nodes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_calibration_file_is_named() {
+    let err = parse_err(&format!("calibration = \"nope.toml\"\n{GOOD}"));
+    assert!(err.contains("nope.toml"), "{err}");
+}
+
+#[test]
+fn an_unknown_resource_is_named_with_its_platform_and_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cal.toml"),
+        r#"
+[platforms.x.stages.control_plane]
+work = { latency = { family = "constant", value = 1.0 } }
+resource = "apiserver"
+[platforms.x.workloads.relay]
+"#,
+    )
+    .unwrap();
+    let text = GOOD.replace(r#"["ksi"]"#, r#"["x"]"#);
+    let err = Scenario::parse(
+        &format!("calibration = \"cal.toml\"\n{text}"),
+        "s.toml",
+        dir.path(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("\"x\"") && err.contains("control_plane") && err.contains("apiserver"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_arrivals_file_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("arrivals.csv"), "time_s\n0.0\n1.5\nsoon\n").unwrap();
+    let text = GOOD.replace(
+        "input_bytes",
+        "policy = { kind = \"arrivals\", file = \"arrivals.csv\" }\ninput_bytes",
+    );
+    let err = Scenario::parse(&text, "s.toml", dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("arrivals.csv") && err.contains("line 4"),
+        "{err}"
+    );
+}
