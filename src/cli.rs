@@ -18,10 +18,97 @@ pub(crate) enum Command {
     /// Write a deterministic dataset (relay objects or ETL shards) with a manifest.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Run real invocations on a platform and record every timing layer of each.
+    Measure(Box<MeasureArgs>),
     /// Simulate a scenario's platforms and print the study's run-level metrics.
     Simulate(SimulateArgs),
     /// Simulate every point of a scenario's sweep grid and write one CSV row per point and platform.
     Sweep(SweepArgs),
+}
+
+/// Platforms `faastwin measure` can drive.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PlatformKind {
+    /// The worker as a child process of the measuring process (bare metal).
+    Local,
+    /// One `podman run --rm` of the worker image per invocation (container per task).
+    Container,
+    /// One Slurm job per invocation, pinned to its partition's node.
+    Slurm,
+}
+
+impl PlatformKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            PlatformKind::Local => "local",
+            PlatformKind::Container => "container",
+            PlatformKind::Slurm => "slurm",
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct MeasureArgs {
+    /// Where invocations run.
+    #[arg(long, value_enum)]
+    pub(crate) platform: Option<PlatformKind>,
+    /// Dataset directory written by `faastwin dataset` (on storage every node sees).
+    #[arg(long)]
+    pub(crate) dataset: Option<PathBuf>,
+    /// Run directory: invocations.csv, run.json, summary.csv, results/ (on shared storage for Slurm).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Continue the interrupted run in this directory, skipping invocations that succeeded.
+    #[arg(long, conflicts_with_all = ["platform", "dataset", "out", "partitions", "nodes", "window", "rate", "repetitions"])]
+    pub(crate) resume: Option<PathBuf>,
+    /// Number of partitions; invocation i goes to partition i mod P.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) partitions: u32,
+    /// Nodes, comma-separated; partition p runs on the (p mod count)-th [default: this host; Slurm: every node].
+    #[arg(long)]
+    pub(crate) nodes: Option<String>,
+    /// Up to this many invocations in flight per partition [default: 1, sequential].
+    #[arg(long)]
+    pub(crate) window: Option<u32>,
+    /// Open loop: Poisson arrivals per partition at this rate [1/s].
+    #[arg(long)]
+    pub(crate) rate: Option<f64>,
+    /// Repetitions of the whole batch.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) repetitions: u32,
+    /// Shell command run between repetitions (e.g. 'sync; echo 3 > /proc/sys/vm/drop_caches').
+    #[arg(long)]
+    pub(crate) between: Option<String>,
+    /// Warm-up invocations per partition and repetition, left out of the warm metrics.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) warmup: u64,
+    /// Use only the first N dataset entries.
+    #[arg(long)]
+    pub(crate) invocations: Option<u64>,
+    /// Longest an invocation may take before it is killed and recorded as timed out [s].
+    #[arg(long, default_value_t = 600.0)]
+    pub(crate) timeout: f64,
+    /// Run id, used as label on everything the run creates [default: date, time and pid].
+    #[arg(long)]
+    pub(crate) run_id: Option<String>,
+    /// Seed of the open-loop arrival process.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// The faastwin-worker binary [default: next to faastwin, else on PATH].
+    #[arg(long)]
+    pub(crate) worker: Option<PathBuf>,
+    /// Worker image for the container platform.
+    #[arg(long, default_value = "localhost/faastwin-worker:latest")]
+    pub(crate) image: String,
+    /// Slurm: submit with a blocking srun instead of sbatch (client-side instants only).
+    #[arg(long)]
+    pub(crate) srun: bool,
+    /// Slurm: interval between scontrol polls [ms].
+    #[arg(long, default_value_t = 50)]
+    pub(crate) poll_ms: u64,
+    /// Print what would be submitted, then stop.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// Output format of `faastwin simulate`.

@@ -8,6 +8,7 @@ use clap::Parser;
 
 mod cli;
 mod dataset;
+mod measure;
 mod progress;
 mod simulate;
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Dataset(args) => dataset::run(args),
+        cli::Command::Measure(args) => measure::run(*args),
         cli::Command::Simulate(args) => simulate::run_simulate(args),
         cli::Command::Sweep(args) => simulate::run_sweep(args),
     }

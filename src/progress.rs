@@ -30,7 +30,7 @@ pub(crate) fn items(total: u64, message: &str) -> ProgressBar {
     bar
 }
 
-fn draw_target() -> ProgressDrawTarget {
+pub(crate) fn draw_target() -> ProgressDrawTarget {
     if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {

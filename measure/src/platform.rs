@@ -1,0 +1,42 @@
+//! What a platform must do for the driver: run one invocation and report what it saw.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::{DriverClock, InvocationSpec, MeasureError, Observation};
+
+/// Facts about a platform for `run.json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlatformInfo {
+    /// Platform name (`local`, `container`, `slurm`, `k8s`, `ksi`).
+    pub name: String,
+    /// Versions of the software involved.
+    pub versions: Vec<(String, String)>,
+    /// Nodes the platform offers.
+    pub nodes: Vec<String>,
+    /// Startup overhead measured before the first invocation [s] (KSI).
+    pub startup_overhead_s: Option<f64>,
+}
+
+/// One execution platform.
+#[async_trait]
+pub trait Platform: Send + Sync {
+    /// Checks that the platform is usable for these nodes and describes it.
+    async fn prepare(&self, nodes: &[String]) -> Result<PlatformInfo, MeasureError>;
+
+    /// What would be submitted for `spec` (`--dry-run`).
+    fn describe_submission(&self, spec: &InvocationSpec) -> String;
+
+    /// Runs one invocation to its end (or `timeout`), recording instants on `clock`.
+    async fn invoke(
+        &self,
+        spec: &InvocationSpec,
+        clock: &DriverClock,
+        timeout: Duration,
+    ) -> Observation;
+
+    /// Removes whatever this run created and is still there (only by this run's label).
+    async fn cleanup(&self, run_id: &str) -> Result<(), MeasureError>;
+}

@@ -1,0 +1,294 @@
+//! The `local` and `container` platforms: each invocation is one child process, the worker
+//! itself (bare metal) or `podman run --rm` of the worker image (container per task).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use faastwin_workers::Report;
+use tokio::process::Command;
+
+use crate::platform::{Platform, PlatformInfo};
+use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome};
+
+/// How the worker is started.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// The worker binary as a child process.
+    Local {
+        /// Path of `faastwin-worker`.
+        worker: PathBuf,
+    },
+    /// `podman run --rm` of the worker image, dataset mounted read-only at /data, results at /out.
+    Container {
+        /// Image reference, e.g. `localhost/faastwin-worker:latest`.
+        image: String,
+        /// Dataset directory on the host.
+        dataset: PathBuf,
+        /// Results directory on the host.
+        results: PathBuf,
+    },
+}
+
+/// A platform whose invocations are child processes of the measuring process.
+#[derive(Debug, Clone)]
+pub struct ProcessPlatform {
+    launch: Launch,
+}
+
+impl ProcessPlatform {
+    /// A platform launching workers as `launch` says.
+    pub fn new(launch: Launch) -> Self {
+        ProcessPlatform { launch }
+    }
+
+    fn name(&self) -> &'static str {
+        match self.launch {
+            Launch::Local { .. } => "local",
+            Launch::Container { .. } => "container",
+        }
+    }
+
+    /// Program and arguments for one invocation.
+    pub fn command_line(&self, spec: &InvocationSpec) -> (String, Vec<String>) {
+        let body = |input: String, output: String| {
+            vec![
+                spec.workload.clone(),
+                "--input".into(),
+                input,
+                "--output".into(),
+                output,
+                "--invocation-id".into(),
+                spec.invocation_id.to_string(),
+            ]
+        };
+        match &self.launch {
+            Launch::Local { worker } => (
+                worker.display().to_string(),
+                body(
+                    spec.input.display().to_string(),
+                    spec.output.display().to_string(),
+                ),
+            ),
+            Launch::Container {
+                image,
+                dataset,
+                results,
+            } => {
+                let inside = |path: &Path, dir: &Path, mount: &str| {
+                    let rel = path.strip_prefix(dir).unwrap_or(path);
+                    format!("{mount}/{}", rel.display())
+                };
+                let mut args: Vec<String> = [
+                    "--runtime",
+                    "runc",
+                    "run",
+                    "--rm",
+                    "--network=none",
+                    "--ulimit",
+                    "nofile=1024:1024",
+                    "--ulimit",
+                    "nproc=4096:4096",
+                    "--label",
+                ]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+                args.push(format!("faastwin.run={}", spec.run_id));
+                args.push("-v".into());
+                args.push(format!("{}:/data:ro", dataset.display()));
+                args.push("-v".into());
+                args.push(format!("{}:/out", results.display()));
+                args.push(image.clone());
+                args.extend(body(
+                    inside(&spec.input, dataset, "/data"),
+                    inside(&spec.output, results, "/out"),
+                ));
+                ("podman".into(), args)
+            }
+        }
+    }
+}
+
+/// Parses the worker's report: the last stdout line that is one.
+pub fn parse_report(stdout: &str) -> Option<Report> {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|line| serde_json::from_str::<Report>(line.trim()).ok())
+}
+
+/// Runs a command as one invocation: submit = spawn requested, create ack = spawned,
+/// done seen = exit observed.
+pub(crate) async fn run_command(
+    program: &str,
+    args: &[String],
+    clock: &DriverClock,
+    timeout: Duration,
+) -> Observation {
+    let mut obs = Observation {
+        attempt: 1,
+        ..Observation::default()
+    };
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    obs.t_submit = Some(clock.now_ns());
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            obs.outcome = Some(Outcome::SubmitError);
+            obs.error = Some(format!("cannot start {program}: {e}"));
+            return obs;
+        }
+    };
+    obs.t_create_ack = Some(clock.now_ns());
+    // A process is placed when its spawn is requested: there is no scheduling step, and the
+    // child may start its body before spawn() returns in the parent.
+    obs.t_scheduled_seen = obs.t_submit;
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Err(_) => {
+            obs.outcome = Some(Outcome::TimedOut);
+            obs.error = Some(format!(
+                "no exit within {} s (killed)",
+                timeout.as_secs_f64()
+            ));
+        }
+        Ok(Err(e)) => {
+            obs.outcome = Some(Outcome::Failed);
+            obs.error = Some(format!("waiting for {program}: {e}"));
+        }
+        Ok(Ok(output)) => {
+            obs.t_done_seen = Some(clock.now_ns());
+            obs.exit_code = output.status.code();
+            obs.report = parse_report(&String::from_utf8_lossy(&output.stdout));
+            if output.status.success() && obs.report.is_some() {
+                obs.outcome = Some(Outcome::Succeeded);
+            } else {
+                obs.outcome = Some(Outcome::Failed);
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                obs.error = Some(match stderr.lines().last() {
+                    Some(line) => line.trim().to_owned(),
+                    None if output.status.success() => "no timing report on stdout".to_owned(),
+                    None => format!("exit status {}", output.status),
+                });
+            }
+        }
+    }
+    obs
+}
+
+pub(crate) fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+pub(crate) async fn version_of(program: &str, arg: &str) -> Option<String> {
+    let out = Command::new(program).arg(arg).output().await.ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status
+        .success()
+        .then(|| text.lines().next().unwrap_or("").trim().to_owned())
+}
+
+#[async_trait]
+impl Platform for ProcessPlatform {
+    async fn prepare(&self, nodes: &[String]) -> Result<PlatformInfo, MeasureError> {
+        let host = host_name();
+        if let Some(other) = nodes
+            .iter()
+            .find(|n| **n != host && n.as_str() != "localhost")
+        {
+            return Err(MeasureError::Platform {
+                platform: self.name().into(),
+                detail: format!(
+                    "unknown node {other:?}: the {} platform runs on this host ({host}) only",
+                    self.name()
+                ),
+            });
+        }
+        let mut versions = vec![("faastwin".to_owned(), env!("CARGO_PKG_VERSION").to_owned())];
+        match &self.launch {
+            Launch::Local { worker } => {
+                let v = version_of(&worker.display().to_string(), "--version")
+                    .await
+                    .ok_or_else(|| MeasureError::Platform {
+                        platform: "local".into(),
+                        detail: format!(
+                            "cannot run the worker {} (build it with cargo build --release)",
+                            worker.display()
+                        ),
+                    })?;
+                versions.push(("faastwin-worker".into(), v));
+            }
+            Launch::Container { image, .. } => {
+                let v = version_of("podman", "--version").await.ok_or_else(|| {
+                    MeasureError::Platform {
+                        platform: "container".into(),
+                        detail: "podman not found (apt-get install podman runc)".into(),
+                    }
+                })?;
+                versions.push(("podman".into(), v));
+                let exists = Command::new("podman")
+                    .args(["image", "exists", image])
+                    .status()
+                    .await;
+                if !exists.is_ok_and(|s| s.success()) {
+                    return Err(MeasureError::Platform {
+                        platform: "container".into(),
+                        detail: format!(
+                            "image {image} not found (build it with workers/container/build-image.sh)"
+                        ),
+                    });
+                }
+                versions.push(("image".into(), image.clone()));
+            }
+        }
+        Ok(PlatformInfo {
+            name: self.name().into(),
+            versions,
+            nodes: vec![host],
+            startup_overhead_s: None,
+        })
+    }
+
+    fn describe_submission(&self, spec: &InvocationSpec) -> String {
+        let (program, args) = self.command_line(spec);
+        format!("{program} {}", args.join(" "))
+    }
+
+    async fn invoke(
+        &self,
+        spec: &InvocationSpec,
+        clock: &DriverClock,
+        timeout: Duration,
+    ) -> Observation {
+        let (program, args) = self.command_line(spec);
+        let mut obs = run_command(&program, &args, clock, timeout).await;
+        obs.node = Some(host_name());
+        obs
+    }
+
+    async fn cleanup(&self, run_id: &str) -> Result<(), MeasureError> {
+        if let Launch::Container { .. } = self.launch {
+            // Children are killed when their futures drop; containers may outlive podman's
+            // client, so remove this run's containers by label, and only those.
+            let _ = Command::new("podman")
+                .args([
+                    "rm",
+                    "--force",
+                    "--filter",
+                    &format!("label=faastwin.run={run_id}"),
+                ])
+                .output()
+                .await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,295 @@
+//! One row of `invocations.csv`: every timing layer of one invocation.
+//!
+//! Driver-clock instants (`t_*`) are Unix nanoseconds on the measuring process's monotonic
+//! clock ([`crate::DriverClock`]). Platform timestamps (`p_*`) are the platform's own, in Unix
+//! nanoseconds, with their resolution and source in `p_clock` (Kubernetes and Slurm give whole
+//! seconds); they are cross-checks, never the only source. Worker fields (`w_*`) come from the
+//! worker's report: its own wall clock at body start and end, and monotonic durations.
+//! Derived components are in seconds; a missing instant leaves them empty. A negative derived
+//! duration (clocks of different hosts disagree) is stored as is and named in `clock_flags`.
+
+use serde::{Deserialize, Serialize};
+
+use faastwin_workers::Report;
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The body ran and the result was written.
+    Succeeded,
+    /// The platform or the worker reported failure.
+    Failed,
+    /// No completion within the invocation timeout.
+    TimedOut,
+    /// The run was interrupted (Ctrl-C) while it was in flight.
+    Cancelled,
+    /// It could not be submitted at all.
+    SubmitError,
+}
+
+impl Outcome {
+    /// The name written in CSV.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
+            Outcome::SubmitError => "submit_error",
+        }
+    }
+}
+
+/// Platform timestamps of one invocation [Unix ns], as the platform reports them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlatformTimes {
+    /// Job creationTimestamp / Slurm SubmitTime.
+    pub created: Option<i64>,
+    /// PodScheduled / Slurm StartTime.
+    pub scheduled: Option<i64>,
+    /// Container startedAt.
+    pub started: Option<i64>,
+    /// Container finishedAt / Slurm EndTime.
+    pub finished: Option<i64>,
+    /// Job completionTime (success only) or the Failed condition's lastTransitionTime.
+    pub completed: Option<i64>,
+}
+
+/// What the platform saw of one invocation (everything but the run's bookkeeping).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Observation {
+    /// Where it ran (node name).
+    pub node: Option<String>,
+    /// Attempt number, from 1.
+    pub attempt: u32,
+    /// How it ended.
+    pub outcome: Option<Outcome>,
+    /// Worker exit code, when known.
+    pub exit_code: Option<i32>,
+    /// Client sends the create request / starts the command.
+    pub t_submit: Option<u64>,
+    /// Platform accepted it (create response / sbatch returned / process spawned).
+    pub t_create_ack: Option<u64>,
+    /// First sight of the pod.
+    pub t_pod_seen: Option<u64>,
+    /// First sight of placement (PodScheduled / Slurm RUNNING).
+    pub t_scheduled_seen: Option<u64>,
+    /// First sight of the container running.
+    pub t_running_seen: Option<u64>,
+    /// First sight of the container terminated.
+    pub t_terminated_seen: Option<u64>,
+    /// First sight of completion (Job Complete/Failed, Slurm terminal state, process exit).
+    pub t_done_seen: Option<u64>,
+    /// The platform's own timestamps.
+    pub platform_times: PlatformTimes,
+    /// Resolution and source of the platform timestamps.
+    pub platform_clock: Option<&'static str>,
+    /// The worker's report.
+    pub report: Option<Report>,
+    /// Retried API errors and other notes, `;`-separated.
+    pub notes: Vec<String>,
+    /// The error when it failed.
+    pub error: Option<String>,
+}
+
+/// One row of `invocations.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    /// Run id.
+    pub run_id: String,
+    /// Platform name.
+    pub platform: String,
+    /// relay | etl.
+    pub workload: String,
+    /// Repetition, from 0.
+    pub repetition: u32,
+    /// Partition.
+    pub partition: u32,
+    /// Position in the partition's submission order, from 0.
+    pub seq: u64,
+    /// Invocation id (dataset entry id).
+    pub invocation_id: u64,
+    /// Warm-up invocation, left out of warm metrics.
+    pub warmup: bool,
+    /// Node it ran on.
+    pub node: String,
+    /// Attempt, from 1.
+    pub attempt: u32,
+    /// succeeded | failed | timed_out | cancelled | submit_error.
+    pub outcome: String,
+    /// Worker exit code.
+    pub exit_code: Option<i32>,
+    /// Input bytes (from the worker, else the manifest).
+    pub bytes_in: u64,
+    /// Result bytes written by the worker.
+    pub bytes_out: Option<u64>,
+    /// Driver clock [Unix ns]: create request sent.
+    pub t_submit: Option<u64>,
+    /// Driver clock: accepted.
+    pub t_create_ack: Option<u64>,
+    /// Driver clock: pod first seen.
+    pub t_pod_seen: Option<u64>,
+    /// Driver clock: placement first seen.
+    pub t_scheduled_seen: Option<u64>,
+    /// Driver clock: running first seen.
+    pub t_running_seen: Option<u64>,
+    /// Driver clock: terminated first seen.
+    pub t_terminated_seen: Option<u64>,
+    /// Driver clock: completion first seen.
+    pub t_done_seen: Option<u64>,
+    /// Source and resolution of the `p_*` columns.
+    pub p_clock: Option<String>,
+    /// Platform: created [Unix ns].
+    pub p_created: Option<i64>,
+    /// Platform: scheduled.
+    pub p_scheduled: Option<i64>,
+    /// Platform: container started.
+    pub p_started: Option<i64>,
+    /// Platform: container finished.
+    pub p_finished: Option<i64>,
+    /// Platform: Job completed.
+    pub p_completed: Option<i64>,
+    /// Worker wall clock at body start [Unix ns].
+    pub w_body_start: Option<u64>,
+    /// Worker wall clock at body end [Unix ns].
+    pub w_body_end: Option<u64>,
+    /// Worker: read [ns].
+    pub w_read_ns: Option<u64>,
+    /// Worker: compute [ns].
+    pub w_compute_ns: Option<u64>,
+    /// Worker: write [ns].
+    pub w_write_ns: Option<u64>,
+    /// Worker: whole body [ns].
+    pub w_body_ns: Option<u64>,
+    /// submit → scheduled seen [s].
+    pub control_plane_s: Option<f64>,
+    /// scheduled seen → body start (worker clock) [s].
+    pub startup_s: Option<f64>,
+    /// Body [s].
+    pub body_s: Option<f64>,
+    /// Read [s].
+    pub read_s: Option<f64>,
+    /// Compute [s].
+    pub compute_s: Option<f64>,
+    /// Write [s].
+    pub write_s: Option<f64>,
+    /// Body end (worker clock) → done seen [s].
+    pub completion_s: Option<f64>,
+    /// submit → done seen [s]: the Job latency.
+    pub e2e_s: Option<f64>,
+    /// done seen → next submission of the same partition [s]; filled when the run ends.
+    pub gap_to_next_s: Option<f64>,
+    /// Derived durations that came out negative (clock disagreement), `;`-separated.
+    pub clock_flags: String,
+    /// Notes (retries, collapsed transitions), `;`-separated.
+    pub notes: String,
+    /// Error message of a failed invocation.
+    pub error: String,
+}
+
+/// The run's bookkeeping of one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationSpec {
+    /// Run id (a label on everything the run creates).
+    pub run_id: String,
+    /// relay | etl.
+    pub workload: String,
+    /// Repetition, from 0.
+    pub repetition: u32,
+    /// Partition.
+    pub partition: u32,
+    /// Position in the partition's order.
+    pub seq: u64,
+    /// Dataset entry id.
+    pub invocation_id: u64,
+    /// Node the partition is bound to.
+    pub node: String,
+    /// Input file.
+    pub input: std::path::PathBuf,
+    /// Result file.
+    pub output: std::path::PathBuf,
+    /// Input size from the manifest [bytes].
+    pub input_bytes: u64,
+    /// Warm-up invocation.
+    pub warmup: bool,
+}
+
+fn secs(from: Option<u64>, to: Option<u64>) -> Option<f64> {
+    Some((to? as i128 - from? as i128) as f64 / 1e9)
+}
+
+impl InvocationRecord {
+    /// Combines the spec and what the platform saw, deriving the components.
+    pub fn new(platform: &str, spec: &InvocationSpec, obs: Observation) -> Self {
+        let report = obs.report.as_ref();
+        let w = |f: fn(&Report) -> u64| report.map(f);
+        let body_start = w(|r| r.body_start_unix_ns);
+        let body_end = w(|r| r.body_end_unix_ns);
+        let ns_to_s = |v: Option<u64>| v.map(|ns| ns as f64 / 1e9);
+        let mut record = InvocationRecord {
+            run_id: spec.run_id.clone(),
+            platform: platform.to_owned(),
+            workload: spec.workload.clone(),
+            repetition: spec.repetition,
+            partition: spec.partition,
+            seq: spec.seq,
+            invocation_id: spec.invocation_id,
+            warmup: spec.warmup,
+            node: obs.node.clone().unwrap_or_else(|| spec.node.clone()),
+            attempt: obs.attempt.max(1),
+            outcome: obs.outcome.unwrap_or(Outcome::Failed).name().to_owned(),
+            exit_code: obs.exit_code,
+            bytes_in: report.map_or(spec.input_bytes, |r| r.bytes_read),
+            bytes_out: w(|r| r.bytes_written),
+            t_submit: obs.t_submit,
+            t_create_ack: obs.t_create_ack,
+            t_pod_seen: obs.t_pod_seen,
+            t_scheduled_seen: obs.t_scheduled_seen,
+            t_running_seen: obs.t_running_seen,
+            t_terminated_seen: obs.t_terminated_seen,
+            t_done_seen: obs.t_done_seen,
+            p_clock: obs.platform_clock.map(str::to_owned),
+            p_created: obs.platform_times.created,
+            p_scheduled: obs.platform_times.scheduled,
+            p_started: obs.platform_times.started,
+            p_finished: obs.platform_times.finished,
+            p_completed: obs.platform_times.completed,
+            w_body_start: body_start,
+            w_body_end: body_end,
+            w_read_ns: w(|r| r.read_ns),
+            w_compute_ns: w(|r| r.compute_ns),
+            w_write_ns: w(|r| r.write_ns),
+            w_body_ns: w(|r| r.body_ns),
+            control_plane_s: secs(obs.t_submit, obs.t_scheduled_seen),
+            startup_s: secs(obs.t_scheduled_seen, body_start),
+            body_s: ns_to_s(w(|r| r.body_ns)),
+            read_s: ns_to_s(w(|r| r.read_ns)),
+            compute_s: ns_to_s(w(|r| r.compute_ns)),
+            write_s: ns_to_s(w(|r| r.write_ns)),
+            completion_s: secs(body_end, obs.t_done_seen),
+            e2e_s: secs(obs.t_submit, obs.t_done_seen),
+            gap_to_next_s: None,
+            clock_flags: String::new(),
+            notes: obs.notes.join(";"),
+            error: obs.error.unwrap_or_default(),
+        };
+        let flags: Vec<&str> = [
+            ("control_plane", record.control_plane_s),
+            ("startup", record.startup_s),
+            ("completion", record.completion_s),
+            ("e2e", record.e2e_s),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some_and(|v| v < 0.0))
+        .map(|(name, _)| name)
+        .collect();
+        record.clock_flags = flags.join(";");
+        record
+    }
+
+    /// True when the invocation succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.outcome == Outcome::Succeeded.name()
+    }
+}

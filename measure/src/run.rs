@@ -1,0 +1,414 @@
+//! The driver: partitions submit invocations under a policy, repetitions follow each other,
+//! records stream to `invocations.csv`, and `run.json` and `summary.csv` describe the run.
+//!
+//! ```text
+//!  dataset ──▶ partition p (ids ≡ p mod P, bound to node p mod |nodes|) ──▶ Platform::invoke ──▶ record
+//!                       sequential | window w | poisson λ                            │
+//!                                                                  writer task ◀──────┘ append + flush
+//! ```
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use faastwin_workers::dataset::Dataset;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::platform::{Platform, PlatformInfo};
+use crate::summary::{RepetitionSummary, summarise, write_summary};
+use crate::writer::{RecordWriter, fill_gaps_and_rewrite, read_records};
+use crate::{
+    ClockInfo, DriverClock, InvocationRecord, InvocationSpec, MeasureError, Observation, Outcome,
+};
+
+/// How each partition submits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SubmitPolicy {
+    /// Submit, wait for completion, submit the next (the study).
+    Sequential,
+    /// Up to `size` in flight.
+    Window {
+        /// In-flight limit.
+        size: u32,
+    },
+    /// Open loop: Poisson arrivals at `rate_per_s` per partition.
+    Poisson {
+        /// Arrival rate [1/s].
+        rate_per_s: f64,
+    },
+}
+
+/// Everything that defines a run (all of it goes to `run.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunOptions {
+    /// Run id: labels everything the run creates.
+    pub run_id: String,
+    /// Platform name.
+    pub platform: String,
+    /// Number of partitions.
+    pub partitions: u32,
+    /// Node of each partition, cycled: partition p runs on `nodes[p mod len]`.
+    pub nodes: Vec<String>,
+    /// Submission policy.
+    pub policy: SubmitPolicy,
+    /// Repetitions of the whole batch.
+    pub repetitions: u32,
+    /// Shell command run between repetitions (e.g. dropping page caches).
+    pub between: Option<String>,
+    /// Warm-up invocations per partition and repetition, left out of warm metrics.
+    pub warmup: u64,
+    /// Use only the first this many dataset entries.
+    pub invocations: Option<u64>,
+    /// Longest an invocation may take [s].
+    pub timeout_s: f64,
+    /// Seed of the open-loop arrival process.
+    pub seed: u64,
+}
+
+/// `run.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunMeta {
+    /// faastwin version.
+    pub tool_version: &'static str,
+    /// The options.
+    pub options: RunOptions,
+    /// The platform's description.
+    pub platform: PlatformInfo,
+    /// Host of the measuring process.
+    pub driver_host: String,
+    /// Dataset directory.
+    pub dataset: PathBuf,
+    /// sha256 of the dataset's manifest.csv.
+    pub dataset_manifest_sha256: String,
+    /// The dataset's spec.
+    pub dataset_spec: faastwin_workers::dataset::DatasetSpec,
+    /// The driver's clock.
+    pub clock: ClockInfo,
+    /// Start [Unix ns, driver clock].
+    pub started_unix_ns: u64,
+    /// End [Unix ns], when finished.
+    pub ended_unix_ns: Option<u64>,
+    /// running | complete | interrupted.
+    pub status: String,
+    /// Resumed sessions: start of each earlier session.
+    pub resumed: bool,
+    /// Per repetition: when the `between` command ran and its exit code.
+    pub between_runs: Vec<(u32, Option<i32>)>,
+    /// CPU time of the measuring process itself, children excluded [s].
+    pub driver_cpu_s: Option<f64>,
+    /// `driver_cpu_s` per recorded invocation [ms]: the measuring process's own cost.
+    pub driver_cpu_ms_per_invocation: Option<f64>,
+}
+
+/// What a finished run returns.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// Records in the run directory (all sessions).
+    pub records: Vec<InvocationRecord>,
+    /// Per-repetition summaries.
+    pub summaries: Vec<RepetitionSummary>,
+    /// True when Ctrl-C interrupted it.
+    pub interrupted: bool,
+}
+
+/// Callbacks for progress display.
+pub trait ProgressSink: Send + Sync {
+    /// A repetition starts; `per_partition[p]` invocations to run in partition p.
+    fn repetition(&self, repetition: u32, per_partition: &[u64]);
+    /// One invocation of partition `p` ended.
+    fn done(&self, partition: u32, record: &InvocationRecord);
+}
+
+/// No progress display.
+pub struct NoProgress;
+impl ProgressSink for NoProgress {
+    fn repetition(&self, _: u32, _: &[u64]) {}
+    fn done(&self, _: u32, _: &InvocationRecord) {}
+}
+
+/// The invocations of one run, from the dataset.
+pub fn plan(
+    options: &RunOptions,
+    dataset: &Dataset,
+    out_dir: &Path,
+    repetition: u32,
+) -> Vec<Vec<InvocationSpec>> {
+    let limit = options.invocations.unwrap_or(u64::MAX);
+    let entries: Vec<_> = dataset.entries.iter().filter(|e| e.id < limit).collect();
+    let workload = match dataset.spec {
+        faastwin_workers::dataset::DatasetSpec::Relay { .. } => "relay",
+        faastwin_workers::dataset::DatasetSpec::Etl { .. } => "etl",
+    };
+    let partitions = options.partitions.max(1);
+    let mut plan: Vec<Vec<InvocationSpec>> = vec![Vec::new(); partitions as usize];
+    for (index, entry) in entries.iter().enumerate() {
+        let p = (index as u64 % u64::from(partitions)) as u32;
+        let seq = plan[p as usize].len() as u64;
+        let node = options.nodes[p as usize % options.nodes.len()].clone();
+        let stem = Path::new(&entry.path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        plan[p as usize].push(InvocationSpec {
+            run_id: options.run_id.clone(),
+            workload: workload.to_owned(),
+            repetition,
+            partition: p,
+            seq,
+            invocation_id: entry.id,
+            node,
+            input: dataset.dir.join(&entry.path),
+            output: out_dir
+                .join("results")
+                .join(format!("r{repetition}-{stem}.json")),
+            input_bytes: entry.bytes,
+            warmup: seq < options.warmup,
+        });
+    }
+    plan
+}
+
+/// Runs the measurement. `cancel` becomes true on Ctrl-C: no new submissions, in-flight
+/// invocations are recorded as cancelled, the platform cleans up, and every record made so
+/// far stays on disk.
+pub async fn run(
+    platform: Arc<dyn Platform>,
+    options: RunOptions,
+    dataset: Dataset,
+    out_dir: PathBuf,
+    resume: bool,
+    progress: Arc<dyn ProgressSink>,
+    cancel: watch::Receiver<bool>,
+) -> Result<RunOutcome, MeasureError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| MeasureError::Io { path, source }
+    };
+    let records_path = out_dir.join("invocations.csv");
+    if records_path.exists() && !resume {
+        return Err(MeasureError::Options(format!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            out_dir.display()
+        )));
+    }
+    tokio::fs::create_dir_all(out_dir.join("results"))
+        .await
+        .map_err(io(&out_dir))?;
+    let clock = DriverClock::start();
+    let info = platform.prepare(&options.nodes).await?;
+    let done: HashSet<(u32, u64)> = if resume && records_path.exists() {
+        read_records(&records_path)?
+            .iter()
+            .filter(|r| r.succeeded() && r.run_id == options.run_id)
+            .map(|r| (r.repetition, r.invocation_id))
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let mut meta = RunMeta {
+        tool_version: env!("CARGO_PKG_VERSION"),
+        options: options.clone(),
+        platform: info.clone(),
+        driver_host: crate::process::host_name(),
+        dataset: dataset.dir.clone(),
+        dataset_manifest_sha256: faastwin_workers::dataset::file_sha256(
+            &dataset.dir.join("manifest.csv"),
+        )?,
+        dataset_spec: dataset.spec.clone(),
+        clock: clock.info(),
+        started_unix_ns: clock.now_ns(),
+        ended_unix_ns: None,
+        status: "running".into(),
+        resumed: resume && !done.is_empty(),
+        between_runs: Vec::new(),
+        driver_cpu_s: None,
+        driver_cpu_ms_per_invocation: None,
+    };
+    write_meta(&out_dir, &meta)?;
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<InvocationRecord>();
+    let mut writer = RecordWriter::open(&records_path)?;
+    let writer_task = tokio::spawn(async move {
+        while let Some(record) = rx.recv().await {
+            writer.append(&record)?;
+        }
+        Ok::<(), MeasureError>(())
+    });
+
+    let timeout = Duration::from_secs_f64(options.timeout_s);
+    for repetition in 0..options.repetitions {
+        if *cancel.borrow() {
+            break;
+        }
+        if repetition > 0 {
+            if let Some(command) = &options.between {
+                let status = tokio::process::Command::new("sh")
+                    .args(["-c", command])
+                    .status()
+                    .await;
+                meta.between_runs
+                    .push((repetition, status.ok().and_then(|s| s.code())));
+            }
+        }
+        let partitions: Vec<Vec<InvocationSpec>> = plan(&options, &dataset, &out_dir, repetition)
+            .into_iter()
+            .map(|p| {
+                p.into_iter()
+                    .filter(|s| !done.contains(&(repetition, s.invocation_id)))
+                    .collect()
+            })
+            .collect();
+        progress.repetition(
+            repetition,
+            &partitions
+                .iter()
+                .map(|p| p.len() as u64)
+                .collect::<Vec<_>>(),
+        );
+        let mut tasks = JoinSet::new();
+        for (p, specs) in partitions.into_iter().enumerate() {
+            let ctx = PartitionContext {
+                platform: Arc::clone(&platform),
+                clock,
+                timeout,
+                tx: tx.clone(),
+                cancel: cancel.clone(),
+                progress: Arc::clone(&progress),
+                platform_name: options.platform.clone(),
+                seed: options.seed ^ (u64::from(repetition) << 32) ^ p as u64,
+            };
+            let policy = options.policy;
+            tasks.spawn(async move { ctx.run(specs, policy).await });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+    drop(tx);
+    let interrupted = *cancel.borrow();
+    platform.cleanup(&options.run_id).await?;
+    writer_task
+        .await
+        .map_err(|e| MeasureError::Options(format!("record writer stopped: {e}")))??;
+
+    let records = fill_gaps_and_rewrite(&records_path)?;
+    let summaries = summarise(&records, info.startup_overhead_s);
+    write_summary(&out_dir.join("summary.csv"), &summaries)?;
+    meta.ended_unix_ns = Some(clock.now_ns());
+    meta.status = if interrupted {
+        "interrupted".into()
+    } else {
+        "complete".into()
+    };
+    meta.clock = clock.info();
+    meta.driver_cpu_s = own_cpu_seconds();
+    meta.driver_cpu_ms_per_invocation = meta
+        .driver_cpu_s
+        .map(|s| 1e3 * s / records.len().max(1) as f64);
+    write_meta(&out_dir, &meta)?;
+    Ok(RunOutcome {
+        records,
+        summaries,
+        interrupted,
+    })
+}
+
+/// User + system CPU of this process (all threads, children excluded), from /proc/self/stat.
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux ABI faastwin targets.
+    Some(ticks / 100.0)
+}
+
+fn write_meta(out_dir: &Path, meta: &RunMeta) -> Result<(), MeasureError> {
+    let path = out_dir.join("run.json");
+    let text = serde_json::to_string_pretty(meta)
+        .map_err(|e| MeasureError::Options(format!("run.json: {e}")))?;
+    let tmp = out_dir.join("run.json.tmp");
+    std::fs::write(&tmp, text + "\n").map_err(|source| MeasureError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, &path).map_err(|source| MeasureError::Io { path, source })
+}
+
+struct PartitionContext {
+    platform: Arc<dyn Platform>,
+    clock: DriverClock,
+    timeout: Duration,
+    tx: mpsc::UnboundedSender<InvocationRecord>,
+    cancel: watch::Receiver<bool>,
+    progress: Arc<dyn ProgressSink>,
+    platform_name: String,
+    seed: u64,
+}
+
+impl PartitionContext {
+    async fn run(self, specs: Vec<InvocationSpec>, policy: SubmitPolicy) {
+        let ctx = Arc::new(self);
+        match policy {
+            SubmitPolicy::Sequential => ctx.closed_loop(specs, 1).await,
+            SubmitPolicy::Window { size } => ctx.closed_loop(specs, size.max(1) as usize).await,
+            SubmitPolicy::Poisson { rate_per_s } => ctx.open_loop(specs, rate_per_s).await,
+        }
+    }
+
+    async fn closed_loop(self: &Arc<Self>, specs: Vec<InvocationSpec>, window: usize) {
+        let mut in_flight = JoinSet::new();
+        for spec in specs {
+            while in_flight.len() >= window {
+                in_flight.join_next().await;
+            }
+            if *self.cancel.borrow() {
+                break;
+            }
+            let ctx = Arc::clone(self);
+            in_flight.spawn(async move { ctx.one(spec).await });
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    async fn open_loop(self: &Arc<Self>, specs: Vec<InvocationSpec>, rate_per_s: f64) {
+        let mut rng = faastwin_models::rng_from_seed(self.seed);
+        let mut in_flight = JoinSet::new();
+        for spec in specs {
+            let u: f64 = rand_unit(&mut rng);
+            let wait = -(1.0 - u).ln() / rate_per_s;
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+            if *self.cancel.borrow() {
+                break;
+            }
+            let ctx = Arc::clone(self);
+            in_flight.spawn(async move { ctx.one(spec).await });
+        }
+        while in_flight.join_next().await.is_some() {}
+    }
+
+    async fn one(&self, spec: InvocationSpec) {
+        let mut cancel = self.cancel.clone();
+        let obs = tokio::select! {
+            obs = self.platform.invoke(&spec, &self.clock, self.timeout) => obs,
+            _ = cancel.wait_for(|c| *c) => Observation {
+                attempt: 1,
+                outcome: Some(Outcome::Cancelled),
+                error: Some("interrupted".into()),
+                ..Observation::default()
+            },
+        };
+        let record = InvocationRecord::new(&self.platform_name, &spec, obs);
+        self.progress.done(spec.partition, &record);
+        // The writer only stops after every partition has finished.
+        let _ = self.tx.send(record);
+    }
+}
+
+fn rand_unit(rng: &mut faastwin_models::Rng) -> f64 {
+    use rand::Rng as _;
+    rng.random::<f64>()
+}

@@ -1,0 +1,139 @@
+//! Local processes: every invocation is recorded with its timing layers, partitions keep
+//! their order and nodes, warm-up is left out of the warm metrics.
+
+use faastwin_measure::{SubmitPolicy, read_records};
+
+use crate::{check_succeeded, host, local, measure, options, relay_dataset, worker};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_partitions_record_every_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 12);
+    let mut opts = options("local", 3, vec![host()], SubmitPolicy::Sequential);
+    opts.warmup = 1;
+    opts.repetitions = 2;
+    let out = dir.path().join("run");
+    let outcome = measure(local(worker()), opts.clone(), dataset, &out).await;
+
+    assert!(!outcome.interrupted);
+    assert_eq!(outcome.records.len(), 24);
+    let on_disk = read_records(&out.join("invocations.csv")).unwrap();
+    assert_eq!(
+        on_disk, outcome.records,
+        "the file holds exactly what was measured"
+    );
+    for r in &outcome.records {
+        check_succeeded(r);
+        assert_eq!(u64::from(r.partition), r.invocation_id % 3);
+        assert_eq!(r.warmup, r.seq == 0);
+        assert_eq!(r.node, host());
+        assert_eq!(
+            r.control_plane_s,
+            Some(0.0),
+            "a process has no control plane"
+        );
+    }
+    for rep in 0..2 {
+        for p in 0..3 {
+            let mut rows: Vec<_> = outcome
+                .records
+                .iter()
+                .filter(|r| r.repetition == rep && r.partition == p)
+                .collect();
+            rows.sort_by_key(|r| r.seq);
+            assert_eq!(rows.len(), 4);
+            for pair in rows.windows(2) {
+                // Sequential: the next submission follows the previous completion.
+                assert!(pair[0].t_done_seen.unwrap() <= pair[1].t_submit.unwrap());
+                let gap = pair[0].gap_to_next_s.unwrap();
+                assert!((0.0..1.0).contains(&gap), "gap {gap}");
+                assert!(pair[0].invocation_id < pair[1].invocation_id);
+            }
+            assert!(rows.last().unwrap().gap_to_next_s.is_none());
+        }
+    }
+    assert_eq!(outcome.summaries.len(), 2);
+    let s = &outcome.summaries[0];
+    assert_eq!((s.invocations, s.warm_succeeded, s.failed), (12, 9, 0));
+    let makespans: Vec<f64> = s
+        .partition_makespans_s
+        .split(';')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(makespans.len(), 3);
+    assert!(
+        (s.warm_makespan_s.unwrap() - makespans.iter().copied().fold(0.0, f64::max)).abs() < 1e-5
+    );
+    assert!(s.p50_latency_s.unwrap() <= s.p95_latency_s.unwrap());
+
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert_eq!(meta["status"], "complete");
+    assert_eq!(meta["options"]["partitions"], 3);
+    assert_eq!(meta["dataset_manifest_sha256"].as_str().unwrap().len(), 64);
+    assert!(meta["driver_cpu_ms_per_invocation"].as_f64().is_some());
+    assert!(
+        std::fs::read_to_string(out.join("summary.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            == 3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_keeps_several_in_flight_and_open_loop_does_not_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 16);
+    let out = dir.path().join("window");
+    let outcome = measure(
+        local(worker()),
+        options("local", 1, vec![host()], SubmitPolicy::Window { size: 4 }),
+        dataset.clone(),
+        &out,
+    )
+    .await;
+    assert_eq!(outcome.records.len(), 16);
+    outcome.records.iter().for_each(check_succeeded);
+
+    let out = dir.path().join("poisson");
+    let opts = options(
+        "local",
+        2,
+        vec![host()],
+        SubmitPolicy::Poisson { rate_per_s: 200.0 },
+    );
+    let outcome = measure(local(worker()), opts, dataset, &out).await;
+    assert_eq!(outcome.records.len(), 16);
+    outcome.records.iter().for_each(check_succeeded);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_run_directory_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 2);
+    let out = dir.path().join("run");
+    measure(
+        local(worker()),
+        options("local", 1, vec![host()], SubmitPolicy::Sequential),
+        dataset.clone(),
+        &out,
+    )
+    .await;
+    let before = std::fs::read(out.join("invocations.csv")).unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let err = faastwin_measure::run(
+        local(worker()),
+        options("local", 1, vec![host()], SubmitPolicy::Sequential),
+        dataset,
+        out.clone(),
+        false,
+        std::sync::Arc::new(faastwin_measure::NoProgress),
+        rx,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--resume"), "{err}");
+    assert_eq!(std::fs::read(out.join("invocations.csv")).unwrap(), before);
+}

@@ -1,0 +1,121 @@
+//! Integration tests of the measurement mode on real processes, real containers and a real
+//! Slurm; one module per behaviour.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod container;
+mod failures;
+mod local;
+mod resume;
+mod slurm;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use faastwin_measure::{
+    InvocationRecord, Launch, NoProgress, Platform, ProcessPlatform, RunOptions, RunOutcome,
+    SubmitPolicy,
+};
+use faastwin_workers::dataset::{self, Dataset, DatasetSpec};
+
+/// The worker binary built by cargo for this workspace.
+pub(crate) fn worker() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/measure-… → target/debug/faastwin-worker
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let worker = dir.join("faastwin-worker");
+    if !worker.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "faastwin-workers",
+                "--bin",
+                "faastwin-worker",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building faastwin-worker");
+    }
+    worker
+}
+
+pub(crate) fn relay_dataset(dir: &Path, count: u64) -> Dataset {
+    let spec = DatasetSpec::Relay {
+        count,
+        seed: 1,
+        payload_bytes: 512,
+    };
+    dataset::generate(&spec, &dir.join("data"), &|_| {}).unwrap();
+    dataset::read(&dir.join("data")).unwrap()
+}
+
+pub(crate) fn options(
+    platform: &str,
+    partitions: u32,
+    nodes: Vec<String>,
+    policy: SubmitPolicy,
+) -> RunOptions {
+    RunOptions {
+        run_id: format!("t{}", std::process::id()),
+        platform: platform.into(),
+        partitions,
+        nodes,
+        policy,
+        repetitions: 1,
+        between: None,
+        warmup: 0,
+        invocations: None,
+        timeout_s: 60.0,
+        seed: 1,
+    }
+}
+
+pub(crate) fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+pub(crate) fn local(worker: PathBuf) -> Arc<dyn Platform> {
+    Arc::new(ProcessPlatform::new(Launch::Local { worker }))
+}
+
+pub(crate) async fn measure(
+    platform: Arc<dyn Platform>,
+    options: RunOptions,
+    dataset: Dataset,
+    out: &Path,
+) -> RunOutcome {
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    faastwin_measure::run(
+        platform,
+        options,
+        dataset,
+        out.to_owned(),
+        false,
+        Arc::new(NoProgress),
+        rx,
+    )
+    .await
+    .unwrap()
+}
+
+/// Checks what every successful record must satisfy.
+pub(crate) fn check_succeeded(r: &InvocationRecord) {
+    assert!(r.succeeded(), "{r:?}");
+    let (submit, done) = (r.t_submit.unwrap(), r.t_done_seen.unwrap());
+    assert!(
+        submit <= r.t_create_ack.unwrap_or(submit) && r.t_create_ack.unwrap_or(submit) <= done,
+        "{r:?}"
+    );
+    assert!(r.e2e_s.unwrap() > 0.0 && r.body_s.unwrap() > 0.0);
+    assert!(
+        r.body_s.unwrap() <= r.e2e_s.unwrap(),
+        "body inside the Job latency: {r:?}"
+    );
+    assert!(r.w_body_start.unwrap() <= r.w_body_end.unwrap());
+    assert_eq!(r.exit_code, Some(0));
+    assert!(r.bytes_out.unwrap() > 0);
+}

@@ -1,0 +1,67 @@
+//! `--resume`: a run cut short continues without repeating what succeeded.
+
+use std::sync::Arc;
+
+use faastwin_measure::{NoProgress, SubmitPolicy, read_records};
+
+use crate::{host, local, measure, options, relay_dataset, worker};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_runs_only_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 10);
+    let out = dir.path().join("run");
+    let opts = options("local", 2, vec![host()], SubmitPolicy::Sequential);
+    let full = measure(local(worker()), opts.clone(), dataset.clone(), &out).await;
+    assert_eq!(full.records.len(), 10);
+
+    // Simulate a crash after six invocations: keep the header and six rows, and one row of a
+    // failed invocation, which resume must run again.
+    let path = out.join("invocations.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().take(8).map(str::to_owned).collect();
+    lines[7] = lines[7].replace(",succeeded,", ",failed,");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let kept: Vec<u64> = read_records(&path)
+        .unwrap()
+        .iter()
+        .filter(|r| r.succeeded())
+        .map(|r| r.invocation_id)
+        .collect();
+    assert_eq!(kept.len(), 6);
+
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let resumed = faastwin_measure::run(
+        local(worker()),
+        opts,
+        dataset,
+        out.clone(),
+        true,
+        Arc::new(NoProgress),
+        rx,
+    )
+    .await
+    .unwrap();
+    let succeeded: Vec<u64> = resumed
+        .records
+        .iter()
+        .filter(|r| r.succeeded())
+        .map(|r| r.invocation_id)
+        .collect();
+    let mut unique = succeeded.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        unique,
+        (0..10).collect::<Vec<_>>(),
+        "every invocation succeeded once"
+    );
+    assert_eq!(succeeded.len(), 10, "none that had succeeded ran again");
+    assert_eq!(
+        resumed.records.len(),
+        11,
+        "the failed attempt stays in the record"
+    );
+    let meta = std::fs::read_to_string(out.join("run.json")).unwrap();
+    assert!(meta.contains("\"resumed\": true"), "{meta}");
+}

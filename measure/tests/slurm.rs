@@ -1,0 +1,139 @@
+//! The Slurm platform on a real single-host Slurm with two logical nodes, started by the test
+//! itself with `tests/support/slurm-up.sh` (Debian's slurm-wlm and munge; root needed). Set
+//! `FAASTWIN_NO_SLURM=1` to skip on a machine without them; the test says so on stderr.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use faastwin_measure::{DriverClock, Launcher, NoProgress, Platform, SlurmPlatform, SubmitPolicy};
+
+use crate::{check_succeeded, measure, options, relay_dataset, worker};
+
+/// Starts Slurm once per test binary, unless a controller with nodes n1 and n2 already answers.
+fn slurm() -> bool {
+    static UP: OnceLock<bool> = OnceLock::new();
+    *UP.get_or_init(|| {
+        if std::env::var_os("FAASTWIN_NO_SLURM").is_some() {
+            eprintln!("skipped: FAASTWIN_NO_SLURM is set");
+            return false;
+        }
+        let nodes = std::process::Command::new("sinfo").args(["-h", "-N", "-o", "%N"]).output();
+        if nodes.is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("n2")) {
+            return true;
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/slurm-up.sh");
+        let out = std::process::Command::new("bash").arg(script).arg("2").output().expect("running slurm-up.sh");
+        assert!(
+            out.status.success(),
+            "could not start Slurm (needs root and slurm-wlm + munge, or set FAASTWIN_NO_SLURM=1):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    })
+}
+
+fn platform(results: &Path, launcher: Launcher) -> Arc<dyn Platform> {
+    Arc::new(SlurmPlatform::new(
+        worker(),
+        results.to_owned(),
+        launcher,
+        Duration::from_millis(50),
+        DriverClock::start(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sbatch_jobs_run_on_their_partitions_nodes_with_slurm_times() {
+    if !slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 4);
+    let out = dir.path().join("run");
+    let opts = options(
+        "slurm",
+        2,
+        vec!["n1".into(), "n2".into()],
+        SubmitPolicy::Sequential,
+    );
+    let outcome = measure(
+        platform(&out.join("results"), Launcher::Sbatch),
+        opts,
+        dataset,
+        &out,
+    )
+    .await;
+    assert_eq!(outcome.records.len(), 4);
+    for r in &outcome.records {
+        check_succeeded(r);
+        assert_eq!(r.node, if r.partition == 0 { "n1" } else { "n2" });
+        assert_eq!(
+            r.p_clock.as_deref(),
+            Some("slurm scontrol, 1 s, local time")
+        );
+        let (created, finished) = (r.p_created.unwrap(), r.p_finished.unwrap());
+        assert!(created <= finished);
+        // Slurm's whole seconds agree with the driver's clock to within their resolution.
+        let submit = r.t_submit.unwrap() as i64;
+        assert!(
+            (created - submit).abs() < 2_000_000_000,
+            "created {created} submit {submit}"
+        );
+        assert!(
+            r.e2e_s.unwrap() > 0.01,
+            "a Slurm job takes longer than a spawn"
+        );
+    }
+    assert_eq!(outcome.summaries[0].failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srun_runs_blocking_steps() {
+    if !slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 2);
+    let out = dir.path().join("run");
+    let opts = options("slurm", 1, vec!["n2".into()], SubmitPolicy::Sequential);
+    let outcome = measure(
+        platform(&out.join("results"), Launcher::Srun),
+        opts,
+        dataset,
+        &out,
+    )
+    .await;
+    assert_eq!(outcome.records.len(), 2);
+    for r in &outcome.records {
+        assert!(r.succeeded(), "{r:?}");
+        assert!(r.t_scheduled_seen.is_none() && r.e2e_s.unwrap() > 0.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_slurm_node_is_refused_before_anything_is_submitted() {
+    if !slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 1);
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let err = faastwin_measure::run(
+        platform(&dir.path().join("results"), Launcher::Sbatch),
+        options("slurm", 1, vec!["n9".into()], SubmitPolicy::Sequential),
+        dataset,
+        dir.path().join("run"),
+        false,
+        Arc::new(NoProgress),
+        rx,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("unknown node \"n9\"") && err.contains("n1, n2"),
+        "{err}"
+    );
+}

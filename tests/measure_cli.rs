@@ -1,0 +1,124 @@
+//! `faastwin measure` from the command line: dry run, a real local run, resume, clear errors.
+
+use predicates::prelude::*;
+
+use crate::{faastwin, worker_binary};
+
+fn dataset(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    faastwin()
+        .args(["dataset", "relay", "--count", "6", "--out"])
+        .arg(&data)
+        .assert()
+        .success();
+    data
+}
+
+#[test]
+fn dry_run_prints_every_submission_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let out = dir.path().join("run");
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "slurm",
+            "--nodes",
+            "n1,n2",
+            "--partitions",
+            "2",
+            "--dry-run",
+            "--dataset",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("sbatch --parsable")
+                .and(predicate::str::contains("--nodelist n2")),
+        )
+        .stdout(predicate::str::contains(
+            "# partition 1 seq 2 invocation 5 on n2",
+        ));
+    assert!(!out.join("invocations.csv").exists());
+}
+
+#[test]
+fn a_local_run_writes_its_directory_and_resume_finds_nothing_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let out = dir.path().join("run");
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "local",
+            "--partitions",
+            "2",
+            "--repetitions",
+            "2",
+            "--worker",
+        ])
+        .arg(worker_binary())
+        .arg("--dataset")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("12 invocations recorded"));
+    for file in ["invocations.csv", "run.json", "summary.csv"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+    faastwin()
+        .arg("measure")
+        .arg("--worker")
+        .arg(worker_binary())
+        .arg("--resume")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("12 invocations recorded"));
+}
+
+#[test]
+fn missing_dataset_and_bad_options_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "local",
+            "--dataset",
+            "/nonexistent/data",
+            "--out",
+        ])
+        .arg(dir.path().join("run"))
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("/nonexistent/data")
+                .and(predicate::str::contains("faastwin dataset")),
+        );
+    let data = dataset(dir.path());
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "local",
+            "--window",
+            "2",
+            "--rate",
+            "1",
+            "--dataset",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("exclude each other"));
+}
