@@ -35,6 +35,10 @@ pub(crate) enum PlatformKind {
     Container,
     /// One Slurm job per invocation, pinned to its partition's node.
     Slurm,
+    /// One Kubernetes Job per invocation on the cluster of a kubeconfig (K3s or any other).
+    K8s,
+    /// KSI launched on a Slurm allocation: one temporary cluster per node, one partition each.
+    Ksi,
 }
 
 impl PlatformKind {
@@ -43,6 +47,8 @@ impl PlatformKind {
             PlatformKind::Local => "local",
             PlatformKind::Container => "container",
             PlatformKind::Slurm => "slurm",
+            PlatformKind::K8s => "k8s",
+            PlatformKind::Ksi => "ksi",
         }
     }
 }
@@ -109,6 +115,71 @@ pub(crate) struct MeasureArgs {
     /// Print what would be submitted, then stop.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    #[command(flatten)]
+    pub(crate) kubernetes: KubernetesArgs,
+    #[command(flatten)]
+    pub(crate) ksi: KsiArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Kubernetes (k8s, ksi)")]
+pub(crate) struct KubernetesArgs {
+    /// Kubeconfig of the cluster [default: $KUBECONFIG, ~/.kube/config, or in-cluster].
+    #[arg(long)]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// Namespace of the Jobs.
+    #[arg(long, default_value = "default")]
+    pub(crate) namespace: String,
+    /// imagePullPolicy of the worker container.
+    #[arg(long, default_value = "IfNotPresent")]
+    pub(crate) image_pull_policy: String,
+    /// How Jobs are pinned to their partition's node.
+    #[arg(long, value_enum, default_value_t = PinArg::NodeName)]
+    pub(crate) pin: PinArg,
+    /// CPU request of the worker container (e.g. 100m).
+    #[arg(long)]
+    pub(crate) cpu_request: Option<String>,
+    /// Memory request of the worker container (e.g. 64Mi).
+    #[arg(long)]
+    pub(crate) memory_request: Option<String>,
+    /// ttlSecondsAfterFinished of the Jobs [s].
+    #[arg(long, default_value_t = 300)]
+    pub(crate) ttl_seconds: i32,
+    /// Mount this PersistentVolumeClaim at /shared instead of hostPath volumes.
+    #[arg(long, requires = "pvc_root")]
+    pub(crate) pvc: Option<String>,
+    /// The directory the PVC exposes, as this host sees it (dataset and run dir lie under it).
+    #[arg(long)]
+    pub(crate) pvc_root: Option<PathBuf>,
+}
+
+/// Node pinning of Kubernetes Jobs.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PinArg {
+    /// spec.nodeName (bypasses the scheduler).
+    NodeName,
+    /// nodeSelector kubernetes.io/hostname (through the scheduler).
+    NodeSelector,
+}
+
+#[derive(Args, Debug)]
+#[command(next_help_heading = "KSI")]
+pub(crate) struct KsiArgs {
+    /// KSI's run-workload.sh.
+    #[arg(long)]
+    pub(crate) ksi_run_workload: Option<PathBuf>,
+    /// The shared folder KSI writes kubeconfig-liqo-<procid>.yaml to.
+    #[arg(long)]
+    pub(crate) ksi_shared: Option<PathBuf>,
+    /// Slurm nodes to allocate [default: --partitions].
+    #[arg(long)]
+    pub(crate) ksi_nodes: Option<u32>,
+    /// Extra srun argument for the KSI allocation (repeatable, e.g. --srun-arg=--partition=gpu).
+    #[arg(long = "srun-arg", allow_hyphen_values = true)]
+    pub(crate) srun_args: Vec<String>,
+    /// Longest launch → every node's cluster answering [s].
+    #[arg(long, default_value_t = 600.0)]
+    pub(crate) ksi_ready_timeout: f64,
 }
 
 /// Output format of `faastwin simulate`.

@@ -1,4 +1,4 @@
-//! `faastwin measure`: real runs on local processes, containers and Slurm.
+//! `faastwin measure`: real runs on local processes, containers, Slurm, Kubernetes and KSI.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use faastwin_measure::k8s::{DataVolume, JobTemplate, K8sPlatform, Pinning};
+use faastwin_measure::ksi::{KsiConfig, KsiPlatform};
 use faastwin_measure::{
     DriverClock, InvocationRecord, Launch, Launcher, Platform, ProcessPlatform, ProgressSink,
     RunOptions, SlurmPlatform, SubmitPolicy,
 };
 use indicatif::{MultiProgress, ProgressBar};
 
-use crate::cli::{MeasureArgs, PlatformKind};
+use crate::cli::{MeasureArgs, PinArg, PlatformKind};
 use crate::progress;
 
 pub(crate) fn run(args: MeasureArgs) -> anyhow::Result<ExitCode> {
@@ -92,23 +94,10 @@ async fn run_async(args: MeasureArgs) -> anyhow::Result<ExitCode> {
             dataset_dir.display()
         )
     })?;
-    let platform = build_platform(&args, &options, &dataset_dir, &out)?;
     if args.dry_run {
-        for partition in faastwin_measure::plan(&options, &dataset, &out, 0) {
-            for spec in partition {
-                println!(
-                    "# partition {} seq {} invocation {} on {}",
-                    spec.partition, spec.seq, spec.invocation_id, spec.node
-                );
-                println!("{}", platform.describe_submission(&spec));
-            }
-        }
-        eprintln!(
-            "dry run: nothing submitted ({} repetitions would run)",
-            options.repetitions
-        );
-        return Ok(ExitCode::SUCCESS);
+        return dry_run(&args, &options, &dataset, &dataset_dir, &out).await;
     }
+    let platform = build_platform(&args, &options, &dataset_dir, &out).await?;
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -166,7 +155,94 @@ async fn run_async(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn build_platform(
+/// Prints every submission of the first repetition without touching any platform.
+async fn dry_run(
+    args: &MeasureArgs,
+    options: &RunOptions,
+    dataset: &faastwin_workers::dataset::Dataset,
+    dataset_dir: &Path,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
+    let mut options = options.clone();
+    if options.nodes.is_empty() {
+        options.nodes = (0..options.partitions)
+            .map(|p| format!("<node of partition {p}>"))
+            .collect();
+    }
+    let describe: Box<dyn Fn(&faastwin_measure::InvocationSpec) -> String> =
+        match options.platform.as_str() {
+            "k8s" | "ksi" => {
+                let template = job_template(args, dataset_dir, out)?;
+                Box::new(move |spec| {
+                    serde_json::to_string(&faastwin_measure::k8s::job_manifest(spec, &template))
+                        .unwrap_or_default()
+                })
+            }
+            _ => {
+                let platform = build_platform(args, &options, dataset_dir, out).await?;
+                Box::new(move |spec| platform.describe_submission(spec))
+            }
+        };
+    for partition in faastwin_measure::plan(&options, dataset, out, 0) {
+        for spec in partition {
+            println!(
+                "# partition {} seq {} invocation {} on {}",
+                spec.partition, spec.seq, spec.invocation_id, spec.node
+            );
+            println!("{}", describe(&spec));
+        }
+    }
+    eprintln!(
+        "dry run: nothing submitted ({} repetitions would run)",
+        options.repetitions
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn job_template(args: &MeasureArgs, dataset: &Path, out: &Path) -> anyhow::Result<JobTemplate> {
+    let k = &args.kubernetes;
+    let volume = match (&k.pvc, &k.pvc_root) {
+        (Some(claim), Some(root)) => DataVolume::Claim {
+            claim: claim.clone(),
+            root: absolute(root)?,
+        },
+        _ => DataVolume::HostPath {
+            dataset: absolute(dataset)?,
+            results: absolute(&out.join("results"))?,
+        },
+    };
+    Ok(JobTemplate {
+        namespace: k.namespace.clone(),
+        image: args.image.clone(),
+        image_pull_policy: k.image_pull_policy.clone(),
+        volume,
+        cpu_request: k.cpu_request.clone(),
+        memory_request: k.memory_request.clone(),
+        ttl_seconds: k.ttl_seconds,
+        pinning: match k.pin {
+            PinArg::NodeName => Pinning::NodeName,
+            PinArg::NodeSelector => Pinning::NodeSelector,
+        },
+    })
+}
+
+async fn kube_client(kubeconfig: Option<&Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("kubeconfig {}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .context("no Kubernetes configuration found (set KUBECONFIG or pass --kubeconfig)")?,
+    };
+    kube::Client::try_from(config).context("cannot build a Kubernetes client")
+}
+
+async fn build_platform(
     args: &MeasureArgs,
     options: &RunOptions,
     dataset: &Path,
@@ -175,6 +251,42 @@ fn build_platform(
     let worker = args.worker.clone().unwrap_or_else(default_worker);
     let results = absolute(&out.join("results"))?;
     Ok(match options.platform.as_str() {
+        "k8s" => {
+            let client = kube_client(args.kubernetes.kubeconfig.as_deref()).await?;
+            let template = job_template(args, dataset, out)?;
+            Arc::new(K8sPlatform::new(
+                client,
+                template,
+                &options.run_id,
+                DriverClock::start(),
+            )?)
+        }
+        "ksi" => {
+            let k = &args.ksi;
+            let config = KsiConfig {
+                nodes: k.ksi_nodes.unwrap_or(options.partitions),
+                run_workload: k
+                    .ksi_run_workload
+                    .clone()
+                    .context("--ksi-run-workload PATH (KSI's run-workload.sh) is required")?,
+                shared_dir: absolute(
+                    &k.ksi_shared
+                        .clone()
+                        .context("--ksi-shared DIR (KSI's shared folder) is required")?,
+                )?,
+                srun_args: k.srun_args.clone(),
+                ready_timeout: Duration::from_secs_f64(k.ksi_ready_timeout),
+                poll: Duration::from_millis(100),
+            };
+            let template = job_template(args, dataset, out)?;
+            Arc::new(KsiPlatform::new(
+                config,
+                template,
+                &options.run_id,
+                absolute(out)?,
+                DriverClock::start(),
+            )?)
+        }
         "local" => Arc::new(ProcessPlatform::new(Launch::Local { worker })),
         "container" => Arc::new(ProcessPlatform::new(Launch::Container {
             image: args.image.clone(),

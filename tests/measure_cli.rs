@@ -122,3 +122,59 @@ fn missing_dataset_and_bad_options_are_explained() {
         .code(1)
         .stderr(predicate::str::contains("exclude each other"));
 }
+
+#[test]
+fn kubernetes_dry_run_prints_the_jobs_and_an_unreachable_cluster_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "k8s",
+            "--nodes",
+            "w1,w2",
+            "--partitions",
+            "2",
+            "--run-id",
+            "dry1",
+            "--dry-run",
+        ])
+        .arg("--dataset")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            r#""name":"faastwin-dry1-r0-000005""#,
+        ))
+        .stdout(predicate::str::contains(r#""nodeName":"w2""#))
+        .stdout(predicate::str::contains(r#""faastwin.io/run":"dry1""#));
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"http://127.0.0.1:9\"}}]\n\
+         contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {}}]\n",
+    )
+    .unwrap();
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "k8s",
+            "--run-id",
+            "unreach1",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .arg("--dataset")
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("run2"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot reach the Kubernetes API server",
+        ));
+}

@@ -10,12 +10,16 @@
 //! metrics) beside it.
 //!
 //! Platforms: [`ProcessPlatform`] (`local`: the worker as a child process; `container`:
-//! `podman run --rm` of the worker image), [`SlurmPlatform`] (one job per invocation).
+//! `podman run --rm` of the worker image), [`SlurmPlatform`] (one job per invocation),
+//! [`k8s::K8sPlatform`] (one Kubernetes Job per invocation, through kube-rs), [`ksi::KsiPlatform`]
+//! (KSI on a Slurm allocation, one temporary cluster per node).
 
 #![warn(missing_docs)]
 
 mod clock;
 mod error;
+pub mod k8s;
+pub mod ksi;
 mod platform;
 mod process;
 mod record;

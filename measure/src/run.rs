@@ -200,6 +200,16 @@ pub async fn run(
         .map_err(io(&out_dir))?;
     let clock = DriverClock::start();
     let info = platform.prepare(&options.nodes).await?;
+    // No nodes given: every node the platform offers (KSI knows them only once launched).
+    let mut options = options;
+    if options.nodes.is_empty() {
+        options.nodes = info.nodes.clone();
+    }
+    if options.nodes.is_empty() {
+        return Err(MeasureError::Options(
+            "the platform offers no node to run on".into(),
+        ));
+    }
     let done: HashSet<(u32, u64)> = if resume && records_path.exists() {
         read_records(&records_path)?
             .iter()

@@ -5,6 +5,9 @@
 
 mod container;
 mod failures;
+mod k8s_api;
+mod k8s_objects;
+mod ksi;
 mod local;
 mod resume;
 mod slurm;

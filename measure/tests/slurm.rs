@@ -11,7 +11,7 @@ use faastwin_measure::{DriverClock, Launcher, NoProgress, Platform, SlurmPlatfor
 use crate::{check_succeeded, measure, options, relay_dataset, worker};
 
 /// Starts Slurm once per test binary, unless a controller with nodes n1 and n2 already answers.
-fn slurm() -> bool {
+pub(crate) fn slurm() -> bool {
     static UP: OnceLock<bool> = OnceLock::new();
     *UP.get_or_init(|| {
         if std::env::var_os("FAASTWIN_NO_SLURM").is_some() {
