@@ -20,10 +20,89 @@ pub(crate) enum Command {
     Dataset(DatasetCommand),
     /// Run real invocations on a platform and record every timing layer of each.
     Measure(Box<MeasureArgs>),
+    /// Fit latency models to measured runs and write a calibration file.
+    Calibrate(CalibrateArgs),
+    /// Simulate the scenario of each run with a calibration and compare with what was measured.
+    Validate(ValidateArgs),
+    /// Closed loop, for real: measure configuration A, calibrate, predict and measure held-out
+    /// configurations, validate.
+    Loop(LoopArgs),
     /// Simulate a scenario's platforms and print the study's run-level metrics.
     Simulate(SimulateArgs),
     /// Simulate every point of a scenario's sweep grid and write one CSV row per point and platform.
     Sweep(SweepArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CalibrateArgs {
+    /// Run directories written by `faastwin measure`.
+    #[arg(required = true)]
+    pub(crate) runs: Vec<PathBuf>,
+    /// Calibration file to write (TOML, what `faastwin simulate` reads).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ValidateArgs {
+    /// Calibration file.
+    #[arg(long)]
+    pub(crate) calibration: PathBuf,
+    /// Run directories to predict and compare.
+    #[arg(long, required = true, num_args = 1..)]
+    pub(crate) runs: Vec<PathBuf>,
+    /// Exit non-zero when a warm makespan error exceeds this share (0.05 = 5 %).
+    #[arg(long, default_value_t = 0.05)]
+    pub(crate) tolerance: f64,
+    /// Replications per run.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) replications: u32,
+    /// Base seed.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub(crate) format: OutputFormat,
+}
+
+/// Platforms the closed loop can run on here.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoopPlatform {
+    /// Local processes.
+    Local,
+    /// Slurm jobs (nodes n1,n2 unless --nodes says otherwise).
+    Slurm,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LoopArgs {
+    /// Where to run.
+    #[arg(long, value_enum)]
+    pub(crate) platform: LoopPlatform,
+    /// Directory for datasets, runs and the calibration.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Invocations per configuration.
+    #[arg(long, default_value_t = 40)]
+    pub(crate) invocations: u64,
+    /// Shard size of configuration A [bytes]; the 8x configuration uses 8 times this.
+    #[arg(long, default_value_t = 1 << 20, value_parser = parse_bytes)]
+    pub(crate) small_shard_bytes: u64,
+    /// Repetitions of each configuration.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) repetitions: u32,
+    /// Replications of each prediction.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) replications: u32,
+    /// Exit non-zero when the median |makespan error| exceeds this share.
+    #[arg(long, default_value_t = 0.05)]
+    pub(crate) tolerance: f64,
+    /// Nodes, comma-separated [default: this host; Slurm: n1,n2].
+    #[arg(long)]
+    pub(crate) nodes: Option<String>,
+    /// The faastwin-worker binary [default: next to faastwin].
+    #[arg(long)]
+    pub(crate) worker: Option<PathBuf>,
 }
 
 /// Platforms `faastwin measure` can drive.

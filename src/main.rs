@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod calibrate;
 mod cli;
 mod dataset;
 mod measure;
@@ -30,6 +31,9 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Dataset(args) => dataset::run(args),
         cli::Command::Measure(args) => measure::run(*args),
+        cli::Command::Calibrate(args) => calibrate::run_calibrate(args),
+        cli::Command::Validate(args) => calibrate::run_validate(args),
+        cli::Command::Loop(args) => calibrate::run_loop(args),
         cli::Command::Simulate(args) => simulate::run_simulate(args),
         cli::Command::Sweep(args) => simulate::run_sweep(args),
     }

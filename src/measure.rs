@@ -319,7 +319,7 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// `faastwin-worker` next to this executable, else on PATH.
-fn default_worker() -> PathBuf {
+pub(crate) fn default_worker() -> PathBuf {
     std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|d| d.join("faastwin-worker")))

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod calibrate_cli;
 mod container;
 mod dataset_cli;
 mod measure_cli;

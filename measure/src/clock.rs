@@ -7,7 +7,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Monotonic time expressed as Unix nanoseconds.
 #[derive(Debug, Clone, Copy)]
@@ -44,7 +44,7 @@ impl DriverClock {
             .map(|d| d.as_nanos() as i128)
             .unwrap_or(0);
         ClockInfo {
-            source: "monotonic (CLOCK_MONOTONIC via std::time::Instant), anchored to the wall clock at run start",
+            source: "monotonic (CLOCK_MONOTONIC via std::time::Instant), anchored to the wall clock at run start".to_owned(),
             anchor_unix_ns: self.anchor_unix_ns,
             wall_minus_driver_ns: wall_now - i128::from(self.now_ns()),
         }
@@ -52,10 +52,10 @@ impl DriverClock {
 }
 
 /// Clock information stored in `run.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClockInfo {
     /// How driver instants are taken.
-    pub source: &'static str,
+    pub source: String,
     /// Wall clock at the anchor [ns since the Unix epoch].
     pub anchor_unix_ns: u64,
     /// Wall clock minus driver clock when this was written [ns]: the drift over the run.

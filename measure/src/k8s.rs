@@ -723,7 +723,7 @@ impl Platform for K8sPlatform {
                 ("image".into(), self.template.image.clone()),
             ],
             nodes: known,
-            startup_overhead_s: None,
+            ..PlatformInfo::default()
         })
     }
 

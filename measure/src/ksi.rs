@@ -450,6 +450,7 @@ impl Platform for KsiPlatform {
             ],
             nodes: names,
             startup_overhead_s: overhead,
+            ..PlatformInfo::default()
         })
     }
 

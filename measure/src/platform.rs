@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{DriverClock, InvocationSpec, MeasureError, Observation};
 
 /// Facts about a platform for `run.json`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PlatformInfo {
     /// Platform name (`local`, `container`, `slurm`, `k8s`, `ksi`).
     pub name: String,
@@ -18,6 +18,15 @@ pub struct PlatformInfo {
     pub nodes: Vec<String>,
     /// Startup overhead measured before the first invocation [s] (KSI).
     pub startup_overhead_s: Option<f64>,
+    /// CPUs of each node, where the platform says (local: this host; Slurm: sinfo).
+    #[serde(default)]
+    pub cpus_per_node: Option<u32>,
+    /// Interval of the platform's scheduling cycle [s] (Slurm's sched_interval).
+    #[serde(default)]
+    pub scheduler_interval_s: Option<f64>,
+    /// Interval at which the driver polls the platform's state [s] (Slurm).
+    #[serde(default)]
+    pub poll_interval_s: Option<f64>,
 }
 
 /// One execution platform.

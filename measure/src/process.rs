@@ -254,7 +254,10 @@ impl Platform for ProcessPlatform {
             name: self.name().into(),
             versions,
             nodes: vec![host],
-            startup_overhead_s: None,
+            cpus_per_node: std::thread::available_parallelism()
+                .ok()
+                .and_then(|n| u32::try_from(n.get()).ok()),
+            ..PlatformInfo::default()
         })
     }
 

@@ -70,10 +70,10 @@ pub struct RunOptions {
 }
 
 /// `run.json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunMeta {
     /// faastwin version.
-    pub tool_version: &'static str,
+    pub tool_version: String,
     /// The options.
     pub options: RunOptions,
     /// The platform's description.
@@ -220,7 +220,7 @@ pub async fn run(
         HashSet::new()
     };
     let mut meta = RunMeta {
-        tool_version: env!("CARGO_PKG_VERSION"),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         options: options.clone(),
         platform: info.clone(),
         driver_host: crate::process::host_name(),

@@ -374,6 +374,19 @@ fn submit_error(mut obs: Observation, error: String) -> Observation {
     obs
 }
 
+/// Slurm's main scheduling interval from `scontrol show config` (`sched_interval=` in
+/// SchedulerParameters; Slurm's default is 60 s).
+pub(crate) fn sched_interval(config: &str) -> Option<f64> {
+    let line = config
+        .lines()
+        .find(|l| l.trim_start().starts_with("SchedulerParameters"))?;
+    let value = line.split_once('=')?.1;
+    value
+        .split(',')
+        .find_map(|kv| kv.trim().strip_prefix("sched_interval="))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Quotes an argument for `sh`.
 fn shell_quote(arg: &str) -> String {
     if arg
@@ -428,6 +441,23 @@ impl Platform for SlurmPlatform {
                 self.worker.display()
             )));
         }
+        let cpus = Command::new("sinfo")
+            .args(["-h", "-N", "-o", "%c"])
+            .output()
+            .await
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter_map(|l| l.trim().parse::<u32>().ok())
+                    .min()
+            });
+        let config = Command::new("scontrol")
+            .args(["show", "config"])
+            .output()
+            .await
+            .ok();
+        let interval = config.and_then(|o| sched_interval(&String::from_utf8_lossy(&o.stdout)));
         Ok(PlatformInfo {
             name: "slurm".into(),
             versions: vec![
@@ -435,7 +465,10 @@ impl Platform for SlurmPlatform {
                 ("slurm".into(), version),
             ],
             nodes: known,
-            startup_overhead_s: None,
+            cpus_per_node: cpus,
+            scheduler_interval_s: Some(interval.unwrap_or(60.0)),
+            poll_interval_s: Some(self.poll.as_secs_f64()),
+            ..PlatformInfo::default()
         })
     }
 
@@ -535,6 +568,13 @@ mod tests {
         let failed = "JobId=19 JobName=y JobState=FAILED ExitCode=3:0 NodeList=n1";
         assert_eq!(parse_scontrol_line(failed).unwrap().2.exit_code, Some(3));
         assert!(parse_scontrol_line("garbage without fields").is_none());
+    }
+
+    #[test]
+    fn the_scheduling_interval_is_read_from_the_configuration() {
+        let config = "MinJobAge               = 300 sec\nSchedulerParameters     = sched_interval=1,bf_interval=30\nSchedulerType = sched/backfill\n";
+        assert_eq!(sched_interval(config), Some(1.0));
+        assert_eq!(sched_interval("SchedulerParameters     = (null)\n"), None);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use faastwin_measure::{DriverClock, Launcher, NoProgress, Platform, SlurmPlatfor
 
 use crate::{check_succeeded, measure, options, relay_dataset, worker};
 
-/// Starts Slurm once per test binary, unless a controller with nodes n1 and n2 already answers.
+/// Starts Slurm once per test binary (`tests/support/ensure-slurm.sh`), unless
+/// `FAASTWIN_NO_SLURM` is set.
 pub(crate) fn slurm() -> bool {
     static UP: OnceLock<bool> = OnceLock::new();
     *UP.get_or_init(|| {
@@ -18,12 +19,8 @@ pub(crate) fn slurm() -> bool {
             eprintln!("skipped: FAASTWIN_NO_SLURM is set");
             return false;
         }
-        let nodes = std::process::Command::new("sinfo").args(["-h", "-N", "-o", "%N"]).output();
-        if nodes.is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("n2")) {
-            return true;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/slurm-up.sh");
-        let out = std::process::Command::new("bash").arg(script).arg("2").output().expect("running slurm-up.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ensure-slurm.sh");
+        let out = std::process::Command::new("bash").arg(script).output().expect("running ensure-slurm.sh");
         assert!(
             out.status.success(),
             "could not start Slurm (needs root and slurm-wlm + munge, or set FAASTWIN_NO_SLURM=1):\n{}\n{}",

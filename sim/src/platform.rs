@@ -18,6 +18,9 @@ pub struct Calibration {
     pub description: String,
     /// Platform models by name (`ksi`, `k3s`, `slurm`, `local`, ...).
     pub platforms: BTreeMap<String, PlatformSpec>,
+    /// How the models were obtained (fits, runs, rows); for readers, ignored by the simulator.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub provenance: toml::Table,
 }
 
 /// The model of one platform.

@@ -1,0 +1,45 @@
+//! Errors of calibration and validation.
+
+use std::path::PathBuf;
+
+/// Why a calibration or validation could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CalibrationError {
+    /// A component has fewer than two values to fit.
+    #[error("{what}: {n} value(s); a fit needs at least 2")]
+    TooFewValues {
+        /// Component and run.
+        what: String,
+        /// How many values there were.
+        n: usize,
+    },
+    /// A value is NaN or infinite.
+    #[error("{what}: value {value} is not finite")]
+    BadValue {
+        /// Component and run.
+        what: String,
+        /// The value.
+        value: f64,
+    },
+    /// A fitted model is invalid.
+    #[error("{what}: {source}")]
+    Model {
+        /// Component and run.
+        what: String,
+        /// The model's complaint.
+        #[source]
+        source: faastwin_models::ModelError,
+    },
+    /// A run directory is missing a file or holds a malformed one.
+    #[error("run {dir}: {detail}")]
+    Run {
+        /// The run directory.
+        dir: PathBuf,
+        /// What is wrong, naming the file and line.
+        detail: String,
+    },
+    /// The simulator refused the calibration or the scenario built from a run.
+    #[error("{0}")]
+    Sim(#[from] faastwin_sim::SimError),
+}

@@ -1,0 +1,32 @@
+//! From measured runs to latency models, and predictions checked against new runs.
+//!
+//! [`calibrate`] reads run directories ([`Run`]: `run.json` and `invocations.csv`) and fits,
+//! per platform, one model per component of the timing layers: client gap, control plane,
+//! startup, read, compute, write, completion, KSI's node startup. Each fixed component is
+//! fitted by maximum likelihood with five families (lognormal, gamma, weibull, normal, shifted
+//! exponential), the family with the lowest AIC is kept unless a Kolmogorov–Smirnov test
+//! rejects it (then the empirical distribution is kept); read, compute and write become
+//! `a + b·bytes` models. The result is a simulator [`faastwin_sim::Calibration`] whose
+//! `provenance` records family, parameters, n, KS statistic and p-value, the runners-up and
+//! the method of every component.
+//!
+//! [`validate`] builds, for a run, the scenario that describes it, simulates it with
+//! replications and compares warm makespan, latency quantiles, the mean decomposition and the
+//! KS distance between predicted and measured latency distributions.
+//!
+//! Quantiles everywhere are type 7 ([`faastwin_models::quantile`]), as in measure and sim.
+
+#![warn(missing_docs)]
+
+mod calibrate;
+mod error;
+pub mod fit;
+mod runs;
+mod validate;
+
+pub use calibrate::{ComponentFit, PlatformFit, calibrate};
+pub use error::CalibrationError;
+pub use runs::Run;
+pub use validate::{
+    MetricComparison, RunValidation, by_platform, median_abs_makespan_error, validate, workload_of,
+};

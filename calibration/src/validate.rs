@@ -1,0 +1,217 @@
+//! Predictions checked against measured runs: for each run, the scenario that describes it is
+//! simulated with replications and compared metric by metric.
+
+use std::collections::BTreeMap;
+
+use faastwin_measure::SubmitPolicy;
+use faastwin_models::{Distribution, RawDistribution, quantile};
+use faastwin_sim::{
+    Calibration, PlatformSummary, Policy, VecTrace, Workload, replicate, replication_seed, simulate,
+};
+use serde::Serialize;
+
+use crate::CalibrationError;
+use crate::fit::ks_two_sample;
+use crate::runs::Run;
+
+/// One metric, measured and predicted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    /// Metric name (`warm_makespan_s`, `p50_latency_s`, ...).
+    pub metric: String,
+    /// Measured: median over the run's repetitions, or the mean over its invocations.
+    pub measured: f64,
+    /// Predicted: median over replications, or the mean decomposition.
+    pub predicted: f64,
+    /// predicted − measured.
+    pub abs_error: f64,
+    /// (predicted − measured) / measured.
+    pub rel_error: f64,
+}
+
+impl MetricComparison {
+    /// Compares two numbers.
+    pub fn new(metric: &str, measured: f64, predicted: f64) -> Self {
+        MetricComparison {
+            metric: metric.to_owned(),
+            measured,
+            predicted,
+            abs_error: predicted - measured,
+            rel_error: (predicted - measured) / measured,
+        }
+    }
+}
+
+/// The validation of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunValidation {
+    /// The run directory.
+    pub run: String,
+    /// Platform.
+    pub platform: String,
+    /// The scenario it was simulated as, in words.
+    pub scenario: String,
+    /// Metric by metric.
+    pub metrics: Vec<MetricComparison>,
+    /// KS distance between the predicted and the measured Job latency distributions.
+    pub latency_ks_distance: f64,
+}
+
+impl RunValidation {
+    /// The relative error of the warm makespan.
+    pub fn makespan_rel_error(&self) -> f64 {
+        self.metrics
+            .iter()
+            .find(|m| m.metric == "warm_makespan_s")
+            .map_or(f64::NAN, |m| m.rel_error)
+    }
+}
+
+/// The workload a run describes: its invocations (less warm-up), partitions, nodes, input
+/// sizes and policy.
+pub fn workload_of(run: &Run) -> Result<Workload, CalibrationError> {
+    let o = &run.meta.options;
+    let repetitions = run.records.iter().map(|r| r.repetition).max().unwrap_or(0) + 1;
+    let per_repetition =
+        run.records.iter().filter(|r| r.attempt == 1).count() as u64 / u64::from(repetitions);
+    let warm = per_repetition
+        .saturating_sub(o.warmup * u64::from(o.partitions))
+        .max(1);
+    let mut bytes: Vec<f64> = run.records.iter().map(|r| r.bytes_in as f64).collect();
+    bytes.sort_by(f64::total_cmp);
+    bytes.dedup();
+    let input_bytes = Distribution::new(if bytes.len() == 1 {
+        RawDistribution::Constant { value: bytes[0] }
+    } else {
+        RawDistribution::Empirical { values: bytes }
+    })
+    .map_err(|e| CalibrationError::Model {
+        what: run.label(),
+        source: e,
+    })?;
+    Ok(Workload {
+        kind: run.workload().to_owned(),
+        invocations: warm,
+        partitions: o.partitions,
+        nodes: (o.nodes.len() as u32).clamp(1, o.partitions.max(1)),
+        input_bytes,
+        policy: match o.policy {
+            SubmitPolicy::Sequential => Policy::Sequential,
+            SubmitPolicy::Window { size } => Policy::Window { size },
+            SubmitPolicy::Poisson { rate_per_s } => Policy::Poisson { rate_per_s },
+        },
+    })
+}
+
+/// Simulates the scenario of `run` with `replications` replications and compares.
+pub fn validate(
+    calibration: &Calibration,
+    run: &Run,
+    replications: u32,
+    seed: u64,
+    threads: usize,
+) -> Result<RunValidation, CalibrationError> {
+    let workload = workload_of(run)?;
+    let platform = calibration.compile(run.platform(), &workload.kind)?;
+    let runs = replicate(&platform, &workload, seed, replications, threads, &|| {})?;
+    let predicted = PlatformSummary::of(&runs, seed)?;
+
+    let summaries = faastwin_measure::summarise(&run.records, None);
+    let median = |get: fn(&faastwin_measure::RepetitionSummary) -> Option<f64>| {
+        let v: Vec<f64> = summaries.iter().filter_map(get).collect();
+        quantile::of(&v, 0.5).unwrap_or(f64::NAN)
+    };
+    let warm: Vec<&faastwin_measure::InvocationRecord> = run.warm().collect();
+    let mean = |get: &dyn Fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
+        let v: Vec<f64> = warm.iter().filter_map(|r| get(r)).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let d = &predicted.decomposition;
+    let metrics = vec![
+        MetricComparison::new(
+            "warm_makespan_s",
+            median(|s| s.warm_makespan_s),
+            predicted.warm_makespan_s,
+        ),
+        MetricComparison::new(
+            "p50_latency_s",
+            median(|s| s.p50_latency_s),
+            predicted.p50_latency_s,
+        ),
+        MetricComparison::new(
+            "p95_latency_s",
+            median(|s| s.p95_latency_s),
+            predicted.p95_latency_s,
+        ),
+        MetricComparison::new(
+            "p99_latency_s",
+            median(|s| s.p99_latency_s),
+            predicted.p99_latency_s,
+        ),
+        MetricComparison::new(
+            "mean_pre_body_s",
+            mean(&|r| Some((r.w_body_start? as f64 - r.t_submit? as f64) / 1e9)),
+            d.control_plane_s + d.startup_s,
+        ),
+        MetricComparison::new("mean_body_s", mean(&|r| r.body_s), d.body_s()),
+        MetricComparison::new(
+            "mean_completion_s",
+            mean(&|r| r.completion_s),
+            d.completion_s,
+        ),
+    ];
+
+    let mut measured: Vec<f64> = warm.iter().filter_map(|r| r.e2e_s).collect();
+    measured.sort_by(f64::total_cmp);
+    let mut simulated = Vec::new();
+    for r in 0..replications.min(5) {
+        let mut trace = VecTrace::default();
+        simulate(
+            &platform,
+            &workload,
+            replication_seed(seed, r),
+            r,
+            &mut trace,
+        )?;
+        simulated.extend(
+            trace
+                .rows
+                .iter()
+                .map(|row| row.instants[6] - row.instants[0]),
+        );
+    }
+    simulated.sort_by(f64::total_cmp);
+    Ok(RunValidation {
+        run: run.dir.display().to_string(),
+        platform: run.platform().to_owned(),
+        scenario: format!(
+            "{} x {} on {} partitions / {} nodes, {:?}, input {:.0} B",
+            workload.invocations,
+            workload.kind,
+            workload.partitions,
+            workload.nodes,
+            run.meta.options.policy,
+            workload.input_bytes.mean()
+        ),
+        metrics,
+        latency_ks_distance: ks_two_sample(&measured, &simulated),
+    })
+}
+
+/// Median absolute relative makespan error over validations.
+pub fn median_abs_makespan_error(validations: &[RunValidation]) -> f64 {
+    let errors: Vec<f64> = validations
+        .iter()
+        .map(|v| v.makespan_rel_error().abs())
+        .collect();
+    quantile::of(&errors, 0.5).unwrap_or(f64::NAN)
+}
+
+/// Validations grouped by platform.
+pub fn by_platform(validations: &[RunValidation]) -> BTreeMap<String, Vec<&RunValidation>> {
+    let mut map: BTreeMap<String, Vec<&RunValidation>> = BTreeMap::new();
+    for v in validations {
+        map.entry(v.platform.clone()).or_default().push(v);
+    }
+    map
+}

@@ -1,0 +1,6 @@
+//! Integration tests of calibration and validation; one module per behaviour.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fits;
+mod pipeline;
