@@ -297,8 +297,9 @@ pub(crate) struct SimulateArgs {
 #[derive(Args, Debug)]
 pub(crate) struct SweepArgs {
     /// Scenario file with one or more [[sweep]] axes.
-    pub(crate) scenario: PathBuf,
-    /// Output CSV file [default: stdout].
+    #[arg(required_unless_present = "retry_failed")]
+    pub(crate) scenario: Option<PathBuf>,
+    /// Output: the CSV file (local) [default: stdout], or the sweep directory (--slurm, --chunk).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
     /// Replications per grid point and platform [default: the scenario's].
@@ -310,6 +311,30 @@ pub(crate) struct SweepArgs {
     /// Worker threads for replications [default: all cores].
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// Run the sweep as a Slurm job array and merge the chunks into OUT/sweep.csv.
+    #[arg(long, requires = "out")]
+    pub(crate) slurm: bool,
+    /// Number of array tasks (chunks) for --slurm.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) array_size: u32,
+    /// Slurm partition of the array tasks.
+    #[arg(long)]
+    pub(crate) partition: Option<String>,
+    /// Slurm time limit of each array task (e.g. 00:30:00).
+    #[arg(long)]
+    pub(crate) time: Option<String>,
+    /// Extra sbatch argument (repeatable, e.g. --sbatch-arg=--account=proj).
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    pub(crate) sbatch_args: Vec<String>,
+    /// With --slurm: print the sbatch script and submit nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Compute only chunk INDEX/COUNT and write it to OUT/chunk-INDEX.json (what array tasks run).
+    #[arg(long)]
+    pub(crate) chunk: Option<String>,
+    /// Resubmit the failed or missing chunks of the --slurm sweep in this directory, then merge.
+    #[arg(long, conflicts_with_all = ["slurm", "chunk"])]
+    pub(crate) retry_failed: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

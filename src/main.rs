@@ -12,6 +12,7 @@ mod dataset;
 mod measure;
 mod progress;
 mod simulate;
+mod sweep_slurm;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

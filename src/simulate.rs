@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use faastwin_sim::chunk::SweepResults;
 use faastwin_sim::scenario::describe;
 use faastwin_sim::{
     CsvTrace, PlatformSummary, Scenario, Stage, Stats, Workload, replicate, replication_seed,
@@ -324,28 +325,144 @@ fn print_csv(out: &mut impl Write, summaries: &[PlatformSummary]) -> anyhow::Res
 }
 
 pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
-    let plan = plan(&args.scenario, args.seed, args.replications, args.threads)?;
+    if let Some(dir) = &args.retry_failed {
+        return crate::sweep_slurm::retry(&args, dir);
+    }
+    let scenario = args
+        .scenario
+        .clone()
+        .context("a scenario file is required (or --retry-failed DIR)")?;
+    let plan = plan(&scenario, args.seed, args.replications, args.threads)?;
     let grid = plan.scenario.grid();
+    let hash = scenario_hash(&scenario, &plan)?;
+    if let Some(chunk) = &args.chunk {
+        let (index, chunks) = parse_chunk(chunk)?;
+        let out = args
+            .out
+            .clone()
+            .context("--chunk needs --out DIR for the chunk file")?;
+        let file = faastwin_sim::chunk::run_chunk(
+            &plan.scenario,
+            &grid,
+            plan.seed,
+            plan.replications,
+            index,
+            chunks,
+            &hash,
+        )?;
+        crate::sweep_slurm::write_chunk(&out, &file)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.slurm {
+        return crate::sweep_slurm::submit(&args, &scenario, &plan_parts(&plan), &hash, grid.len());
+    }
     let total = grid.len() as u64
         * plan.scenario.file.platforms.len() as u64
         * u64::from(plan.replications);
     let bar = progress::items(total, "sweeping");
+    let mut results = SweepResults::new();
+    for point in &grid {
+        for (index, name) in plan.scenario.file.platforms.iter().enumerate() {
+            let platform = plan
+                .scenario
+                .calibration
+                .compile(name, &point.workload.kind)?;
+            let runs = replicate(
+                &platform,
+                &point.workload,
+                plan.seed,
+                plan.replications,
+                plan.threads,
+                &|| bar.inc(1),
+            )
+            .with_context(|| format!("at sweep point {}", describe(&point.values)))?;
+            results.insert((point.index, index), runs);
+        }
+    }
+    bar.finish_and_clear();
     let out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
         )),
         None => Box::new(std::io::stdout().lock()),
     };
+    write_sweep_csv(&plan.scenario, plan.seed, &grid, &results, out)?;
+    if let Some(path) = &args.out {
+        eprintln!(
+            "wrote {} grid points x {} platforms to {}",
+            grid.len(),
+            plan.scenario.file.platforms.len(),
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the Slurm path needs of a plan.
+pub(crate) struct PlanParts {
+    pub(crate) seed: u64,
+    pub(crate) replications: u32,
+    pub(crate) platforms: Vec<String>,
+}
+
+fn plan_parts(plan: &Plan) -> PlanParts {
+    PlanParts {
+        seed: plan.seed,
+        replications: plan.replications,
+        platforms: plan.scenario.file.platforms.clone(),
+    }
+}
+
+/// sha256 of everything a sweep's numbers depend on: the scenario file, its calibration, the
+/// seed and the replication count.
+fn scenario_hash(path: &Path, plan: &Plan) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?);
+    hasher.update(plan.scenario.calibration.to_toml()?.as_bytes());
+    hasher.update(plan.seed.to_le_bytes());
+    hasher.update(plan.replications.to_le_bytes());
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Loads a scenario with the sweep's overrides, for merging chunks.
+pub(crate) fn load_plan(
+    path: &Path,
+    seed: u64,
+    replications: u32,
+) -> anyhow::Result<(Scenario, Vec<faastwin_sim::GridPoint>, String)> {
+    let plan = plan(path, Some(seed), Some(replications), Some(1))?;
+    let hash = scenario_hash(path, &plan)?;
+    let grid = plan.scenario.grid();
+    Ok((plan.scenario, grid, hash))
+}
+
+fn parse_chunk(text: &str) -> anyhow::Result<(u32, u32)> {
+    let (i, k) = text
+        .split_once('/')
+        .context("--chunk is INDEX/COUNT, e.g. 3/8")?;
+    let (i, k): (u32, u32) = (
+        i.trim().parse().context("--chunk index")?,
+        k.trim().parse().context("--chunk count")?,
+    );
+    anyhow::ensure!(
+        k > 0 && i < k,
+        "--chunk {i}/{k}: the index must be below the count"
+    );
+    Ok((i, k))
+}
+
+/// The sweep CSV: one row per grid point and platform, whatever computed the results.
+pub(crate) fn write_sweep_csv(
+    scenario: &Scenario,
+    seed: u64,
+    grid: &[faastwin_sim::GridPoint],
+    results: &SweepResults,
+    out: Box<dyn Write>,
+) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    let axes: Vec<&str> = plan
-        .scenario
-        .file
-        .sweep
-        .iter()
-        .map(|a| a.parameter.name())
-        .collect();
     let mut header = vec!["point"];
-    header.extend(&axes);
+    header.extend(scenario.file.sweep.iter().map(|a| a.parameter.name()));
     header.extend([
         "platform",
         "replications",
@@ -363,13 +480,15 @@ pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         "body_share",
     ]);
     w.write_record(&header)?;
-    for point in &grid {
-        let summaries = run_platforms(&plan, &point.workload, &bar)
-            .with_context(|| format!("at sweep point {}", describe(&point.values)))?;
-        for s in summaries {
+    for point in grid {
+        for index in 0..scenario.file.platforms.len() {
+            let runs = results
+                .get(&(point.index, index))
+                .context("a grid point has no results")?;
+            let s = PlatformSummary::of(runs, seed)?;
+            let st = &s.stats;
             let mut row = vec![point.index.to_string()];
             row.extend(point.values.iter().map(|(_, v)| v.to_string()));
-            let st = &s.stats;
             row.extend([
                 s.platform.clone(),
                 s.replications.to_string(),
@@ -389,16 +508,7 @@ pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             ]);
             w.write_record(&row)?;
         }
-        w.flush()?;
     }
-    bar.finish_and_clear();
-    if let Some(path) = &args.out {
-        eprintln!(
-            "wrote {} grid points x {} platforms to {}",
-            grid.len(),
-            plan.scenario.file.platforms.len(),
-            path.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    w.flush()?;
+    Ok(())
 }

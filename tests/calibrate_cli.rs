@@ -115,7 +115,7 @@ fn closed_loop_on_local_processes() {
         .stderr(predicate::str::contains("exceeds the tolerance"));
 }
 
-fn slurm() -> bool {
+pub(crate) fn slurm() -> bool {
     static UP: OnceLock<bool> = OnceLock::new();
     *UP.get_or_init(|| {
         if std::env::var_os("FAASTWIN_NO_SLURM").is_some() {

@@ -8,6 +8,7 @@ mod container;
 mod dataset_cli;
 mod measure_cli;
 mod simulate_cli;
+mod sweep_slurm;
 
 /// The `faastwin` binary under test.
 pub(crate) fn faastwin() -> assert_cmd::Command {

@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod chunk;
 mod engine;
 mod error;
 mod metrics;

@@ -1,0 +1,246 @@
+//! Splitting a sweep into chunks that run anywhere (Slurm array tasks) and merging them back.
+//!
+//! A sweep is a list of work units — (grid point, platform, replication) — in a fixed order.
+//! Chunk `i` of `k` takes the units whose index is `i` modulo `k`. A unit's seed depends only
+//! on the base seed and its replication, never on the chunk, so merging the chunks of any `k`
+//! gives exactly the results of one local sweep. Every chunk file carries a hash of the
+//! scenario it was computed from, and a merge refuses chunks of another scenario version.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::SimError;
+use crate::metrics::RunResult;
+use crate::model::simulate;
+use crate::replicate::replication_seed;
+use crate::scenario::{GridPoint, Scenario};
+use crate::trace::NoTrace;
+
+/// One simulation of a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unit {
+    /// Grid point index.
+    pub point: usize,
+    /// Index in the scenario's `platforms`.
+    pub platform: usize,
+    /// Replication.
+    pub replication: u32,
+}
+
+/// Every unit of a sweep, point-major.
+pub fn units(points: usize, platforms: usize, replications: u32) -> Vec<Unit> {
+    let mut all = Vec::with_capacity(points * platforms * replications as usize);
+    for point in 0..points {
+        for platform in 0..platforms {
+            for replication in 0..replications {
+                all.push(Unit {
+                    point,
+                    platform,
+                    replication,
+                });
+            }
+        }
+    }
+    all
+}
+
+/// The units of chunk `index` of `chunks` (round-robin, so chunks are balanced).
+pub fn chunk_units(all: &[Unit], index: u32, chunks: u32) -> Vec<Unit> {
+    all.iter()
+        .enumerate()
+        .filter(|(i, _)| *i as u64 % u64::from(chunks) == u64::from(index))
+        .map(|(_, u)| *u)
+        .collect()
+}
+
+/// The result of one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    /// Grid point index.
+    pub point: usize,
+    /// Platform name.
+    pub platform: String,
+    /// Replication.
+    pub replication: u32,
+    /// What the simulation reported.
+    pub result: RunResult,
+}
+
+/// What one chunk writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkFile {
+    /// Hash of the scenario, calibration, seed and replications it was computed from.
+    pub scenario_hash: String,
+    /// This chunk's index.
+    pub chunk: u32,
+    /// Number of chunks.
+    pub chunks: u32,
+    /// Its units' results.
+    pub results: Vec<UnitResult>,
+}
+
+/// Runs chunk `index` of `chunks` of `scenario`'s sweep.
+pub fn run_chunk(
+    scenario: &Scenario,
+    grid: &[GridPoint],
+    seed: u64,
+    replications: u32,
+    index: u32,
+    chunks: u32,
+    scenario_hash: &str,
+) -> Result<ChunkFile, SimError> {
+    if chunks == 0 || index >= chunks {
+        return Err(SimError::Invalid {
+            what: format!("chunk {index}/{chunks}: need 0 <= index < chunks"),
+        });
+    }
+    let platforms = &scenario.file.platforms;
+    let mut results = Vec::new();
+    for unit in chunk_units(
+        &units(grid.len(), platforms.len(), replications),
+        index,
+        chunks,
+    ) {
+        let point = &grid[unit.point];
+        let platform = scenario
+            .calibration
+            .compile(&platforms[unit.platform], &point.workload.kind)?;
+        let result = simulate(
+            &platform,
+            &point.workload,
+            replication_seed(seed, unit.replication),
+            unit.replication,
+            &mut NoTrace,
+        )?;
+        results.push(UnitResult {
+            point: unit.point,
+            platform: platforms[unit.platform].clone(),
+            replication: unit.replication,
+            result,
+        });
+    }
+    Ok(ChunkFile {
+        scenario_hash: scenario_hash.to_owned(),
+        chunk: index,
+        chunks,
+        results,
+    })
+}
+
+/// Results of a whole sweep: per (grid point, platform index), replications in order.
+pub type SweepResults = BTreeMap<(usize, usize), Vec<RunResult>>;
+
+/// Merges chunk files into the results of the whole sweep, checking that every chunk comes from
+/// the same scenario version and that no unit is missing or duplicated.
+pub fn merge(
+    chunk_files: &[ChunkFile],
+    scenario_hash: &str,
+    points: usize,
+    platforms: &[String],
+    replications: u32,
+) -> Result<SweepResults, SimError> {
+    let mut slots: BTreeMap<(usize, usize, u32), RunResult> = BTreeMap::new();
+    for file in chunk_files {
+        if file.scenario_hash != scenario_hash {
+            return Err(SimError::Invalid {
+                what: format!(
+                    "chunk {} of {} was computed from another scenario version (hash {}, expected {})",
+                    file.chunk, file.chunks, file.scenario_hash, scenario_hash
+                ),
+            });
+        }
+        for r in &file.results {
+            let platform = platforms
+                .iter()
+                .position(|p| *p == r.platform)
+                .ok_or_else(|| SimError::Invalid {
+                    what: format!("chunk {}: unknown platform {}", file.chunk, r.platform),
+                })?;
+            if slots
+                .insert((r.point, platform, r.replication), r.result.clone())
+                .is_some()
+            {
+                return Err(SimError::Invalid {
+                    what: format!(
+                        "point {} platform {} replication {} appears twice",
+                        r.point, r.platform, r.replication
+                    ),
+                });
+            }
+        }
+    }
+    let mut merged = SweepResults::new();
+    for unit in units(points, platforms.len(), replications) {
+        let result = slots
+            .remove(&(unit.point, unit.platform, unit.replication))
+            .ok_or_else(|| SimError::Invalid {
+                what: format!(
+                    "missing: point {} platform {} replication {}",
+                    unit.point, platforms[unit.platform], unit.replication
+                ),
+            })?;
+        merged
+            .entry((unit.point, unit.platform))
+            .or_default()
+            .push(result);
+    }
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_partition_the_units() {
+        let all = units(3, 2, 4);
+        assert_eq!(all.len(), 24);
+        for k in 1..7 {
+            let mut seen: Vec<Unit> = (0..k).flat_map(|i| chunk_units(&all, i, k)).collect();
+            seen.sort();
+            assert_eq!(seen, all, "k = {k}");
+            let sizes: Vec<usize> = (0..k).map(|i| chunk_units(&all, i, k).len()).collect();
+            assert!(
+                sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+                "balanced: {sizes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn merge_refuses_other_versions_gaps_and_duplicates() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/what-if/partitions.toml"
+        ))
+        .unwrap();
+        let scenario =
+            Scenario::parse(&text, "partitions.toml", std::path::Path::new(".")).unwrap();
+        let grid = scenario.grid();
+        let platforms = scenario.file.platforms.clone();
+        let chunks: Vec<ChunkFile> = (0..2)
+            .map(|i| run_chunk(&scenario, &grid, 1, 1, i, 2, "h1").unwrap())
+            .collect();
+        assert!(merge(&chunks, "h1", grid.len(), &platforms, 1).is_ok());
+        let err = merge(&chunks, "h2", grid.len(), &platforms, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another scenario version"), "{err}");
+        let err = merge(&chunks[..1], "h1", grid.len(), &platforms, 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing"), "{err}");
+        let twice = vec![chunks[0].clone(), chunks[0].clone(), chunks[1].clone()];
+        assert!(
+            merge(&twice, "h1", grid.len(), &platforms, 1)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+        assert!(
+            run_chunk(&scenario, &grid, 1, 1, 2, 2, "h1").is_err(),
+            "index beyond the count"
+        );
+    }
+}
