@@ -100,6 +100,8 @@ pub fn workload_of(run: &Run) -> Result<Workload, CalibrationError> {
             SubmitPolicy::Window { size } => Policy::Window { size },
             SubmitPolicy::Poisson { rate_per_s } => Policy::Poisson { rate_per_s },
         },
+        placement: None,
+        allocation_queue: None,
     })
 }
 

@@ -24,10 +24,12 @@ mod engine;
 mod error;
 mod metrics;
 mod model;
+pub mod placement;
 mod platform;
 mod replicate;
 mod resource;
 pub mod scenario;
+pub mod slurm_queue;
 mod trace;
 mod workload;
 

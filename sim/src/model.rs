@@ -18,6 +18,7 @@ use rand_distr::{Distribution as _, Exp};
 use crate::SimError;
 use crate::engine::{Engine, SimTime, from_secs, to_secs};
 use crate::metrics::{Decomposition, LatencyRecorder, RunResult, Utilisation};
+use crate::placement::Cluster;
 use crate::platform::{CompiledPlatform, Discipline, Scope};
 use crate::resource::{Cycle, Fifo, ProcessorSharing, Resource, Slot};
 use crate::trace::{TraceRow, TraceSink};
@@ -48,6 +49,8 @@ struct Invocation {
     /// Start of each stage; index 6 is the observed completion.
     instants: [SimTime; STAGES + 1],
     rng: Rng,
+    /// Holds a place on a node (placement model).
+    placed: bool,
 }
 
 struct Partition {
@@ -64,6 +67,7 @@ const STREAM_INVOCATION: u64 = 1;
 const STREAM_NODE: u64 = 2;
 const STREAM_ARRIVALS: u64 = 3;
 const STREAM_CYCLE: u64 = 4;
+const STREAM_QUEUE: u64 = 5;
 
 fn stream(seed: u64, kind: u64, index: u64) -> Rng {
     rng_from_seed(splitmix64(seed) ^ splitmix64((kind << 56) ^ index))
@@ -91,6 +95,7 @@ struct Sim<'a, T: TraceSink> {
     gaps: u64,
     completed: u64,
     finished_buf: Vec<Slot>,
+    cluster: Option<Cluster<Slot>>,
     trace: &'a mut T,
 }
 
@@ -185,11 +190,25 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             gaps: 0,
             completed: 0,
             finished_buf: Vec::new(),
+            cluster: workload.placement.as_ref().map(|p| Cluster::new(p, nodes)),
             trace,
         })
     }
 
     fn run(&mut self) -> Result<(), SimError> {
+        // The allocation first waits in the Slurm queue (KSI), then every node starts.
+        let allocated = match &self.workload.allocation_queue {
+            Some(queue) => {
+                let wait = queue.wait(self.workload.nodes, &mut stream(self.seed, STREAM_QUEUE, 0));
+                if !wait.is_finite() {
+                    return Err(SimError::Invalid {
+                        what: "allocation_queue: the allocation never starts (the queue does not drain)".into(),
+                    });
+                }
+                from_secs(wait)
+            }
+            None => 0,
+        };
         for node in 0..self.workload.nodes {
             let ready = match &self.platform.node_startup {
                 Some(d) => {
@@ -197,7 +216,8 @@ impl<'a, T: TraceSink> Sim<'a, T> {
                 }
                 None => 0,
             };
-            self.engine.schedule(ready, Event::NodeReady(node));
+            self.engine
+                .schedule(allocated + ready, Event::NodeReady(node));
         }
         while let Some((_, event)) = self.engine.next_event() {
             match event {
@@ -283,6 +303,7 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             stage: 0,
             instants: [now; STAGES + 1],
             rng,
+            placed: false,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -307,9 +328,19 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             let inv = &mut self.slots[slot as usize];
             inv.instants[stage] = now;
             inv.stage = stage;
+            let placed = inv.placed;
             if stage == STAGES {
                 return self.finish(slot);
             }
+            // Placement: after the control plane, the pod needs room on a node; it is released
+            // when the body ends.
+            if stage == 1 && !placed && self.cluster.is_some() && !self.place(slot) {
+                return Ok(());
+            }
+            if stage == 5 {
+                self.release(slot)?;
+            }
+            let inv = &mut self.slots[slot as usize];
             if let Some(spec) = &self.platform.stages[stage] {
                 if let Some(delay) = &spec.delay {
                     let dt = from_secs(delay.sample(inv.bytes, &mut inv.rng));
@@ -324,6 +355,48 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             }
             stage += 1;
         }
+    }
+
+    /// Places an invocation on a node; false when it must wait for room.
+    fn place(&mut self, slot: Slot) -> bool {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return true;
+        };
+        let home = self.partitions[self.slots[slot as usize].partition as usize].node as usize;
+        match cluster.submit(slot, home) {
+            Some(node) => {
+                debug_assert!(cluster.within_capacity());
+                let inv = &mut self.slots[slot as usize];
+                inv.node = node as u32;
+                inv.placed = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frees an invocation's place and starts the waiting invocations that now fit.
+    fn release(&mut self, slot: Slot) -> Result<(), SimError> {
+        let inv = &mut self.slots[slot as usize];
+        if !inv.placed {
+            return Ok(());
+        }
+        inv.placed = false;
+        let node = inv.node as usize;
+        let placed = match self.cluster.as_mut() {
+            Some(cluster) => cluster.release(node),
+            None => Vec::new(),
+        };
+        let now = self.engine.now();
+        for (waiting, node) in placed {
+            let inv = &mut self.slots[waiting as usize];
+            inv.node = node as u32;
+            inv.placed = true;
+            // Startup begins now: the wait for room counts as control plane.
+            inv.instants[1] = now;
+            self.enter_stage(waiting, 1)?;
+        }
+        Ok(())
     }
 
     /// Starts the resource part of `stage`; false when the stage has none.
@@ -590,6 +663,8 @@ resource = "cores"
                 kind: "w".into(), invocations: n, partitions: p, nodes,
                 input_bytes: Distribution::constant(64.0 * 1048576.0).unwrap(),
                 policy: Policy::Window { size: window },
+                placement: None,
+                allocation_queue: None,
             };
             let work = simulate_with_ps_work(&platform, &workload, seed).unwrap();
             prop_assert!(work.iter().map(|w| w.0).sum::<f64>() > 0.0);

@@ -100,6 +100,13 @@ pub struct WorkloadSpec {
     /// Submission policy of each partition.
     #[serde(default)]
     pub policy: PolicySpec,
+    /// Where Jobs run: `{ model = "pinned" | "least_allocated" | "most_allocated", request = {...}, node = {...} }`
+    /// [default: partition p on node p mod nodes, no capacity limit].
+    #[serde(default)]
+    pub placement: Option<crate::placement::PlacementSpec>,
+    /// The Slurm queue KSI's allocation waits in before its clusters start.
+    #[serde(default)]
+    pub allocation_queue: Option<crate::slurm_queue::AllocationQueue>,
 }
 
 /// A submission policy as written in a scenario.
@@ -145,6 +152,8 @@ pub enum SweepParameter {
     PoissonRate,
     /// Partitions and nodes together (one partition per node).
     NodesAndPartitions,
+    /// Arrival rate of the background jobs in `allocation_queue` [jobs/s].
+    BackgroundRate,
 }
 
 impl SweepParameter {
@@ -158,6 +167,7 @@ impl SweepParameter {
             SweepParameter::Window => "window",
             SweepParameter::PoissonRate => "poisson_rate",
             SweepParameter::NodesAndPartitions => "nodes_and_partitions",
+            SweepParameter::BackgroundRate => "background_rate",
         }
     }
 }
@@ -255,6 +265,8 @@ impl Scenario {
             nodes: w.nodes,
             input_bytes: w.input_bytes.clone(),
             policy,
+            placement: w.placement.clone(),
+            allocation_queue: w.allocation_queue.clone(),
         };
         workload.validate().map_err(|e| invalid(e.to_string()))?;
         for platform in &file.platforms {
@@ -336,6 +348,11 @@ fn apply(w: &mut Workload, parameter: SweepParameter, value: f64) {
         }
         SweepParameter::Window => w.policy = Policy::Window { size: small },
         SweepParameter::PoissonRate => w.policy = Policy::Poisson { rate_per_s: value },
+        SweepParameter::BackgroundRate => {
+            if let Some(queue) = &mut w.allocation_queue {
+                queue.arrival_rate_per_s = value;
+            }
+        }
     }
 }
 

@@ -23,6 +23,10 @@ pub struct Workload {
     pub input_bytes: Distribution,
     /// How each partition submits.
     pub policy: Policy,
+    /// Where Jobs run; `None`: partition p's Jobs on node p mod nodes, with no capacity limit.
+    pub placement: Option<crate::placement::PlacementSpec>,
+    /// The Slurm queue the platform's allocation waits in before its node startups (KSI).
+    pub allocation_queue: Option<crate::slurm_queue::AllocationQueue>,
 }
 
 /// How a partition submits its invocations.
@@ -87,6 +91,12 @@ impl Workload {
         }
         if self.nodes == 0 {
             return bad("workload.nodes must be at least 1".into());
+        }
+        if let Some(placement) = &self.placement {
+            placement.validate()?;
+        }
+        if let Some(queue) = &self.allocation_queue {
+            queue.validate(self.nodes)?;
         }
         match &self.policy {
             Policy::Window { size: 0 } => bad("policy window size must be at least 1".into()),

@@ -5,6 +5,7 @@
 mod errors;
 mod properties;
 mod scenarios;
+mod schedulers;
 mod study;
 
 use faastwin_models::Distribution;
@@ -26,6 +27,8 @@ pub(crate) fn workload(invocations: u64, partitions: u32, nodes: u32, policy: Po
         nodes,
         input_bytes: Distribution::constant(1e6).unwrap(),
         policy,
+        placement: None,
+        allocation_queue: None,
     }
 }
 

@@ -1,0 +1,208 @@
+//! Properties of the scheduler models (proptest, with shrinking; regressions are committed
+//! under proptest-regressions/).
+
+use std::collections::BTreeMap;
+
+use faastwin_sim::placement::{Allocatable, Cluster, PlacementSpec, Request};
+use faastwin_sim::slurm_queue::{BatchJob, SlurmQueue};
+use faastwin_sim::{NoTrace, Policy, simulate};
+use proptest::prelude::*;
+
+use crate::{PER_NODE, platform, workload};
+
+fn spec(model: u8, request: Request, node: Allocatable) -> PlacementSpec {
+    match model % 3 {
+        0 => PlacementSpec::Pinned { request, node },
+        1 => PlacementSpec::LeastAllocated { request, node },
+        _ => PlacementSpec::MostAllocated { request, node },
+    }
+}
+
+fn cluster_setup() -> impl Strategy<Value = (u8, usize, Request, Allocatable)> {
+    (
+        0u8..3,
+        1usize..6,
+        0u32..20,
+        0u32..16,
+        1u32..80,
+        1u32..64,
+        1u32..12,
+    )
+        .prop_filter_map(
+            "a Job must fit on an empty node",
+            |(model, nodes, cpu, mem, node_cpu, node_mem, pods)| {
+                let request = Request {
+                    cpu_millicores: cpu * 100,
+                    memory_mib: mem * 128,
+                };
+                let node = Allocatable {
+                    cpu_millicores: node_cpu * 100,
+                    memory_mib: node_mem * 128,
+                    max_pods: pods,
+                };
+                (request.cpu_millicores <= node.cpu_millicores
+                    && request.memory_mib <= node.memory_mib)
+                    .then_some((model, nodes, request, node))
+            },
+        )
+}
+
+/// Submits and releases Jobs in the given order; returns the placement log (job, node).
+fn replay(
+    model: u8,
+    nodes: usize,
+    request: Request,
+    node: Allocatable,
+    ops: &[(bool, u8)],
+) -> Result<Vec<(u32, usize)>, TestCaseError> {
+    let mut cluster: Cluster<u32> = Cluster::new(&spec(model, request, node), nodes);
+    let mut on: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut homes: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut log = Vec::new();
+    for (i, &(submit, pick)) in ops.iter().enumerate() {
+        let placed = if submit || on.is_empty() {
+            let home = usize::from(pick) % nodes;
+            homes.insert(i as u32, home);
+            cluster
+                .submit(i as u32, home)
+                .map(|n| vec![(i as u32, n)])
+                .unwrap_or_default()
+        } else {
+            let (&job, &n) = on
+                .iter()
+                .nth(usize::from(pick) % on.len())
+                .unwrap_or((&0, &0));
+            on.remove(&job);
+            cluster.release(n)
+        };
+        for (job, n) in placed {
+            on.insert(job, n);
+            log.push((job, n));
+            if model % 3 == 0 {
+                prop_assert_eq!(
+                    n,
+                    homes[&job],
+                    "pinned placement never moves a Job off its node"
+                );
+            }
+        }
+        prop_assert!(
+            cluster.within_capacity(),
+            "a node holds more than its allocatable"
+        );
+        prop_assert!(
+            !cluster.idles_while_pending(),
+            "a waiting Job fits on a node it may use"
+        );
+    }
+    Ok(log)
+}
+
+proptest! {
+    /// No node ever exceeds its allocatable; no Job waits while a node it may use has room
+    /// (work conservation); pinned never moves a Job; the same sequence gives the same schedule.
+    #[test]
+    fn placement_respects_capacity_conserves_work_and_is_deterministic(
+        (model, nodes, request, node) in cluster_setup(),
+        ops in prop::collection::vec((any::<bool>(), any::<u8>()), 1..120),
+    ) {
+        let first = replay(model, nodes, request, node, &ops)?;
+        let second = replay(model, nodes, request, node, &ops)?;
+        prop_assert_eq!(first, second);
+    }
+
+    /// Least-allocated spreads identical Jobs over identical nodes evenly.
+    #[test]
+    fn least_allocated_spreads_evenly(nodes in 1usize..9, jobs in 0u32..60, cpu in 0u32..5) {
+        let request = Request { cpu_millicores: cpu * 100, memory_mib: 64 };
+        let node = Allocatable { cpu_millicores: 1_000_000, memory_mib: 1_000_000, max_pods: 1_000 };
+        let mut cluster: Cluster<u32> = Cluster::new(&PlacementSpec::LeastAllocated { request, node }, nodes);
+        for j in 0..jobs {
+            prop_assert!(cluster.submit(j, 0).is_some());
+        }
+        let pods = cluster.pods();
+        prop_assert!(pods.iter().max().unwrap() - pods.iter().min().unwrap() <= 1, "{:?}", pods);
+    }
+
+    /// Most-allocated fills one node before the next.
+    #[test]
+    fn most_allocated_fills_one_node_before_the_next(nodes in 1usize..6, per_node in 1u32..8, jobs in 0u32..40) {
+        let request = Request { cpu_millicores: 1000, memory_mib: 0 };
+        let node = Allocatable { cpu_millicores: 1000 * per_node, memory_mib: 1024, max_pods: 110 };
+        let mut cluster: Cluster<u32> = Cluster::new(&PlacementSpec::MostAllocated { request, node }, nodes);
+        for j in 0..jobs {
+            cluster.submit(j, nodes - 1);
+        }
+        let pods = cluster.pods();
+        // Full nodes, then at most one partly filled node, then empty ones.
+        let first_not_full = pods.iter().position(|&p| p < per_node).unwrap_or(nodes);
+        prop_assert!(pods[first_not_full.min(nodes)..].iter().skip(1).all(|&p| p == 0), "{:?}", pods);
+        prop_assert_eq!(pods.iter().sum::<u32>(), jobs.min(per_node * nodes as u32));
+    }
+
+    /// FIFO without backfill starts jobs in submission order; with backfill the highest-
+    /// priority waiting job never starts later than its reservation; capacity always holds.
+    #[test]
+    fn slurm_fifo_keeps_order_and_backfill_keeps_reservations(
+        nodes in 1u32..16,
+        backfill in any::<bool>(),
+        jobs in prop::collection::vec((1u32..16, 1.0f64..100.0, 0.1f64..1.0, 0.0f64..50.0), 1..40),
+    ) {
+        let mut queue = SlurmQueue::new(nodes, backfill);
+        let mut arrivals: Vec<(f64, BatchJob)> = jobs.iter().enumerate().map(|(i, &(n, limit, share, at))| {
+            (at, BatchJob { id: i as u64, nodes: n.min(nodes), time_limit_s: limit, duration_s: limit * share })
+        }).collect();
+        arrivals.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.id.cmp(&b.1.id)));
+        // Priority is arrival order.
+        for (i, a) in arrivals.iter_mut().enumerate() {
+            a.1.id = i as u64;
+        }
+        let mut starts: BTreeMap<u64, f64> = BTreeMap::new();
+        let mut reservations: BTreeMap<u64, f64> = BTreeMap::new();
+        let mut next = 0;
+        let mut now = 0.0f64;
+        for _ in 0..10_000 {
+            while next < arrivals.len() && arrivals[next].0 <= now {
+                queue.submit(arrivals[next].1);
+                next += 1;
+            }
+            for (job, _) in queue.schedule(now) {
+                starts.insert(job.id, now);
+            }
+            prop_assert!(queue.busy_nodes() <= nodes);
+            if let Some((top, at)) = queue.top_reservation(now) {
+                let r = reservations.entry(top).or_insert(at);
+                *r = r.min(at);
+            }
+            let upcoming = [queue.next_end(), arrivals.get(next).map(|a| a.0)];
+            match upcoming.into_iter().flatten().min_by(f64::total_cmp) {
+                Some(t) => now = t.max(now),
+                None => break,
+            }
+        }
+        prop_assert_eq!(starts.len(), arrivals.len(), "every job started");
+        if !backfill {
+            let mut by_start: Vec<(f64, u64)> = starts.iter().map(|(&id, &t)| (t, id)).collect();
+            by_start.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            prop_assert!(by_start.windows(2).all(|w| w[0].1 < w[1].1), "FIFO order broken: {:?}", by_start);
+        }
+        for (id, reserved) in &reservations {
+            prop_assert!(starts[id] <= reserved + 1e-9, "job {} reserved for {} started at {}", id, reserved, starts[id]);
+        }
+    }
+
+    /// A simulation with placement completes every invocation, the same way for the same seed.
+    #[test]
+    fn simulations_with_placement_complete_and_repeat(
+        (model, nodes, request, node) in cluster_setup(),
+        n in 1u64..80, partitions in 1u32..8, seed in any::<u64>(),
+    ) {
+        let platform = platform(PER_NODE, "p", "w");
+        let mut w = workload(n, partitions, nodes as u32, Policy::Window { size: 2 });
+        w.placement = Some(spec(model, request, node));
+        let a = simulate(&platform, &w, seed, 0, &mut NoTrace).unwrap();
+        let b = simulate(&platform, &w, seed, 0, &mut NoTrace).unwrap();
+        prop_assert_eq!(a.invocations, n);
+        prop_assert_eq!(a, b);
+    }
+}
