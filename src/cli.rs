@@ -27,6 +27,9 @@ pub(crate) enum Command {
     /// Closed loop, for real: measure configuration A, calibrate, predict and measure held-out
     /// configurations, validate.
     Loop(LoopArgs),
+    /// Figures (SVG, PNG) and one self-contained HTML page from runs, calibrations,
+    /// simulations, sweeps and validations.
+    Report(ReportArgs),
     /// Simulate a scenario's platforms and print the study's run-level metrics.
     Simulate(SimulateArgs),
     /// Simulate every point of a scenario's sweep grid and write one CSV row per point and platform.
@@ -63,6 +66,17 @@ pub(crate) struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub(crate) format: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ReportArgs {
+    /// Run directories, calibration files (.toml), `simulate --format json` and
+    /// `validate --format json` outputs (.json), sweep CSVs (.csv).
+    #[arg(required = true)]
+    pub(crate) inputs: Vec<PathBuf>,
+    /// Directory for the figures and index.html.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
 }
 
 /// Platforms the closed loop can run on here.

@@ -11,6 +11,7 @@ mod cli;
 mod dataset;
 mod measure;
 mod progress;
+mod report;
 mod simulate;
 mod sweep_slurm;
 
@@ -35,6 +36,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Calibrate(args) => calibrate::run_calibrate(args),
         cli::Command::Validate(args) => calibrate::run_validate(args),
         cli::Command::Loop(args) => calibrate::run_loop(args),
+        cli::Command::Report(args) => report::run(args),
         cli::Command::Simulate(args) => simulate::run_simulate(args),
         cli::Command::Sweep(args) => simulate::run_sweep(args),
     }

@@ -7,6 +7,7 @@ mod calibrate_cli;
 mod container;
 mod dataset_cli;
 mod measure_cli;
+mod report_cli;
 mod simulate_cli;
 mod sweep_slurm;
 

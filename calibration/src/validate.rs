@@ -8,14 +8,14 @@ use faastwin_models::{Distribution, RawDistribution, quantile};
 use faastwin_sim::{
     Calibration, PlatformSummary, Policy, VecTrace, Workload, replicate, replication_seed, simulate,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::CalibrationError;
 use crate::fit::ks_two_sample;
 use crate::runs::Run;
 
 /// One metric, measured and predicted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
     /// Metric name (`warm_makespan_s`, `p50_latency_s`, ...).
     pub metric: String,
@@ -43,7 +43,7 @@ impl MetricComparison {
 }
 
 /// The validation of one run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunValidation {
     /// The run directory.
     pub run: String,

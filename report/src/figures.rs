@@ -1,0 +1,615 @@
+//! The figures, each drawn once and rendered to SVG and PNG.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use faastwin_models::Distribution;
+use plotters::coord::Shift;
+use plotters::data::Quartiles;
+use plotters::prelude::*;
+
+use crate::ReportError;
+
+/// Okabe–Ito colours: told apart with colour-blindness and, by lightness, in greyscale.
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 0, 0),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 114, 178),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+];
+
+/// A series colour.
+pub(crate) fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+const FONT: &str = "sans-serif";
+
+/// Registers a TrueType font for text (plotters draws text itself, in SVG and PNG alike).
+/// Looks at `FAASTWIN_FONT`, then the usual places of DejaVu Sans and Liberation Sans.
+pub fn ensure_font() -> Result<(), ReportError> {
+    static FONT_LOADED: OnceLock<Result<(), String>> = OnceLock::new();
+    FONT_LOADED
+        .get_or_init(|| {
+            let mut candidates: Vec<PathBuf> = std::env::var_os("FAASTWIN_FONT").map(PathBuf::from).into_iter().collect();
+            candidates.extend(
+                [
+                    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+                    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+                    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+                    "/usr/share/fonts/dejavu-sans-fonts/DejaVuSans.ttf",
+                    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+                    "/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf",
+                ]
+                .map(PathBuf::from),
+            );
+            let bytes = candidates.iter().find_map(|p| std::fs::read(p).ok()).ok_or_else(|| {
+                "no TrueType font found: install fonts-dejavu-core or point FAASTWIN_FONT at a .ttf file".to_owned()
+            })?;
+            // plotters keeps fonts for the whole process.
+            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            plotters::style::register_font(FONT, FontStyle::Normal, bytes).map_err(|_| "the font file is not a usable TrueType font".to_owned())
+        })
+        .clone()
+        .map_err(|detail| ReportError::Font { detail })
+}
+
+/// Something that can be drawn on any plotters backend.
+pub(crate) trait Figure {
+    /// Size in pixels.
+    fn size(&self) -> (u32, u32) {
+        (960, 560)
+    }
+    /// Draws the figure.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+/// Renders `figure` to `dir/name.svg` and `dir/name.png`; returns the SVG path.
+pub(crate) fn render(figure: &impl Figure, dir: &Path, name: &str) -> Result<PathBuf, ReportError> {
+    ensure_font()?;
+    let (w, h) = figure.size();
+    let svg = dir.join(format!("{name}.svg"));
+    let png = dir.join(format!("{name}.png"));
+    let fail = |detail: String| ReportError::Figure {
+        name: name.to_owned(),
+        detail,
+    };
+    {
+        let root = SVGBackend::new(&svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err).map_err(fail)?;
+        figure.draw(&root).map_err(fail)?;
+        root.present().map_err(err).map_err(fail)?;
+    }
+    {
+        let root = BitMapBackend::new(&png, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err).map_err(fail)?;
+        figure.draw(&root).map_err(fail)?;
+        root.present().map_err(err).map_err(fail)?;
+    }
+    Ok(svg)
+}
+
+/// Axis numbers without trailing zeros: 0.25, 1000, 2.5e-5.
+fn pretty(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e6).contains(&a) {
+        return format!("{v:.1e}");
+    }
+    let text = format!("{v:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Segmented axes over `0..n-1` have exactly `n` slots (`0..n` would add an empty one).
+fn slots(n: usize) -> std::ops::Range<usize> {
+    0..n.max(1) - 1
+}
+
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    if lo > hi {
+        (0.0, 1.0)
+    } else if lo == hi {
+        (lo * 0.9, hi * 1.1 + 1e-9)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Box plots of Job latency and, beside them, of the function body, one box per group.
+pub(crate) struct LatencyBoxes {
+    /// (label, Job latencies [s], function bodies [s]).
+    pub(crate) groups: Vec<(String, Vec<f64>, Vec<f64>)>,
+}
+
+impl Figure for LatencyBoxes {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let panels = root.split_evenly((1, 2));
+        let labels: Vec<&str> = self.groups.iter().map(|g| g.0.as_str()).collect();
+        for (panel, (title, pick)) in panels.iter().zip([
+            ("Job latency (submit → completion seen)", 0usize),
+            ("Function body (worker's own clock)", 1),
+        ]) {
+            let data: Vec<&Vec<f64>> = self
+                .groups
+                .iter()
+                .map(|g| if pick == 0 { &g.1 } else { &g.2 })
+                .collect();
+            let (lo, hi) = range(data.iter().flat_map(|v| v.iter().copied()));
+            let (lo, hi) = ((lo.max(1e-6) * 0.8) as f32, (hi * 1.25) as f32);
+            let mut chart = ChartBuilder::on(panel)
+                .caption(title, (FONT, 18))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(slots(labels.len()).into_segmented(), (lo..hi).log_scale())
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .y_desc("seconds (log scale)")
+                .y_label_formatter(&|v| pretty(f64::from(*v)))
+                .x_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
+                    _ => String::new(),
+                })
+                .label_style((FONT, 12))
+                .draw()
+                .map_err(err)?;
+            for (i, values) in data.iter().enumerate() {
+                if values.is_empty() {
+                    continue;
+                }
+                let q = Quartiles::new(values);
+                chart
+                    .draw_series(std::iter::once(
+                        Boxplot::new_vertical(SegmentValue::CenterOf(i), &q)
+                            .width(30)
+                            .whisker_width(0.6)
+                            .style(color(i).stroke_width(2)),
+                    ))
+                    .map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Empirical CDFs of Job latency, one line per group.
+pub(crate) struct Ecdf {
+    /// (label, values [s]).
+    pub(crate) series: Vec<(String, Vec<f64>)>,
+}
+
+impl Figure for Ecdf {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (lo, hi) = range(self.series.iter().flat_map(|s| s.1.iter().copied()));
+        let lo = lo.max(1e-6);
+        let mut chart = ChartBuilder::on(root)
+            .caption("Job latency, empirical CDF", (FONT, 20))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo * 0.9..hi * 1.1).log_scale(), 0.0..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("Job latency [s] (log scale)")
+            .y_desc("share of invocations")
+            .x_label_formatter(&|v| pretty(*v))
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        for (i, (label, values)) in self.series.iter().enumerate() {
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let n = sorted.len() as f64;
+            let mut points = Vec::with_capacity(2 * sorted.len());
+            for (k, v) in sorted.iter().enumerate() {
+                points.push((*v, k as f64 / n));
+                points.push((*v, (k + 1) as f64 / n));
+            }
+            let style = color(i).stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(points, style))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color(i).stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Stacked bars of the mean latency decomposition, with the share of each stage.
+pub(crate) struct Decomposition {
+    /// (label, [(stage, mean seconds)]).
+    pub(crate) bars: Vec<(String, Vec<(String, f64)>)>,
+}
+
+impl Figure for Decomposition {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let top = self
+            .bars
+            .iter()
+            .map(|b| b.1.iter().map(|s| s.1.max(0.0)).sum::<f64>())
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let labels: Vec<&str> = self.bars.iter().map(|b| b.0.as_str()).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption("Mean Job latency decomposition", (FONT, 20))
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(slots(labels.len()).into_segmented(), 0.0..top * 1.15)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .y_desc("mean seconds per invocation")
+            .y_label_formatter(&|v| pretty(*v))
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
+                _ => String::new(),
+            })
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        let mut stages: Vec<String> = Vec::new();
+        for (_, parts) in &self.bars {
+            for (stage, _) in parts {
+                if !stages.contains(stage) {
+                    stages.push(stage.clone());
+                }
+            }
+        }
+        for (s, stage) in stages.iter().enumerate() {
+            let mut rects = Vec::new();
+            let mut texts = Vec::new();
+            for (b, (_, parts)) in self.bars.iter().enumerate() {
+                let total: f64 = parts.iter().map(|p| p.1.max(0.0)).sum();
+                let below: f64 = parts
+                    .iter()
+                    .take_while(|p| &p.0 != stage)
+                    .map(|p| p.1.max(0.0))
+                    .sum();
+                let Some((_, value)) = parts.iter().find(|p| &p.0 == stage) else {
+                    continue;
+                };
+                let value = value.max(0.0);
+                rects.push(Rectangle::new(
+                    [
+                        (SegmentValue::Exact(b), below),
+                        (SegmentValue::Exact(b + 1), below + value),
+                    ],
+                    color(s).mix(0.85).filled(),
+                ));
+                if total > 0.0 && value / total >= 0.04 {
+                    texts.push(Text::new(
+                        format!("{:.1} %", 100.0 * value / total),
+                        (SegmentValue::CenterOf(b), below + value / 2.0),
+                        (FONT, 13)
+                            .into_font()
+                            .color(&if s == 0 { WHITE } else { BLACK }),
+                    ));
+                }
+            }
+            chart
+                .draw_series(rects)
+                .map_err(err)?
+                .label(stage.clone())
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 14, y + 6)], color(s).mix(0.85).filled())
+                });
+            chart.draw_series(texts).map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Fitted distributions over measured histograms, one panel per component.
+pub(crate) struct Fits {
+    /// Platform name.
+    pub(crate) platform: String,
+    /// (component, measured values, fitted model).
+    pub(crate) panels: Vec<(String, Vec<f64>, Distribution)>,
+}
+
+impl Figure for Fits {
+    fn size(&self) -> (u32, u32) {
+        let rows = self.panels.len().div_ceil(3).max(1) as u32;
+        (1200, 60 + 300 * rows)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let root = root
+            .titled(
+                &format!("{}: fitted models over measured values", self.platform),
+                (FONT, 22),
+            )
+            .map_err(err)?;
+        let rows = self.panels.len().div_ceil(3).max(1);
+        let cells = root.split_evenly((rows, 3));
+        for (cell, (component, values, model)) in cells.iter().zip(&self.panels) {
+            // Readable units: per-byte costs in ns/B, short durations in ms.
+            let per_byte = component.contains('.');
+            let top_value = model
+                .quantile(0.99)
+                .max(values.iter().copied().fold(0.0, f64::max));
+            let (scale, unit) = if per_byte {
+                (1e9, "ns per byte")
+            } else if top_value < 1.0 {
+                (1e3, "milliseconds")
+            } else {
+                (1.0, "seconds")
+            };
+            let scaled: Vec<f64> = values.iter().map(|v| v * scale).collect();
+            let (lo, hi) = range(
+                scaled
+                    .iter()
+                    .copied()
+                    .chain([model.quantile(0.005) * scale, model.quantile(0.995) * scale]),
+            );
+            let bins = 30usize;
+            let width = (hi - lo) / bins as f64;
+            let mut counts = vec![0usize; bins];
+            for v in &scaled {
+                let b = (((v - lo) / width).max(0.0) as usize).min(bins - 1);
+                counts[b] += 1;
+            }
+            // Shares per bin, and the model's probability of each bin-wide interval.
+            let share: Vec<f64> = counts
+                .iter()
+                .map(|c| *c as f64 / scaled.len().max(1) as f64)
+                .collect();
+            let model_share = |x: f64| {
+                model.cdf((x + width / 2.0) / scale) - model.cdf((x - width / 2.0) / scale)
+            };
+            let curve: Vec<(f64, f64)> = (0..=200)
+                .map(|i| lo + (hi - lo) * i as f64 / 200.0)
+                .map(|x| (x, model_share(x)))
+                .collect();
+            let top = share
+                .iter()
+                .copied()
+                .chain(curve.iter().map(|c| c.1))
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max)
+                .max(1e-12);
+            let mut chart = ChartBuilder::on(cell)
+                .caption(
+                    format!("{component} ({}, n = {})", model.family(), values.len()),
+                    (FONT, 15),
+                )
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(50)
+                .build_cartesian_2d(lo..hi, 0.0..top * 1.1)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc(unit)
+                .y_desc("share per bin")
+                .x_labels(5)
+                .x_label_formatter(&|v| pretty(*v))
+                .y_label_formatter(&|v| pretty(*v))
+                .label_style((FONT, 11))
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(share.iter().enumerate().map(|(b, d)| {
+                    let x0 = lo + b as f64 * width;
+                    Rectangle::new([(x0, 0.0), (x0 + width, *d)], color(5).mix(0.5).filled())
+                }))
+                .map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(curve, BLACK.stroke_width(2)))
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Predicted against measured values, with the relative error, per run.
+pub(crate) struct ValidationBars {
+    /// (run label, metric, measured, predicted, relative error).
+    pub(crate) rows: Vec<(String, String, f64, f64, f64)>,
+}
+
+impl Figure for ValidationBars {
+    fn size(&self) -> (u32, u32) {
+        (1200, 520)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let metrics = ["warm_makespan_s", "p50_latency_s", "p95_latency_s"];
+        let panels = root.split_evenly((1, metrics.len()));
+        for (panel, metric) in panels.iter().zip(metrics) {
+            let rows: Vec<&(String, String, f64, f64, f64)> =
+                self.rows.iter().filter(|r| r.1 == metric).collect();
+            let labels: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+            let top = rows
+                .iter()
+                .flat_map(|r| [r.2, r.3])
+                .fold(0.0, f64::max)
+                .max(1e-9);
+            let mut chart = ChartBuilder::on(panel)
+                .caption(format!("{metric}: measured vs predicted"), (FONT, 15))
+                .margin(10)
+                .x_label_area_size(55)
+                .y_label_area_size(60)
+                .build_cartesian_2d(slots(labels.len()).into_segmented(), 0.0..top * 1.25)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .y_desc("seconds")
+                .y_label_formatter(&|v| pretty(*v))
+                .x_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
+                    _ => String::new(),
+                })
+                .label_style((FONT, 11))
+                .draw()
+                .map_err(err)?;
+            // Measured fills the left half of each run's slot, predicted the right half.
+            for (k, name) in ["measured", "predicted"].into_iter().enumerate() {
+                let shade = color(2 * k + 1).mix(if k == 0 { 0.9 } else { 0.6 });
+                chart
+                    .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                        let (from, to, v) = if k == 0 {
+                            (SegmentValue::Exact(i), SegmentValue::CenterOf(i), r.2)
+                        } else {
+                            (SegmentValue::CenterOf(i), SegmentValue::Exact(i + 1), r.3)
+                        };
+                        Rectangle::new([(from, 0.0), (to, v)], shade.filled())
+                    }))
+                    .map_err(err)?
+                    .label(name)
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 14, y + 6)], shade.filled())
+                    });
+            }
+            chart
+                .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                    Text::new(
+                        format!("{:+.1} %", 100.0 * r.4),
+                        (SegmentValue::CenterOf(i), r.2.max(r.3) * 1.08),
+                        (FONT, 13).into_font(),
+                    )
+                }))
+                .map_err(err)?;
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font((FONT, 12))
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .draw()
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}
+
+/// Warm makespan against a swept parameter, with the 95 % confidence band, per platform.
+pub(crate) struct SweepLines {
+    /// The swept parameter.
+    pub(crate) parameter: String,
+    /// Per platform: (value, median, CI low, CI high).
+    pub(crate) series: Vec<crate::inputs::SweepSeries>,
+}
+
+impl Figure for SweepLines {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().map(|p| p.0)));
+        let (_, y1) = range(
+            self.series
+                .iter()
+                .flat_map(|s| s.1.iter().flat_map(|p| [p.1, p.3])),
+        );
+        let log_x = x0 > 0.0 && x1 / x0 >= 16.0;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "Warm makespan against {} (median, 95 % CI band)",
+                    self.parameter
+                ),
+                (FONT, 20),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(75)
+            .build_cartesian_2d(
+                (x0..x1)
+                    .log_scale()
+                    .base(if log_x { 2.0 } else { 10.0 })
+                    .zero_point(0.0),
+                0.0..y1 * 1.1,
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(self.parameter.as_str())
+            .y_desc("warm makespan [s]")
+            .x_label_formatter(&|v| pretty(*v))
+            .y_label_formatter(&|v| pretty(*v))
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        for (i, (platform, points)) in self.series.iter().enumerate() {
+            let band: Vec<(f64, f64)> = points
+                .iter()
+                .map(|p| (p.0, p.3))
+                .chain(points.iter().rev().map(|p| (p.0, p.2)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(band, color(i).mix(0.2))))
+                .map_err(err)?;
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, p.1)),
+                    color(i).stroke_width(2),
+                ))
+                .map_err(err)?
+                .label(platform.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color(i).stroke_width(2))
+                });
+            // Different markers per series so lines stay apart in greyscale.
+            if i % 2 == 0 {
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|p| Circle::new((p.0, p.1), 4, color(i).filled())),
+                    )
+                    .map_err(err)?;
+            } else {
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|p| TriangleMarker::new((p.0, p.1), 6, color(i).filled())),
+                    )
+                    .map_err(err)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}

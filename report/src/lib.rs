@@ -1,0 +1,513 @@
+//! Figures and one page a researcher would put in a paper.
+//!
+//! [`build`] turns inputs — measured runs, calibration files, `faastwin simulate --format json`
+//! and `faastwin validate --format json` outputs, sweep CSVs ([`inputs::read`] recognises each)
+//! — into figures, each as SVG and PNG through plotters, and `index.html`, one self-contained
+//! page with every figure inline and the run-level tables, which opens from disk with no
+//! network:
+//!
+//! - Job latency per run as box plots beside the function body, and as ECDFs (the study's
+//!   Figures 3 and 5);
+//! - the mean latency decomposition as stacked bars with percentages (Figure 6), measured and
+//!   simulated;
+//! - fitted distributions over measured histograms, one panel per component (calibration);
+//! - predicted against measured makespan and latency quantiles, with the error (validation);
+//! - warm makespan against a swept parameter with its confidence band (sweeps).
+
+#![warn(missing_docs)]
+
+mod figures;
+pub mod inputs;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use faastwin_calibration::Run;
+use faastwin_models::Distribution;
+use faastwin_sim::{Calibration, PlatformSpec};
+
+pub use figures::ensure_font;
+use figures::{Decomposition, Ecdf, Fits, LatencyBoxes, SweepLines, ValidationBars, render};
+pub use inputs::Input;
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// An input is not what the report reads.
+    #[error("{path}: {detail}")]
+    Input {
+        /// The input.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A figure could not be drawn.
+    #[error("figure {name}: {detail}")]
+    Figure {
+        /// The figure.
+        name: String,
+        /// The plotting library's complaint.
+        detail: String,
+    },
+    /// No font to draw text with.
+    #[error("{detail}")]
+    Font {
+        /// What to do about it.
+        detail: String,
+    },
+    /// The output could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What a report wrote.
+#[derive(Debug, Clone)]
+pub struct ReportOutput {
+    /// Every figure's SVG (a PNG with the same stem lies beside it).
+    pub figures: Vec<PathBuf>,
+    /// The HTML page.
+    pub html: PathBuf,
+}
+
+fn short(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Writes every figure the inputs allow and `index.html` into `out`.
+pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> {
+    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+        path: out.to_owned(),
+        source,
+    })?;
+    let mut figures: Vec<(String, PathBuf)> = Vec::new();
+    let mut tables = String::new();
+    let runs: Vec<&Run> = inputs
+        .iter()
+        .filter_map(|i| {
+            if let Input::Run(r) = i {
+                Some(r.as_ref())
+            } else {
+                None
+            }
+        })
+        .collect();
+
+    if !runs.is_empty() {
+        let label = |r: &Run| {
+            let name = short(&r.dir);
+            format!(
+                "{} {}",
+                r.platform(),
+                name.strip_prefix("run-").unwrap_or(&name)
+            )
+        };
+        let groups: Vec<(String, Vec<f64>, Vec<f64>)> = runs
+            .iter()
+            .map(|r| {
+                (
+                    label(r),
+                    r.warm().filter_map(|x| x.e2e_s).collect(),
+                    r.warm().filter_map(|x| x.body_s).collect(),
+                )
+            })
+            .collect();
+        figures.push((
+            "Job latency and function body per run".into(),
+            render(
+                &LatencyBoxes {
+                    groups: groups.clone(),
+                },
+                out,
+                "latency-boxplot",
+            )?,
+        ));
+        let series = groups.iter().map(|g| (g.0.clone(), g.1.clone())).collect();
+        figures.push((
+            "Job latency, empirical CDF".into(),
+            render(&Ecdf { series }, out, "latency-ecdf")?,
+        ));
+        let bars = runs
+            .iter()
+            .map(|r| {
+                let of = |get: &dyn Fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
+                    mean(&r.warm().filter_map(get).collect::<Vec<_>>())
+                };
+                let stages = vec![
+                    (
+                        "control plane + startup".to_owned(),
+                        of(&|x| Some((x.w_body_start? as f64 - x.t_submit? as f64) / 1e9)),
+                    ),
+                    ("read".to_owned(), of(&|x| x.read_s)),
+                    ("compute".to_owned(), of(&|x| x.compute_s)),
+                    ("write".to_owned(), of(&|x| x.write_s)),
+                    ("completion".to_owned(), of(&|x| x.completion_s)),
+                ];
+                (label(r), stages)
+            })
+            .collect();
+        figures.push((
+            "Measured mean latency decomposition".into(),
+            render(&Decomposition { bars }, out, "decomposition-measured")?,
+        ));
+        tables.push_str(&run_table(&runs));
+    }
+
+    for (n, input) in inputs.iter().enumerate() {
+        match input {
+            Input::Simulation { path, platforms } => {
+                let bars = platforms
+                    .iter()
+                    .map(|p| {
+                        let d = &p.decomposition;
+                        let stages = faastwin_sim::Stage::ALL
+                            .iter()
+                            .zip(d.as_array())
+                            .map(|(s, v)| (s.name().replace('_', " "), v))
+                            .collect();
+                        (p.platform.clone(), stages)
+                    })
+                    .collect();
+                let name = format!("decomposition-simulated-{n}");
+                figures.push((
+                    format!("Simulated mean latency decomposition ({})", short(path)),
+                    render(&Decomposition { bars }, out, &name)?,
+                ));
+                tables.push_str(&simulation_table(path, platforms));
+            }
+            Input::Calibration { path, calibration } => {
+                for (platform, spec) in &calibration.platforms {
+                    let values_from: Vec<Run> = calibration_runs(calibration, platform, &runs);
+                    let panels = fit_panels(spec, &values_from);
+                    if panels.is_empty() {
+                        continue;
+                    }
+                    let name = format!("fits-{n}-{platform}");
+                    let title = format!("Fitted models of {platform} ({})", short(path));
+                    figures.push((
+                        title,
+                        render(
+                            &Fits {
+                                platform: platform.clone(),
+                                panels,
+                            },
+                            out,
+                            &name,
+                        )?,
+                    ));
+                }
+            }
+            Input::Validation { validations, .. } => {
+                let rows = validations
+                    .iter()
+                    .flat_map(|v| {
+                        let name = short(Path::new(&v.run));
+                        let name = name.strip_prefix("run-").unwrap_or(&name).to_owned();
+                        v.metrics.iter().map(move |m| {
+                            (
+                                name.clone(),
+                                m.metric.clone(),
+                                m.measured,
+                                m.predicted,
+                                m.rel_error,
+                            )
+                        })
+                    })
+                    .collect();
+                figures.push((
+                    "Predicted vs measured".into(),
+                    render(&ValidationBars { rows }, out, &format!("validation-{n}"))?,
+                ));
+                tables.push_str(&validation_table(validations));
+            }
+            Input::Sweep { path, table } => {
+                let figure = SweepLines {
+                    parameter: table.parameter.clone(),
+                    series: table.series.clone(),
+                };
+                figures.push((
+                    format!("Sweep over {} ({})", table.parameter, short(path)),
+                    render(&figure, out, &format!("sweep-{n}"))?,
+                ));
+            }
+            Input::Run(_) => {}
+        }
+    }
+    let html = out.join("index.html");
+    let page = page(inputs, &figures, &tables)?;
+    std::fs::write(&html, page).map_err(|source| ReportError::Io {
+        path: html.clone(),
+        source,
+    })?;
+    Ok(ReportOutput {
+        figures: figures.into_iter().map(|f| f.1).collect(),
+        html,
+    })
+}
+
+/// The runs behind a calibration's platform: those given as inputs, else those its
+/// provenance names (when they can still be read).
+fn calibration_runs(calibration: &Calibration, platform: &str, inputs: &[&Run]) -> Vec<Run> {
+    let given: Vec<Run> = inputs
+        .iter()
+        .filter(|r| r.platform() == platform)
+        .map(|r| (*r).clone())
+        .collect();
+    if !given.is_empty() {
+        return given;
+    }
+    calibration
+        .provenance
+        .get(platform)
+        .and_then(|p| p.get("runs"))
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|dir| dir.as_str())
+        .filter_map(|dir| Run::load(Path::new(dir)).ok())
+        .collect()
+}
+
+/// One panel per fitted component: its measured values and its model.
+fn fit_panels(spec: &PlatformSpec, runs: &[Run]) -> Vec<(String, Vec<f64>, Distribution)> {
+    let warm = || runs.iter().flat_map(|r| r.warm());
+    let values = |get: &dyn Fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
+        warm()
+            .filter_map(get)
+            .filter(|v| *v >= 0.0)
+            .collect::<Vec<f64>>()
+    };
+    let fixed = |stage: &Option<faastwin_sim::StageSpec>| {
+        stage
+            .as_ref()
+            .and_then(|s| s.work.as_ref().or(s.delay.as_ref()))
+            .and_then(|m| m.latency.clone())
+    };
+    let mut panels = Vec::new();
+    if let Some(gap) = &spec.client_gap {
+        panels.push((
+            "client_gap".to_owned(),
+            values(&|x| x.gap_to_next_s),
+            gap.clone(),
+        ));
+    }
+    let pre_body = |x: &faastwin_measure::InvocationRecord| {
+        Some((x.w_body_start? as f64 - x.t_submit? as f64) / 1e9)
+    };
+    if let Some(m) = fixed(&spec.stages.control_plane) {
+        panels.push((
+            "control_plane".to_owned(),
+            values(&|x| x.control_plane_s),
+            m,
+        ));
+    }
+    if let Some(m) = fixed(&spec.stages.startup) {
+        let measured = values(&|x| x.startup_s);
+        panels.push((
+            "startup".to_owned(),
+            if measured.is_empty() {
+                values(&pre_body)
+            } else {
+                measured
+            },
+            m,
+        ));
+    }
+    if let Some(m) = fixed(&spec.stages.completion) {
+        panels.push(("completion".to_owned(), values(&|x| x.completion_s), m));
+    }
+    for (kind, stages) in &spec.workloads {
+        let per_byte = |stage: &Option<faastwin_sim::StageSpec>| {
+            stage
+                .as_ref()
+                .and_then(|s| s.work.as_ref().or(s.delay.as_ref()))
+                .and_then(|m| m.per_byte.clone())
+        };
+        let parts: [BodyPart<'_>; 3] = [
+            ("read", &stages.read, |x| x.w_read_ns),
+            ("compute", &stages.compute, |x| x.w_compute_ns),
+            ("write", &stages.write, |x| x.w_write_ns),
+        ];
+        for (name, stage, get) in parts {
+            if let Some(model) = per_byte(stage) {
+                let intercept = fixed(stage).map_or(0.0, |d| d.mean());
+                let measured: Vec<f64> = runs
+                    .iter()
+                    .filter(|r| r.workload() == kind)
+                    .flat_map(|r| r.warm())
+                    .filter_map(|x| {
+                        Some(
+                            ((get(x)? as f64 / 1e9 - intercept) / (x.bytes_in.max(1) as f64))
+                                .max(0.0),
+                        )
+                    })
+                    .collect();
+                panels.push((format!("{kind}.{name}"), measured, model));
+            }
+        }
+    }
+    panels
+}
+
+/// A body stage: its name, its model and how to read its measured duration [ns].
+type BodyPart<'a> = (
+    &'a str,
+    &'a Option<faastwin_sim::StageSpec>,
+    fn(&faastwin_measure::InvocationRecord) -> Option<u64>,
+);
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn cell(v: Option<f64>) -> String {
+    v.map_or("–".to_owned(), |v| format!("{v:.4}"))
+}
+
+fn run_table(runs: &[&Run]) -> String {
+    let mut html = String::from(
+        "<h2>Measured runs</h2>\n<table>\n<tr><th>run</th><th>platform</th><th>workload</th><th>repetition</th><th>invocations</th><th>warm makespan [s]</th><th>p50 [s]</th><th>p95 [s]</th><th>p99 [s]</th><th>mean body [s]</th><th>body share</th><th>failed</th></tr>\n",
+    );
+    for run in runs {
+        for s in faastwin_measure::summarise(&run.records, run.meta.platform.startup_overhead_s) {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&short(&run.dir)),
+                escape(run.platform()),
+                run.workload(),
+                s.repetition,
+                s.invocations,
+                cell(s.warm_makespan_s),
+                cell(s.p50_latency_s),
+                cell(s.p95_latency_s),
+                cell(s.p99_latency_s),
+                cell(s.mean_body_s),
+                s.body_share
+                    .map_or("–".into(), |b| format!("{:.1} %", 100.0 * b)),
+                s.failed
+            );
+        }
+    }
+    html.push_str("</table>\n");
+    html
+}
+
+fn simulation_table(path: &Path, platforms: &[faastwin_sim::PlatformSummary]) -> String {
+    let mut html = format!(
+        "<h2>Simulated: {}</h2>\n<table>\n<tr><th>platform</th><th>replications</th><th>warm makespan [s]: median (95 % CI of the mean)</th><th>p50 [s]</th><th>p95 [s]</th><th>p99 [s]</th><th>startup overhead [s]</th><th>body share</th></tr>\n",
+        escape(&short(path))
+    );
+    for p in platforms {
+        let ci = p.stats.warm_makespan_s.ci95;
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{:.2} ({:.2}–{:.2})</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.1} %</td></tr>",
+            escape(&p.platform),
+            p.replications,
+            p.warm_makespan_s,
+            ci[0],
+            ci[1],
+            p.p50_latency_s,
+            p.p95_latency_s,
+            p.p99_latency_s,
+            p.startup_overhead_s
+                .map_or("–".into(), |v| format!("{v:.2}")),
+            100.0 * p.body_share
+        );
+    }
+    html.push_str("</table>\n");
+    html
+}
+
+fn validation_table(validations: &[faastwin_calibration::RunValidation]) -> String {
+    let mut html = String::from(
+        "<h2>Validation</h2>\n<table>\n<tr><th>run</th><th>metric</th><th>measured</th><th>predicted</th><th>error</th></tr>\n",
+    );
+    for v in validations {
+        for m in &v.metrics {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:+.1} %</td></tr>",
+                escape(&short(Path::new(&v.run))),
+                escape(&m.metric),
+                m.measured,
+                m.predicted,
+                100.0 * m.rel_error
+            );
+        }
+    }
+    html.push_str("</table>\n");
+    html
+}
+
+fn page(
+    inputs: &[Input],
+    figures: &[(String, PathBuf)],
+    tables: &str,
+) -> Result<String, ReportError> {
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>faastwin report</title>\n<style>\n\
+         body { font-family: sans-serif; max-width: 1240px; margin: 2em auto; color: #111; }\n\
+         table { border-collapse: collapse; margin: 1em 0; font-size: 90%; }\n\
+         th, td { border: 1px solid #999; padding: 0.25em 0.6em; text-align: right; }\n\
+         th { background: #eee; } td:first-child, th:first-child { text-align: left; }\n\
+         figure { margin: 2em 0; } figcaption { font-weight: bold; margin-bottom: 0.5em; }\n\
+         svg { max-width: 100%; height: auto; }\n</style>\n</head>\n<body>\n<h1>faastwin report</h1>\n",
+    );
+    let _ = writeln!(
+        html,
+        "<p>{} input(s). Every figure is also in this directory as SVG and PNG. Latency quantiles are type 7 (linear interpolation between order statistics).</p>\n<ul>",
+        inputs.len()
+    );
+    for input in inputs {
+        let (kind, path) = match input {
+            Input::Run(r) => ("measured run", r.dir.clone()),
+            Input::Calibration { path, .. } => ("calibration", path.clone()),
+            Input::Simulation { path, .. } => ("simulation", path.clone()),
+            Input::Sweep { path, .. } => ("sweep", path.clone()),
+            Input::Validation { path, .. } => ("validation", path.clone()),
+        };
+        let _ = writeln!(
+            html,
+            "<li>{kind}: {}</li>",
+            escape(&path.display().to_string())
+        );
+    }
+    html.push_str("</ul>\n");
+    html.push_str(tables);
+    for (title, svg) in figures {
+        let text = std::fs::read_to_string(svg).map_err(|source| ReportError::Io {
+            path: svg.clone(),
+            source,
+        })?;
+        let inline = text
+            .trim_start()
+            .strip_prefix("<?xml")
+            .and_then(|t| t.split_once("?>"))
+            .map_or(text.as_str(), |t| t.1);
+        let _ = writeln!(
+            html,
+            "<figure>\n<figcaption>{}</figcaption>\n{}\n</figure>",
+            escape(title),
+            inline.trim()
+        );
+    }
+    html.push_str("</body>\n</html>\n");
+    Ok(html)
+}
