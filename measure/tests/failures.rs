@@ -94,7 +94,8 @@ async fn ctrl_c_records_in_flight_invocations_as_cancelled_and_keeps_the_rest() 
         Arc::new(NoProgress),
         rx,
     ));
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The sleeping workers run for 30 s: by 1.5 s both partitions have one in flight.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     tx.send(true).unwrap();
     let outcome = run.await.unwrap().unwrap();
     assert!(outcome.interrupted);

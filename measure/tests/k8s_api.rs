@@ -248,24 +248,28 @@ async fn one_invocation_is_created_watched_and_cleaned_up_by_label() {
     assert_eq!(obs.exit_code, Some(0));
     platform.cleanup("run1").await.unwrap();
 
-    // Watchers were listed and started before the first submission, with this run's label.
+    // Both watchers listed this run's objects before the first submission; their watches
+    // resume from that list's resourceVersion, so no event after it can be missed (kube's
+    // watcher reports "listed" before it sends the watch request, which may follow the POST).
     let calls = server.calls.lock().unwrap().clone();
     let first_post = calls.iter().position(|c| c.method == "POST").unwrap();
-    let watches: Vec<usize> = calls
+    for kind in [
+        "/apis/batch/v1/namespaces/faastwin/jobs?",
+        "/api/v1/namespaces/faastwin/pods?",
+    ] {
+        let listed = calls.iter().position(|c| {
+            c.method == "GET" && c.uri.starts_with(kind) && !c.uri.contains("watch=true")
+        });
+        assert!(
+            listed.is_some_and(|i| i < first_post),
+            "{kind} listed before submitting: {calls:#?}"
+        );
+    }
+    let watches = calls
         .iter()
-        .enumerate()
-        .filter(|(_, c)| c.uri.contains("watch=true"))
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(
-        watches.len(),
-        2,
-        "one watch on Jobs, one on Pods: {calls:#?}"
-    );
-    assert!(
-        watches.iter().all(|&i| i < first_post),
-        "watching before submitting"
-    );
+        .filter(|c| c.uri.contains("watch=true"))
+        .count();
+    assert_eq!(watches, 2, "one watch on Jobs, one on Pods: {calls:#?}");
     // The create request carries the labels, the pinning and no retries.
     let created = &server.calls("POST", "/apis/batch/v1/namespaces/faastwin/jobs")[0].body;
     assert_eq!(created["metadata"]["labels"]["faastwin.io/run"], "run1");
