@@ -9,6 +9,8 @@ mod dataset_cli;
 mod measure_cli;
 mod report_cli;
 mod simulate_cli;
+#[path = "support/worker.rs"]
+mod support;
 mod sweep_slurm;
 
 /// The `faastwin` binary under test.
@@ -16,23 +18,9 @@ pub(crate) fn faastwin() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("faastwin").expect("faastwin built")
 }
 
-/// The worker binary of this workspace, built if `cargo test -p faastwin` did not build it.
+/// The worker binary of this workspace.
 pub(crate) fn worker_binary() -> std::path::PathBuf {
-    let worker = assert_cmd::cargo::cargo_bin("faastwin-worker");
-    if !worker.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "faastwin-workers",
-                "--bin",
-                "faastwin-worker",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building faastwin-worker");
-    }
-    worker
+    support::worker()
 }
 
 /// Path of a file in the repository.

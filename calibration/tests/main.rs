@@ -4,3 +4,5 @@
 
 mod fits;
 mod pipeline;
+#[path = "../../tests/support/worker.rs"]
+mod support;

@@ -8,28 +8,7 @@ use faastwin_measure::{Launch, NoProgress, ProcessPlatform, RunOptions, SubmitPo
 use faastwin_sim::Calibration;
 use faastwin_workers::dataset::{self, DatasetSpec};
 
-fn worker() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let worker = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join("faastwin-worker");
-    if !worker.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "faastwin-workers",
-                "--bin",
-                "faastwin-worker",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    worker
-}
+use crate::support::worker;
 
 fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

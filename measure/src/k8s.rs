@@ -244,15 +244,7 @@ pub fn job_manifest(spec: &InvocationSpec, t: &JobTemplate) -> Job {
                         name: "worker".into(),
                         image: Some(t.image.clone()),
                         image_pull_policy: Some(t.image_pull_policy.clone()),
-                        args: Some(vec![
-                            spec.workload.clone(),
-                            "--input".into(),
-                            input,
-                            "--output".into(),
-                            output,
-                            "--invocation-id".into(),
-                            spec.invocation_id.to_string(),
-                        ]),
+                        args: Some(spec.worker_args(input, output)),
                         termination_message_policy: Some("FallbackToLogsOnError".into()),
                         resources: (!requests.is_empty()).then(|| ResourceRequirements {
                             requests: Some(requests),

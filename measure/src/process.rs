@@ -52,17 +52,7 @@ impl ProcessPlatform {
 
     /// Program and arguments for one invocation.
     pub fn command_line(&self, spec: &InvocationSpec) -> (String, Vec<String>) {
-        let body = |input: String, output: String| {
-            vec![
-                spec.workload.clone(),
-                "--input".into(),
-                input,
-                "--output".into(),
-                output,
-                "--invocation-id".into(),
-                spec.invocation_id.to_string(),
-            ]
-        };
+        let body = |input: String, output: String| spec.worker_args(input, output);
         match &self.launch {
             Launch::Local { worker } => (
                 worker.display().to_string(),

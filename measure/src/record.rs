@@ -215,6 +215,22 @@ pub struct InvocationSpec {
     pub warmup: bool,
 }
 
+impl InvocationSpec {
+    /// The worker's arguments for this invocation, with the input and result paths as the
+    /// worker sees them (inside a container they differ from the host's).
+    pub fn worker_args(&self, input: String, output: String) -> Vec<String> {
+        vec![
+            self.workload.clone(),
+            "--input".into(),
+            input,
+            "--output".into(),
+            output,
+            "--invocation-id".into(),
+            self.invocation_id.to_string(),
+        ]
+    }
+}
+
 fn secs(from: Option<u64>, to: Option<u64>) -> Option<f64> {
     Some((to? as i128 - from? as i128) as f64 / 1e9)
 }

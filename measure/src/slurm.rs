@@ -159,16 +159,12 @@ impl SlurmPlatform {
     }
 
     fn worker_args(&self, spec: &InvocationSpec) -> Vec<String> {
-        vec![
-            self.worker.display().to_string(),
-            spec.workload.clone(),
-            "--input".into(),
+        let mut args = vec![self.worker.display().to_string()];
+        args.extend(spec.worker_args(
             spec.input.display().to_string(),
-            "--output".into(),
             spec.output.display().to_string(),
-            "--invocation-id".into(),
-            spec.invocation_id.to_string(),
-        ]
+        ));
+        args
     }
 
     fn sbatch_args(&self, spec: &InvocationSpec) -> Vec<String> {

@@ -21,27 +21,9 @@ use faastwin_measure::{
 };
 use faastwin_workers::dataset::{self, Dataset, DatasetSpec};
 
-/// The worker binary built by cargo for this workspace.
-pub(crate) fn worker() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/debug/deps/measure-… → target/debug/faastwin-worker
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let worker = dir.join("faastwin-worker");
-    if !worker.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-p",
-                "faastwin-workers",
-                "--bin",
-                "faastwin-worker",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building faastwin-worker");
-    }
-    worker
-}
+#[path = "../../tests/support/worker.rs"]
+mod support;
+pub(crate) use support::worker;
 
 pub(crate) fn relay_dataset(dir: &Path, count: u64) -> Dataset {
     let spec = DatasetSpec::Relay {

@@ -113,6 +113,30 @@ fn slots(n: usize) -> std::ops::Range<usize> {
     0..n.max(1) - 1
 }
 
+/// The label of a slot of a segmented (categorical) axis.
+fn segment_label(labels: &[&str], v: &SegmentValue<usize>) -> String {
+    match v {
+        SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The legend box every figure uses.
+fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    size: u32,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, size))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
 fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -159,10 +183,7 @@ impl Figure for LatencyBoxes {
                 .disable_x_mesh()
                 .y_desc("seconds (log scale)")
                 .y_label_formatter(&|v| pretty(f64::from(*v)))
-                .x_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
-                    _ => String::new(),
-                })
+                .x_label_formatter(&|v| segment_label(&labels, v))
                 .label_style((FONT, 12))
                 .draw()
                 .map_err(err)?;
@@ -228,14 +249,7 @@ impl Figure for Ecdf {
                     PathElement::new(vec![(x, y), (x + 20, y)], color(i).stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight, 13)?;
         Ok(())
     }
 }
@@ -267,10 +281,7 @@ impl Figure for Decomposition {
             .disable_x_mesh()
             .y_desc("mean seconds per invocation")
             .y_label_formatter(&|v| pretty(*v))
-            .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
-                _ => String::new(),
-            })
+            .x_label_formatter(&|v| segment_label(&labels, v))
             .label_style((FONT, 13))
             .draw()
             .map_err(err)?;
@@ -322,14 +333,7 @@ impl Figure for Decomposition {
                 });
             chart.draw_series(texts).map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
         Ok(())
     }
 }
@@ -472,10 +476,7 @@ impl Figure for ValidationBars {
                 .disable_x_mesh()
                 .y_desc("seconds")
                 .y_label_formatter(&|v| pretty(*v))
-                .x_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
-                    _ => String::new(),
-                })
+                .x_label_formatter(&|v| segment_label(&labels, v))
                 .label_style((FONT, 11))
                 .draw()
                 .map_err(err)?;
@@ -506,14 +507,7 @@ impl Figure for ValidationBars {
                     )
                 }))
                 .map_err(err)?;
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, 12))
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .draw()
-                .map_err(err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight, 12)?;
         }
         Ok(())
     }
@@ -602,14 +596,7 @@ impl Figure for SweepLines {
                     .map_err(err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
         Ok(())
     }
 }
