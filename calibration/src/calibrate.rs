@@ -276,13 +276,23 @@ fn calibrate_platform(
             let info = &runs[0].meta.platform;
             let interval = info.scheduler_interval_s.unwrap_or(60.0);
             let poll = info.poll_interval_s.unwrap_or(0.05);
+            // One job per invocation: a batch scheduler whose passes come every sched_interval
+            // and whose slots are the nodes' CPUs (one-CPU jobs), with Slurm's backfill.
+            let discipline = match info.cpus_per_node {
+                Some(cpus) => Discipline::Batch {
+                    interval_s: interval,
+                    slots_per_node: cpus,
+                    backfill: true,
+                },
+                None => Discipline::Cycle {
+                    interval_s: interval,
+                },
+            };
             resources.insert(
                 "scheduler".into(),
                 ResourceSpec {
                     scope: Scope::Cluster,
-                    discipline: Discipline::Cycle {
-                        interval_s: interval,
-                    },
+                    discipline,
                 },
             );
             // The job starts at a scheduling cycle; the poller sees it RUNNING within one poll
@@ -302,7 +312,9 @@ fn calibrate_platform(
             let model = f.fixed(
                 "control_plane",
                 launch,
-                &format!("Slurm's cycle every {interval} s (sched_interval), then the launch: body start - (RUNNING first seen - poll/2)"),
+                &format!(
+                    "Slurm's scheduling pass every {interval} s (sched_interval) over the nodes' CPUs, then the launch: body start - (RUNNING first seen - poll/2)"
+                ),
             )?;
             stages.control_plane = model.map(|d| StageSpec {
                 work: Some(SizeModel::fixed(d)),

@@ -20,7 +20,7 @@ use crate::engine::{Engine, SimTime, from_secs, to_secs};
 use crate::metrics::{Decomposition, LatencyRecorder, RunResult, Utilisation};
 use crate::placement::Cluster;
 use crate::platform::{CompiledPlatform, Discipline, Scope};
-use crate::resource::{Cycle, Fifo, ProcessorSharing, Resource, Slot};
+use crate::resource::{Batch, Cycle, Fifo, ProcessorSharing, Resource, Slot};
 use crate::trace::{TraceRow, TraceSink};
 use crate::workload::{Policy, Workload};
 
@@ -38,6 +38,8 @@ enum Event {
     WorkDone(Slot),
     /// A processor-sharing instance's next job finishes.
     PsDone(u32),
+    /// A batch scheduler's pass.
+    BatchPass(u32),
 }
 
 struct Invocation {
@@ -51,6 +53,8 @@ struct Invocation {
     rng: Rng,
     /// Holds a place on a node (placement model).
     placed: bool,
+    /// Holds a slot of this batch-scheduler instance until its body ends.
+    batch: Option<u32>,
 }
 
 struct Partition {
@@ -137,6 +141,22 @@ impl<'a, T: TraceSink> Sim<'a, T> {
                         capacity,
                         per_job_cap,
                     } => Resource::ProcessorSharing(ProcessorSharing::new(capacity, per_job_cap)),
+                    Discipline::Batch {
+                        interval_s,
+                        slots_per_node,
+                        backfill,
+                    } => {
+                        let interval = from_secs(interval_s);
+                        let mut rng = stream(seed, STREAM_CYCLE, ((index as u64) << 32) | i as u64);
+                        let phase = from_secs(interval_s * rand::Rng::random::<f64>(&mut rng));
+                        Resource::Batch(Batch::new(
+                            interval,
+                            phase,
+                            backfill,
+                            nodes,
+                            slots_per_node,
+                        ))
+                    }
                     Discipline::Cycle { interval_s } => {
                         let interval = from_secs(interval_s);
                         let mut rng = stream(seed, STREAM_CYCLE, ((index as u64) << 32) | i as u64);
@@ -231,6 +251,7 @@ impl<'a, T: TraceSink> Sim<'a, T> {
                 }
                 Event::WorkDone(slot) => self.work_done(slot)?,
                 Event::PsDone(instance) => self.ps_done(instance as usize)?,
+                Event::BatchPass(instance) => self.batch_pass(instance as usize),
             }
         }
         if self.completed != self.workload.invocations {
@@ -304,6 +325,7 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             instants: [now; STAGES + 1],
             rng,
             placed: false,
+            batch: None,
         };
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -339,6 +361,7 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             }
             if stage == 5 {
                 self.release(slot)?;
+                self.release_batch(slot);
             }
             let inv = &mut self.slots[slot as usize];
             if let Some(spec) = &self.platform.stages[stage] {
@@ -372,6 +395,21 @@ impl<'a, T: TraceSink> Sim<'a, T> {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Frees the batch slot an invocation holds, asking for a pass if jobs wait.
+    fn release_batch(&mut self, slot: Slot) {
+        let inv = &mut self.slots[slot as usize];
+        let Some(instance) = inv.batch.take() else {
+            return;
+        };
+        let node = inv.node as usize;
+        let now = self.engine.now();
+        if let Resource::Batch(batch) = &mut self.instances[instance as usize] {
+            if let Some(at) = batch.release(now, node) {
+                self.engine.schedule(at, Event::BatchPass(instance));
+            }
         }
     }
 
@@ -427,8 +465,28 @@ impl<'a, T: TraceSink> Sim<'a, T> {
                 let at = cycle.next_tick(now) + from_secs(demand);
                 self.engine.schedule(at, Event::WorkDone(slot));
             }
+            Resource::Batch(batch) => {
+                if let Some(at) = batch.arrive(now, slot, node as usize, from_secs(demand)) {
+                    self.engine.schedule(at, Event::BatchPass(instance as u32));
+                }
+            }
         }
         true
+    }
+
+    fn batch_pass(&mut self, instance: usize) {
+        let now = self.engine.now();
+        let Resource::Batch(batch) = &mut self.instances[instance] else {
+            return;
+        };
+        let (started, next) = batch.pass(now);
+        if let Some(at) = next {
+            self.engine.schedule(at, Event::BatchPass(instance as u32));
+        }
+        for (slot, work) in started {
+            self.slots[slot as usize].batch = Some(instance as u32);
+            self.engine.schedule(now + work, Event::WorkDone(slot));
+        }
     }
 
     fn instance(&self, resource: usize, node: u32) -> usize {
@@ -562,7 +620,7 @@ impl<'a, T: TraceSink> Sim<'a, T> {
                     .map(|i| match i {
                         Resource::Fifo(f) => f.utilisation(end),
                         Resource::ProcessorSharing(ps) => ps.utilisation(end),
-                        Resource::Cycle(_) => 0.0,
+                        Resource::Cycle(_) | Resource::Batch(_) => 0.0,
                     })
                     .sum();
                 Utilisation {

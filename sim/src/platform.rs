@@ -157,6 +157,23 @@ pub enum Discipline {
         /// Time between cycles [s].
         interval_s: f64,
     },
+    /// A batch scheduler (native Slurm, one job per invocation): at each pass, every
+    /// `interval_s`, waiting jobs start in submission order while their node has a free slot,
+    /// then their work runs as a pure delay; a job holds its slot until its body ends. Without
+    /// `backfill` a pass stops at the first job that cannot start. Cluster scope only.
+    Batch {
+        /// Time between scheduling passes [s].
+        interval_s: f64,
+        /// Jobs a node runs at once (its CPUs, for one-CPU jobs).
+        slots_per_node: u32,
+        /// Backfill: jobs behind a blocked one may start on other nodes.
+        #[serde(default = "yes")]
+        backfill: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> f64 {
@@ -380,6 +397,16 @@ fn validate_resource(platform: &str, name: &str, r: &ResourceSpec) -> Result<(),
         }
         Discipline::Cycle { interval_s } if !(interval_s > 0.0 && interval_s.is_finite()) => {
             bad(format!("cycle needs interval_s > 0 (got {interval_s})"))
+        }
+        Discipline::Batch {
+            interval_s,
+            slots_per_node,
+            ..
+        } if !(interval_s > 0.0 && interval_s.is_finite() && slots_per_node > 0) => bad(format!(
+            "batch needs interval_s > 0 and slots_per_node >= 1 (got {interval_s}, {slots_per_node})"
+        )),
+        Discipline::Batch { .. } if r.scope != Scope::Cluster => {
+            bad("batch schedules the whole cluster: scope must be \"cluster\"".into())
         }
         _ => Ok(()),
     }

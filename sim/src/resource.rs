@@ -228,12 +228,96 @@ impl Cycle {
     }
 }
 
+/// A batch scheduler (native Slurm): jobs wait for a scheduling pass, then start in
+/// submission order while their node has a free slot (CPU). Without backfill a pass stops at
+/// the first job that cannot start; with backfill it goes on to jobs on other nodes, which
+/// cannot delay the blocked job (they use no slot of its node). A job holds its slot until its
+/// body ends.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    cycle: Cycle,
+    backfill: bool,
+    free: Vec<u32>,
+    queue: VecDeque<(Slot, usize, SimTime)>,
+    /// A pass is scheduled.
+    pub(crate) pass_pending: bool,
+}
+
+impl Batch {
+    pub(crate) fn new(
+        interval: SimTime,
+        phase: SimTime,
+        backfill: bool,
+        nodes: usize,
+        slots_per_node: u32,
+    ) -> Self {
+        Batch {
+            cycle: Cycle::new(interval, phase),
+            backfill,
+            free: vec![slots_per_node; nodes],
+            queue: VecDeque::new(),
+            pass_pending: false,
+        }
+    }
+
+    /// Queues a job for `node` with `work` after it starts; returns the time of a pass to
+    /// schedule, if none is pending.
+    pub(crate) fn arrive(
+        &mut self,
+        now: SimTime,
+        slot: Slot,
+        node: usize,
+        work: SimTime,
+    ) -> Option<SimTime> {
+        self.queue.push_back((slot, node, work));
+        self.request_pass(now)
+    }
+
+    fn request_pass(&mut self, now: SimTime) -> Option<SimTime> {
+        if self.pass_pending || self.queue.is_empty() {
+            return None;
+        }
+        self.pass_pending = true;
+        Some(self.cycle.next_tick(now))
+    }
+
+    /// One scheduling pass: the jobs started (slot, work) and the time of the next pass if
+    /// jobs still wait.
+    pub(crate) fn pass(&mut self, now: SimTime) -> (Vec<(Slot, SimTime)>, Option<SimTime>) {
+        self.pass_pending = false;
+        let mut started = Vec::new();
+        let mut waiting = VecDeque::new();
+        let mut blocked = false;
+        while let Some((slot, node, work)) = self.queue.pop_front() {
+            if !blocked && self.free[node] > 0 {
+                self.free[node] -= 1;
+                started.push((slot, work));
+            } else {
+                blocked = blocked || !self.backfill;
+                waiting.push_back((slot, node, work));
+            }
+        }
+        self.queue = waiting;
+        // The next pass is the next cycle strictly after this one.
+        let next = self.request_pass(now + 1);
+        (started, next)
+    }
+
+    /// A job's body on `node` ended: its slot is free for the next pass; returns the time of
+    /// a pass to schedule, if jobs wait and none is pending.
+    pub(crate) fn release(&mut self, now: SimTime, node: usize) -> Option<SimTime> {
+        self.free[node] += 1;
+        self.request_pass(now)
+    }
+}
+
 /// One instance of a resource.
 #[derive(Debug)]
 pub(crate) enum Resource {
     Fifo(Fifo),
     ProcessorSharing(ProcessorSharing),
     Cycle(Cycle),
+    Batch(Batch),
 }
 
 #[cfg(test)]
