@@ -543,6 +543,12 @@ fn provenance_of(report: &PlatformFit) -> toml::Value {
         ),
     );
     table.insert("rows".into(), toml::Value::Integer(report.rows as i64));
+    table.insert(
+        "row_selection".into(),
+        toml::Value::String(
+            "every succeeded invocation of the runs that is not a warm-up (outcome = succeeded, warmup = false in invocations.csv)".into(),
+        ),
+    );
     let mut components = toml::Table::new();
     for c in &report.components {
         let mut t = toml::Table::new();

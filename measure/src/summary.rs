@@ -41,6 +41,9 @@ pub struct RepetitionSummary {
     pub body_share: Option<f64>,
     /// Launch until ready [s] (KSI), else empty.
     pub startup_overhead_s: Option<f64>,
+    /// Mean Job latency of each partition's first invocation [s]: the cold start (on KSI, the
+    /// first Job on a fresh cluster), reported apart from the warm metrics.
+    pub first_job_latency_s: Option<f64>,
 }
 
 /// Summarises records per repetition. `startup_overhead_s` comes from the platform (KSI).
@@ -74,6 +77,11 @@ pub fn summarise(
             let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
             let bodies: Vec<f64> = warm.iter().filter_map(|r| r.body_s).collect();
             let mean_latency_s = mean(&latencies);
+            let first: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.seq == 0 && r.succeeded())
+                .filter_map(|r| r.e2e_s)
+                .collect();
             let mean_body_s = mean(&bodies);
             RepetitionSummary {
                 run_id: rows[0].run_id.clone(),
@@ -95,6 +103,7 @@ pub fn summarise(
                 mean_body_s,
                 body_share: mean_body_s.zip(mean_latency_s).map(|(b, l)| b / l),
                 startup_overhead_s,
+                first_job_latency_s: mean(&first),
             }
         })
         .collect()

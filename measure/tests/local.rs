@@ -12,6 +12,8 @@ async fn sequential_partitions_record_every_layer() {
     let mut opts = options("local", 3, vec![host()], SubmitPolicy::Sequential);
     opts.warmup = 1;
     opts.repetitions = 2;
+    let between_log = dir.path().join("between.log");
+    opts.between = Some(format!("echo dropped >> {}", between_log.display()));
     let out = dir.path().join("run");
     let outcome = measure(local(worker()), opts.clone(), dataset, &out).await;
 
