@@ -102,8 +102,9 @@ pub(crate) struct LoopArgs {
     /// Shard size of configuration A [bytes]; the 8x configuration uses 8 times this.
     #[arg(long, default_value_t = 1 << 20, value_parser = parse_bytes)]
     pub(crate) small_shard_bytes: u64,
-    /// Repetitions of each configuration.
-    #[arg(long, default_value_t = 1)]
+    /// Repetitions of each configuration (calibration from all of A's; measured = median
+    /// over B's). Local millisecond runs vary from run to run; three steady them.
+    #[arg(long, default_value_t = 3)]
     pub(crate) repetitions: u32,
     /// Replications of each prediction.
     #[arg(long, default_value_t = 20)]

@@ -391,28 +391,19 @@ fn calibrate_platform(
                     .filter_map(|r| Some((r.bytes_in as f64, get(r)? as f64 / 1e9)))
                     .collect()
             };
-        // Local processes read from the page cache and write small results: CPU work too.
+        // With more bodies in flight per node than cores, measured CPU work is stretched by
+        // processor sharing; the scale divides that out to get the cores' service time. Local
+        // processes read from the page cache and write small results: CPU work too.
         let all_cpu = matches!(name, "local" | "container");
-        let read = f.sized(
-            &format!("{kind}.read"),
-            pairs(|r| r.w_read_ns),
-            if all_cpu {
-                scale_of(&of_kind, cpus)
-            } else {
-                1.0
-            },
-            "",
-        )?;
-        // With more bodies in flight per node than cores, a measured compute time is stretched
-        // by processor sharing; divide that out to get the service time the cores resource needs.
+        let scale = scale_of(&of_kind, cpus);
         let busiest = of_kind
             .iter()
             .map(|r| r.bodies_per_node())
             .max()
             .unwrap_or(1);
-        let (scale, method) = match cpus.filter(|_| uses_cores) {
+        let (compute_scale, method) = match cpus.filter(|_| uses_cores) {
             Some(c) if busiest > c => (
-                f64::from(c) / f64::from(busiest),
+                scale,
                 format!(
                     "work on the node's {c} cores; measured with up to {busiest} bodies per node, scaled by {c}/{busiest}"
                 ),
@@ -425,20 +416,23 @@ fn calibrate_platform(
             ),
             None => (1.0, "pure delay".to_owned()),
         };
+        let io_scale = if all_cpu { scale } else { 1.0 };
+        let read = f.sized(
+            &format!("{kind}.read"),
+            pairs(|r| r.w_read_ns),
+            io_scale,
+            "",
+        )?;
         let compute = f.sized(
             &format!("{kind}.compute"),
             pairs(|r| r.w_compute_ns),
-            scale,
+            compute_scale,
             &method,
         )?;
         let write = f.sized(
             &format!("{kind}.write"),
             pairs(|r| r.w_write_ns),
-            if all_cpu {
-                scale_of(&of_kind, cpus)
-            } else {
-                1.0
-            },
+            io_scale,
             "",
         )?;
         let compute = compute.map(|m| {
