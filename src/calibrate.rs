@@ -205,7 +205,7 @@ async fn closed_loop(args: LoopArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("generating the {name} dataset"))?;
     }
     let (nodes, platform_name) = match args.platform {
-        LoopPlatform::Local => (vec![host_name()], "local"),
+        LoopPlatform::Local => (vec![faastwin_workers::host_name()], "local"),
         LoopPlatform::Slurm => (vec!["n1".to_owned(), "n2".to_owned()], "slurm"),
     };
     let nodes = args
@@ -347,10 +347,4 @@ async fn measure_config(
     .await
     .with_context(|| format!("measuring {}", c.name))?;
     Ok(out)
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
 }

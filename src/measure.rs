@@ -65,7 +65,7 @@ fn resolve(args: &MeasureArgs) -> anyhow::Result<(RunOptions, PathBuf, PathBuf)>
             .filter(|n| !n.is_empty())
             .collect(),
         (None, PlatformKind::Slurm) => slurm_nodes()?,
-        (None, _) => vec![host_name()],
+        (None, _) => vec![faastwin_workers::host_name()],
     };
     anyhow::ensure!(!nodes.is_empty(), "--nodes lists no node");
     anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
@@ -308,14 +308,9 @@ async fn build_platform(
     })
 }
 
+/// `path` made absolute against the current directory (paths go to other processes and nodes).
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).ok();
-    if path.is_absolute() {
-        return Ok(path.to_owned());
-    }
-    Ok(std::env::current_dir()
-        .context("current directory")?
-        .join(path))
+    std::path::absolute(path).with_context(|| format!("cannot make {} absolute", path.display()))
 }
 
 /// `faastwin-worker` next to this executable, else on PATH.
@@ -325,12 +320,6 @@ pub(crate) fn default_worker() -> PathBuf {
         .and_then(|exe| exe.parent().map(|d| d.join("faastwin-worker")))
         .filter(|p| p.exists())
         .unwrap_or_else(|| PathBuf::from("faastwin-worker"))
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
 }
 
 fn slurm_nodes() -> anyhow::Result<Vec<String>> {

@@ -202,12 +202,24 @@ impl Fitter<'_> {
     }
 }
 
+/// A stage that is work on the node's cores, or else a pure delay.
+fn stage(model: SizeModel, on_cores: bool) -> StageSpec {
+    if on_cores {
+        StageSpec {
+            work: Some(model),
+            resource: Some("cores".into()),
+            ..StageSpec::default()
+        }
+    } else {
+        StageSpec {
+            delay: Some(model),
+            ..StageSpec::default()
+        }
+    }
+}
+
 fn on_cores(model: Option<Distribution>) -> Option<StageSpec> {
-    model.map(|d| StageSpec {
-        work: Some(SizeModel::fixed(d)),
-        resource: Some("cores".into()),
-        ..StageSpec::default()
-    })
+    model.map(|d| stage(SizeModel::fixed(d), true))
 }
 
 /// The factor that turns a duration measured with more bodies per node than cores into the
@@ -236,10 +248,7 @@ fn contention_scaled(
 }
 
 fn delay(model: Option<Distribution>) -> Option<StageSpec> {
-    model.map(|d| StageSpec {
-        delay: Some(SizeModel::fixed(d)),
-        ..StageSpec::default()
-    })
+    model.map(|d| stage(SizeModel::fixed(d), false))
 }
 
 fn calibrate_platform(
@@ -435,36 +444,8 @@ fn calibrate_platform(
             io_scale,
             "",
         )?;
-        let compute = compute.map(|m| {
-            if uses_cores {
-                StageSpec {
-                    work: Some(m),
-                    resource: Some("cores".into()),
-                    ..StageSpec::default()
-                }
-            } else {
-                StageSpec {
-                    delay: Some(m),
-                    ..StageSpec::default()
-                }
-            }
-        });
-        let io_stage = |m: Option<SizeModel>| {
-            m.map(|m| {
-                if all_cpu && uses_cores {
-                    StageSpec {
-                        work: Some(m),
-                        resource: Some("cores".into()),
-                        ..StageSpec::default()
-                    }
-                } else {
-                    StageSpec {
-                        delay: Some(m),
-                        ..StageSpec::default()
-                    }
-                }
-            })
-        };
+        let compute = compute.map(|m| stage(m, uses_cores));
+        let io_stage = |m: Option<SizeModel>| m.map(|m| stage(m, all_cpu && uses_cores));
         workloads.insert(
             kind.to_owned(),
             WorkloadStages {

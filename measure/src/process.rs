@@ -173,11 +173,7 @@ pub(crate) async fn run_command(
     obs
 }
 
-pub(crate) fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into())
-}
+pub(crate) use faastwin_workers::host_name;
 
 pub(crate) async fn version_of(program: &str, arg: &str) -> Option<String> {
     let out = Command::new(program).arg(arg).output().await.ok()?;

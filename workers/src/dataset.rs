@@ -19,6 +19,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use faastwin_models::splitmix64;
+
 use crate::etl::Category;
 use crate::relay::RelayInput;
 
@@ -214,14 +216,6 @@ fn generate_file(spec: &DatasetSpec, dir: &Path, id: u64) -> Result<ManifestEntr
 /// The generator stream of file `id`: independent of every other file's.
 fn stream(seed: u64, id: u64) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(splitmix64(seed ^ splitmix64(id.wrapping_add(0x5eed))))
-}
-
-/// SplitMix64's finaliser: spreads nearby integers over the whole 64-bit range.
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 struct HashingWriter<W> {

@@ -56,7 +56,7 @@ fn temporary_path(path: &Path) -> PathBuf {
 }
 
 /// The host name as the kernel reports it (the pod name inside a Kubernetes pod).
-pub(crate) fn host_name() -> String {
+pub fn host_name() -> String {
     fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .ok()

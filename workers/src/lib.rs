@@ -27,4 +27,5 @@ pub mod relay;
 mod report;
 
 pub use error::{ExitCode, WorkerError};
+pub use io::host_name;
 pub use report::{Report, TERMINATION_MESSAGE_MAX_BYTES, Workload, write_termination_message};
