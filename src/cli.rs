@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use faastwin_measure::options::{positive_seconds, rate_per_s};
+use faastwin_measure::{PlatformKind, PlatformSetup};
+pub(crate) use faastwin_workers::dataset::parse_bytes;
 
 /// Predicts how long batches of short-lived FaaS-like invocations take on Kubernetes platforms
 /// (K3s, KSI) and their baselines, from latency models calibrated on real runs.
@@ -26,7 +29,7 @@ pub(crate) enum Command {
     Validate(ValidateArgs),
     /// Closed loop, for real: measure configuration A, calibrate, predict and measure held-out
     /// configurations, validate.
-    Loop(LoopArgs),
+    Loop(Box<LoopArgs>),
     /// Figures (SVG, PNG) and one self-contained HTML page from runs, calibrations,
     /// simulations, sweeps and validations.
     Report(ReportArgs),
@@ -44,6 +47,11 @@ pub(crate) struct CalibrateArgs {
     /// Calibration file to write (TOML, what `faastwin simulate` reads).
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// Name of the calibrated platform [default: its kind]: `--as k3s` makes runs of
+    /// `--platform k8s` usable by the shipped scenarios. With runs of several kinds, KIND=NAME
+    /// (repeatable).
+    #[arg(long = "as", value_name = "NAME|KIND=NAME")]
+    pub(crate) names: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -55,7 +63,7 @@ pub(crate) struct ValidateArgs {
     #[arg(long, required = true, num_args = 1..)]
     pub(crate) runs: Vec<PathBuf>,
     /// Exit non-zero when a warm makespan error exceeds this share (0.05 = 5 %).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = share)]
     pub(crate) tolerance: f64,
     /// Replications per run.
     #[arg(long, default_value_t = 20)]
@@ -66,6 +74,9 @@ pub(crate) struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub(crate) format: OutputFormat,
+    /// The calibration's platform to predict with [default: the run's platform kind].
+    #[arg(long = "as", value_name = "NAME")]
+    pub(crate) platform_name: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -79,78 +90,27 @@ pub(crate) struct ReportArgs {
     pub(crate) out: PathBuf,
 }
 
-/// Platforms the closed loop can run on here.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LoopPlatform {
-    /// Local processes.
-    Local,
-    /// Slurm jobs (nodes n1,n2 unless --nodes says otherwise).
-    Slurm,
-}
-
 #[derive(Args, Debug)]
 pub(crate) struct LoopArgs {
-    /// Where to run.
-    #[arg(long, value_enum)]
-    pub(crate) platform: LoopPlatform,
-    /// Directory for datasets, runs and the calibration.
-    #[arg(long)]
-    pub(crate) out: PathBuf,
-    /// Invocations per configuration.
-    #[arg(long, default_value_t = 40)]
-    pub(crate) invocations: u64,
-    /// Shard size of configuration A [bytes]; the 8x configuration uses 8 times this.
-    #[arg(long, default_value_t = 1 << 20, value_parser = parse_bytes)]
-    pub(crate) small_shard_bytes: u64,
-    /// Repetitions of each configuration (calibration from all of A's; measured = median
-    /// over B's). Local millisecond runs vary from run to run; three steady them.
-    #[arg(long, default_value_t = 3)]
-    pub(crate) repetitions: u32,
-    /// Replications of each prediction.
-    #[arg(long, default_value_t = 20)]
-    pub(crate) replications: u32,
+    #[command(flatten)]
+    pub(crate) options: faastwin_calibration::LoopOptions,
     /// Exit non-zero when the median |makespan error| exceeds this share.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = share)]
     pub(crate) tolerance: f64,
-    /// Nodes, comma-separated [default: this host; Slurm: n1,n2].
-    #[arg(long)]
-    pub(crate) nodes: Option<String>,
-    /// The faastwin-worker binary [default: next to faastwin].
-    #[arg(long)]
-    pub(crate) worker: Option<PathBuf>,
 }
 
-/// Platforms `faastwin measure` can drive.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PlatformKind {
-    /// The worker as a child process of the measuring process (bare metal).
-    Local,
-    /// One `podman run --rm` of the worker image per invocation (container per task).
-    Container,
-    /// One Slurm job per invocation, pinned to its partition's node.
-    Slurm,
-    /// One Kubernetes Job per invocation on the cluster of a kubeconfig (K3s or any other).
-    K8s,
-    /// KSI launched on a Slurm allocation: one temporary cluster per node, one partition each.
-    Ksi,
-}
-
-impl PlatformKind {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            PlatformKind::Local => "local",
-            PlatformKind::Container => "container",
-            PlatformKind::Slurm => "slurm",
-            PlatformKind::K8s => "k8s",
-            PlatformKind::Ksi => "ksi",
-        }
-    }
-}
+/// What a resumed run takes from its run.json and may not be given again. (Platform options
+/// may be repeated with the recorded values, and are refused when they differ.)
+#[rustfmt::skip]
+const RESUME_CONFLICTS: [&str; 14] = [
+    "platform", "dataset", "out", "partitions", "nodes", "window", "rate", "repetitions",
+    "between", "warmup", "invocations", "timeout", "run_id", "seed",
+];
 
 #[derive(Args, Debug)]
 pub(crate) struct MeasureArgs {
-    /// Where invocations run.
-    #[arg(long, value_enum)]
+    /// Where invocations run: local, container, slurm, k8s or ksi.
+    #[arg(long, value_parser = parse_platform)]
     pub(crate) platform: Option<PlatformKind>,
     /// Dataset directory written by `faastwin dataset` (on storage every node sees).
     #[arg(long)]
@@ -159,22 +119,22 @@ pub(crate) struct MeasureArgs {
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
     /// Continue the interrupted run in this directory, skipping invocations that succeeded.
-    #[arg(long, conflicts_with_all = ["platform", "dataset", "out", "partitions", "nodes", "window", "rate", "repetitions"])]
+    #[arg(long, conflicts_with_all = RESUME_CONFLICTS)]
     pub(crate) resume: Option<PathBuf>,
     /// Number of partitions; invocation i goes to partition i mod P.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub(crate) partitions: u32,
     /// Nodes, comma-separated; partition p runs on the (p mod count)-th [default: this host; Slurm: every node].
-    #[arg(long)]
-    pub(crate) nodes: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) nodes: Vec<String>,
     /// Up to this many invocations in flight per partition [default: 1, sequential].
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) window: Option<u32>,
     /// Open loop: Poisson arrivals per partition at this rate [1/s].
-    #[arg(long)]
+    #[arg(long, value_parser = rate_per_s)]
     pub(crate) rate: Option<f64>,
     /// Repetitions of the whole batch.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub(crate) repetitions: u32,
     /// Shell command run between repetitions (e.g. 'sync; echo 3 > /proc/sys/vm/drop_caches').
     #[arg(long)]
@@ -186,7 +146,7 @@ pub(crate) struct MeasureArgs {
     #[arg(long)]
     pub(crate) invocations: Option<u64>,
     /// Longest an invocation may take before it is killed and recorded as timed out [s].
-    #[arg(long, default_value_t = 600.0)]
+    #[arg(long, default_value_t = 600.0, value_parser = positive_seconds)]
     pub(crate) timeout: f64,
     /// Run id, used as label on everything the run creates [default: date, time and pid].
     #[arg(long)]
@@ -194,86 +154,14 @@ pub(crate) struct MeasureArgs {
     /// Seed of the open-loop arrival process.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
-    /// The faastwin-worker binary [default: next to faastwin, else on PATH].
-    #[arg(long)]
-    pub(crate) worker: Option<PathBuf>,
-    /// Worker image for the container platform.
-    #[arg(long, default_value = "localhost/faastwin-worker:latest")]
-    pub(crate) image: String,
-    /// Slurm: submit with a blocking srun instead of sbatch (client-side instants only).
-    #[arg(long)]
-    pub(crate) srun: bool,
-    /// Slurm: interval between scontrol polls [ms].
-    #[arg(long, default_value_t = 50)]
-    pub(crate) poll_ms: u64,
     /// Print what would be submitted, then stop.
     #[arg(long)]
     pub(crate) dry_run: bool,
     #[command(flatten)]
-    pub(crate) kubernetes: KubernetesArgs,
-    #[command(flatten)]
-    pub(crate) ksi: KsiArgs,
-}
-
-#[derive(Args, Debug)]
-#[command(next_help_heading = "Kubernetes (k8s, ksi)")]
-pub(crate) struct KubernetesArgs {
-    /// Kubeconfig of the cluster [default: $KUBECONFIG, ~/.kube/config, or in-cluster].
-    #[arg(long)]
-    pub(crate) kubeconfig: Option<PathBuf>,
-    /// Namespace of the Jobs.
-    #[arg(long, default_value = "default")]
-    pub(crate) namespace: String,
-    /// imagePullPolicy of the worker container.
-    #[arg(long, default_value = "IfNotPresent")]
-    pub(crate) image_pull_policy: String,
-    /// How Jobs are pinned to their partition's node.
-    #[arg(long, value_enum, default_value_t = PinArg::NodeName)]
-    pub(crate) pin: PinArg,
-    /// CPU request of the worker container (e.g. 100m).
-    #[arg(long)]
-    pub(crate) cpu_request: Option<String>,
-    /// Memory request of the worker container (e.g. 64Mi).
-    #[arg(long)]
-    pub(crate) memory_request: Option<String>,
-    /// ttlSecondsAfterFinished of the Jobs [s].
-    #[arg(long, default_value_t = 300)]
-    pub(crate) ttl_seconds: i32,
-    /// Mount this PersistentVolumeClaim at /shared instead of hostPath volumes.
-    #[arg(long, requires = "pvc_root")]
-    pub(crate) pvc: Option<String>,
-    /// The directory the PVC exposes, as this host sees it (dataset and run dir lie under it).
-    #[arg(long)]
-    pub(crate) pvc_root: Option<PathBuf>,
-}
-
-/// Node pinning of Kubernetes Jobs.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PinArg {
-    /// spec.nodeName (bypasses the scheduler).
-    NodeName,
-    /// nodeSelector kubernetes.io/hostname (through the scheduler).
-    NodeSelector,
-}
-
-#[derive(Args, Debug)]
-#[command(next_help_heading = "KSI")]
-pub(crate) struct KsiArgs {
-    /// KSI's run-workload.sh.
-    #[arg(long)]
-    pub(crate) ksi_run_workload: Option<PathBuf>,
-    /// The shared folder KSI writes kubeconfig-liqo-<procid>.yaml to.
-    #[arg(long)]
-    pub(crate) ksi_shared: Option<PathBuf>,
-    /// Slurm nodes to allocate [default: --partitions].
-    #[arg(long)]
-    pub(crate) ksi_nodes: Option<u32>,
-    /// Extra srun argument for the KSI allocation (repeatable, e.g. --srun-arg=--partition=gpu).
-    #[arg(long = "srun-arg", allow_hyphen_values = true)]
-    pub(crate) srun_args: Vec<String>,
-    /// Longest launch → every node's cluster answering [s].
-    #[arg(long, default_value_t = 600.0)]
-    pub(crate) ksi_ready_timeout: f64,
+    pub(crate) setup: PlatformSetup,
+    /// The options given on the command line (filled after parsing), to check a resume.
+    #[arg(skip)]
+    pub(crate) given: Vec<String>,
 }
 
 /// Output format of `faastwin simulate`.
@@ -345,8 +233,8 @@ pub(crate) struct SweepArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
     /// Compute only chunk INDEX/COUNT and write it to OUT/chunk-INDEX.json (what array tasks run).
-    #[arg(long)]
-    pub(crate) chunk: Option<String>,
+    #[arg(long, value_parser = faastwin_sim::sweep::parse_chunk)]
+    pub(crate) chunk: Option<(u32, u32)>,
     /// Resubmit the failed or missing chunks of the --slurm sweep in this directory, then merge.
     #[arg(long, conflicts_with_all = ["slurm", "chunk"])]
     pub(crate) retry_failed: Option<PathBuf>,
@@ -385,31 +273,18 @@ pub(crate) struct DatasetArgs {
     pub(crate) seed: u64,
 }
 
-/// Parses a byte count: a plain integer or a number with a binary or decimal unit suffix.
-pub(crate) fn parse_bytes(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a byte count"))?;
-    let factor: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" => 1 << 10,
-        "MiB" | "M" => 1 << 20,
-        "GiB" | "G" => 1 << 30,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB or GB)"
-            ));
-        }
-    };
-    Ok((value * factor as f64).round() as u64)
+/// A share (0.05 = 5 %): finite, at least 0.
+fn share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a share (a number >= 0; 0.05 = 5 %)")),
+    }
+}
+
+/// Parses a platform kind, listing the kinds when it is none of them.
+fn parse_platform(s: &str) -> Result<PlatformKind, String> {
+    s.parse()
+        .map_err(|e: faastwin_measure::UnknownName| e.to_string())
 }
 
 #[cfg(test)]
@@ -420,16 +295,5 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn byte_counts_parse_with_units() {
-        assert_eq!(parse_bytes("4096"), Ok(4096));
-        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_bytes("1 GiB"), Ok(1 << 30));
-        assert_eq!(parse_bytes("1.5KiB"), Ok(1536));
-        assert_eq!(parse_bytes("2MB"), Ok(2_000_000));
-        assert!(parse_bytes("12 parsecs").is_err());
-        assert!(parse_bytes("MiB").is_err());
     }
 }

@@ -4,7 +4,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 
 mod calibrate;
 mod cli;
@@ -12,11 +13,11 @@ mod dataset;
 mod measure;
 mod progress;
 mod report;
+mod signals;
 mod simulate;
-mod sweep_slurm;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = parse();
     init_tracing();
     match run(cli) {
         Ok(code) => code,
@@ -29,13 +30,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// Parses the command line, noting which `measure` options were given explicitly.
+fn parse() -> cli::Cli {
+    let matches = cli::Cli::command().get_matches();
+    let mut cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let (cli::Command::Measure(args), Some(("measure", m))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        args.given = m
+            .ids()
+            .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.to_string())
+            .collect();
+    }
+    cli
+}
+
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         cli::Command::Dataset(args) => dataset::run(args),
         cli::Command::Measure(args) => measure::run(*args),
         cli::Command::Calibrate(args) => calibrate::run_calibrate(args),
         cli::Command::Validate(args) => calibrate::run_validate(args),
-        cli::Command::Loop(args) => calibrate::run_loop(args),
+        cli::Command::Loop(args) => calibrate::run_loop_command(*args),
         cli::Command::Report(args) => report::run(args),
         cli::Command::Simulate(args) => simulate::run_simulate(args),
         cli::Command::Sweep(args) => simulate::run_sweep(args),

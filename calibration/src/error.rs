@@ -23,7 +23,7 @@ pub enum CalibrationError {
         value: f64,
     },
     /// A fitted model is invalid.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Model {
         /// Component and run.
         what: String,
@@ -39,7 +39,19 @@ pub enum CalibrationError {
         /// What is wrong, naming the file and line.
         detail: String,
     },
+    /// A run's files could not be read.
+    #[error("{what}")]
+    Measure {
+        /// Which run.
+        what: String,
+        /// The measurement mode's error (names the file and line).
+        #[source]
+        source: faastwin_measure::MeasureError,
+    },
     /// The simulator refused the calibration or the scenario built from a run.
-    #[error("{0}")]
+    #[error("simulating")]
     Sim(#[from] faastwin_sim::SimError),
+    /// The options are inconsistent (a platform named twice, a name for a kind not in the runs).
+    #[error("{0}")]
+    Options(String),
 }

@@ -14,19 +14,27 @@
 //! replications and compares warm makespan, latency quantiles, the mean decomposition and the
 //! KS distance between predicted and measured latency distributions.
 //!
+//! [`run_loop`] closes the loop for real: it measures configuration A, calibrates, then measures
+//! and predicts held-out configurations.
+//!
 //! Quantiles everywhere are type 7 ([`faastwin_models::quantile`]), as in measure and sim.
 
 #![warn(missing_docs)]
 
 mod calibrate;
+mod closed_loop;
 mod error;
 pub mod fit;
 mod runs;
 mod validate;
 
-pub use calibrate::{ComponentFit, PlatformFit, calibrate};
+pub use calibrate::{ComponentFit, PlatformFit, calibrate, platform_names, write_fits};
+pub use closed_loop::{
+    CALIBRATION, HELD_OUT, LoopConfig, LoopOptions, LoopOutcome, LoopProgress, run_loop,
+};
 pub use error::CalibrationError;
 pub use runs::Run;
 pub use validate::{
-    MetricComparison, RunValidation, by_platform, median_abs_makespan_error, validate, workload_of,
+    MetricComparison, RunValidation, ValidationFormat, by_platform, median_abs_makespan_error,
+    validate, workload_of, write_validations,
 };

@@ -20,19 +20,17 @@ pub struct Run {
 impl Run {
     /// Reads `dir/run.json` and `dir/invocations.csv`.
     pub fn load(dir: &Path) -> Result<Run, CalibrationError> {
-        let fail = |detail: String| CalibrationError::Run {
-            dir: dir.to_owned(),
-            detail,
+        let measure = |source| CalibrationError::Measure {
+            what: format!("run {}", dir.display()),
+            source,
         };
-        let meta_path = dir.join("run.json");
-        let text = std::fs::read_to_string(&meta_path)
-            .map_err(|e| fail(format!("{}: {e}", meta_path.display())))?;
-        let meta: RunMeta = serde_json::from_str(&text)
-            .map_err(|e| fail(format!("{}: {e}", meta_path.display())))?;
-        let records =
-            read_records(&dir.join("invocations.csv")).map_err(|e| fail(e.to_string()))?;
+        let meta = RunMeta::read(dir).map_err(measure)?;
+        let records = read_records(&dir.join("invocations.csv")).map_err(measure)?;
         if records.is_empty() {
-            return Err(fail("invocations.csv holds no invocation".into()));
+            return Err(CalibrationError::Run {
+                dir: dir.to_owned(),
+                detail: "invocations.csv holds no invocation".into(),
+            });
         }
         Ok(Run {
             dir: dir.to_owned(),
@@ -41,17 +39,14 @@ impl Run {
         })
     }
 
-    /// Platform name.
-    pub fn platform(&self) -> &str {
-        &self.meta.options.platform
+    /// The platform it ran on.
+    pub fn platform(&self) -> faastwin_measure::PlatformKind {
+        self.meta.options.platform
     }
 
-    /// relay | etl.
-    pub fn workload(&self) -> &'static str {
-        match self.meta.dataset_spec {
-            faastwin_workers::dataset::DatasetSpec::Relay { .. } => "relay",
-            faastwin_workers::dataset::DatasetSpec::Etl { .. } => "etl",
-        }
+    /// The function body it ran.
+    pub fn workload(&self) -> faastwin_measure::Body {
+        self.meta.dataset_spec.body()
     }
 
     /// Succeeded invocations outside warm-up.
@@ -67,10 +62,7 @@ impl Run {
 
     /// Most bodies in flight on one node at once.
     pub fn bodies_per_node(&self) -> u32 {
-        let window = match self.meta.options.policy {
-            faastwin_measure::SubmitPolicy::Window { size } => size,
-            _ => 1,
-        };
+        let window = self.meta.options.policy.window().unwrap_or(1);
         self.partitions_per_node() * window
     }
 

@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use faastwin_measure::SubmitPolicy;
 use faastwin_models::{Distribution, RawDistribution, quantile};
 use faastwin_sim::{
-    Calibration, PlatformSummary, Policy, VecTrace, Workload, replicate, replication_seed, simulate,
+    Calibration, PlatformSummary, VecTrace, Workload, replicate, replication_seed, simulate,
 };
 use serde::{Deserialize, Serialize};
 
@@ -90,31 +89,29 @@ pub fn workload_of(run: &Run) -> Result<Workload, CalibrationError> {
         source: e,
     })?;
     Ok(Workload {
-        kind: run.workload().to_owned(),
+        body: run.workload(),
         invocations: warm,
         partitions: o.partitions,
         nodes: (o.nodes.len() as u32).clamp(1, o.partitions.max(1)),
         input_bytes,
-        policy: match o.policy {
-            SubmitPolicy::Sequential => Policy::Sequential,
-            SubmitPolicy::Window { size } => Policy::Window { size },
-            SubmitPolicy::Poisson { rate_per_s } => Policy::Poisson { rate_per_s },
-        },
+        policy: o.policy.clone(),
         placement: None,
         allocation_queue: None,
     })
 }
 
-/// Simulates the scenario of `run` with `replications` replications and compares.
+/// Simulates the scenario of `run` on the calibration's platform `name` with `replications`
+/// replications and compares.
 pub fn validate(
     calibration: &Calibration,
+    name: &str,
     run: &Run,
     replications: u32,
     seed: u64,
     threads: usize,
 ) -> Result<RunValidation, CalibrationError> {
     let workload = workload_of(run)?;
-    let platform = calibration.compile(run.platform(), &workload.kind)?;
+    let platform = calibration.compile(name, workload.body)?;
     let runs = replicate(&platform, &workload, seed, replications, threads, &|| {})?;
     let predicted = PlatformSummary::of(&runs, seed)?;
 
@@ -185,14 +182,14 @@ pub fn validate(
     simulated.sort_by(f64::total_cmp);
     Ok(RunValidation {
         run: run.dir.display().to_string(),
-        platform: run.platform().to_owned(),
+        platform: name.to_owned(),
         scenario: format!(
-            "{} x {} on {} partitions / {} nodes, {:?}, input {:.0} B",
+            "{} x {} on {} partitions / {} nodes, {}, input {:.0} B",
             workload.invocations,
-            workload.kind,
+            workload.body,
             workload.partitions,
             workload.nodes,
-            run.meta.options.policy,
+            run.meta.options.policy.describe(),
             workload.input_bytes.mean()
         ),
         metrics,
@@ -216,4 +213,112 @@ pub fn by_platform(validations: &[RunValidation]) -> BTreeMap<String, Vec<&RunVa
         map.entry(v.platform.clone()).or_default().push(v);
     }
     map
+}
+
+/// How validations are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidationFormat {
+    /// Aligned text, one block per run.
+    Table,
+    /// Long CSV: run, platform, metric, measured, predicted, abs_error, rel_error.
+    Csv,
+    /// JSON: the list of [`RunValidation`]s (what `faastwin report` reads).
+    Json,
+}
+
+/// Writes validations in `format`.
+pub fn write_validations(
+    out: &mut dyn std::io::Write,
+    validations: &[RunValidation],
+    format: ValidationFormat,
+) -> Result<(), CalibrationError> {
+    let io = |source: std::io::Error| CalibrationError::Measure {
+        what: "writing validations".into(),
+        source: faastwin_measure::MeasureError::Io {
+            path: "standard output".into(),
+            source,
+        },
+    };
+    match format {
+        ValidationFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, validations).map_err(|e| io(e.into()))?;
+            writeln!(out).map_err(io)
+        }
+        ValidationFormat::Csv => {
+            let csv = |e: csv::Error| io(e.into());
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "run",
+                "platform",
+                "metric",
+                "measured",
+                "predicted",
+                "abs_error",
+                "rel_error",
+            ])
+            .map_err(csv)?;
+            for v in validations {
+                for m in &v.metrics {
+                    w.write_record([
+                        &v.run,
+                        &v.platform,
+                        &m.metric,
+                        &m.measured.to_string(),
+                        &m.predicted.to_string(),
+                        &m.abs_error.to_string(),
+                        &m.rel_error.to_string(),
+                    ])
+                    .map_err(csv)?;
+                }
+                w.write_record([
+                    &v.run,
+                    &v.platform,
+                    "latency_ks_distance",
+                    "",
+                    &v.latency_ks_distance.to_string(),
+                    "",
+                    "",
+                ])
+                .map_err(csv)?;
+            }
+            w.flush().map_err(io)
+        }
+        ValidationFormat::Table => write_table(out, validations).map_err(io),
+    }
+}
+
+fn write_table(out: &mut dyn std::io::Write, validations: &[RunValidation]) -> std::io::Result<()> {
+    for v in validations {
+        writeln!(out, "run {} ({}): {}", v.run, v.platform, v.scenario)?;
+        writeln!(
+            out,
+            "  {:<20} {:>12} {:>12} {:>12} {:>9}",
+            "metric", "measured", "predicted", "abs error", "rel error"
+        )?;
+        for m in &v.metrics {
+            writeln!(
+                out,
+                "  {:<20} {:>12.4} {:>12.4} {:>12.4} {:>8.1}%",
+                m.metric,
+                m.measured,
+                m.predicted,
+                m.abs_error,
+                100.0 * m.rel_error
+            )?;
+        }
+        writeln!(
+            out,
+            "  {:<20} {:>12.3}",
+            "latency KS distance", v.latency_ks_distance
+        )?;
+    }
+    if validations.len() > 1 {
+        writeln!(
+            out,
+            "median |makespan error| over {} runs: {:.1} %",
+            validations.len(),
+            100.0 * median_abs_makespan_error(validations)
+        )?;
+    }
+    Ok(())
 }

@@ -40,7 +40,7 @@ async fn measured(
     }
     let options = RunOptions {
         run_id: name.into(),
-        platform: "local".into(),
+        platform: faastwin_measure::PlatformKind::Local,
         partitions,
         nodes: vec![host()],
         policy: SubmitPolicy::Sequential,
@@ -50,6 +50,7 @@ async fn measured(
         invocations: None,
         timeout_s: 60.0,
         seed: 1,
+        setup: None,
     };
     let out = dir.join(name);
     let (_tx, rx) = tokio::sync::watch::channel(false);
@@ -72,13 +73,15 @@ async fn calibration_from_real_runs_round_trips_and_predicts_them() {
     let dir = tempfile::tempdir().unwrap();
     let small = Run::load(&measured(dir.path(), "small", 30, 64 << 10, 2).await).unwrap();
     let double = Run::load(&measured(dir.path(), "double", 30, 128 << 10, 2).await).unwrap();
-    let (calibration, fits) = calibrate(&[small.clone(), double]).unwrap();
+    let (calibration, fits) = calibrate(&[small.clone(), double], &Default::default()).unwrap();
 
     // The file is what `faastwin simulate` reads, and it round-trips.
     let text = calibration.to_toml().unwrap();
     let again = Calibration::from_toml(&text, "again").unwrap();
     assert_eq!(again, calibration);
-    let platform = calibration.compile("local", "etl").unwrap();
+    let platform = calibration
+        .compile("local", faastwin_measure::Body::Etl)
+        .unwrap();
     assert_eq!(platform.name(), "local");
 
     // Provenance: family, n, KS, runners-up and the runs, for every component.
@@ -137,7 +140,7 @@ async fn calibration_from_real_runs_round_trips_and_predicts_them() {
         (workload.invocations, workload.partitions, workload.nodes),
         (30, 2, 1)
     );
-    let v = validate(&calibration, &small, 10, 1, 2).unwrap();
+    let v = validate(&calibration, small.platform().name(), &small, 10, 1, 2).unwrap();
     let makespan = &v.metrics[0];
     assert_eq!(makespan.metric, "warm_makespan_s");
     assert!(makespan.measured > 0.0 && makespan.predicted > 0.0);
@@ -159,10 +162,10 @@ fn comparison_arithmetic_is_right() {
 #[test]
 fn a_missing_or_corrupt_run_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Run::load(dir.path()).unwrap_err().to_string();
+    let err = faastwin_models::error_chain(&Run::load(dir.path()).unwrap_err());
     assert!(err.contains("run.json"), "{err}");
     std::fs::write(dir.path().join("run.json"), "{ \"not\": \"a run\" }").unwrap();
-    let err = Run::load(dir.path()).unwrap_err().to_string();
+    let err = faastwin_models::error_chain(&Run::load(dir.path()).unwrap_err());
     assert!(
         err.contains("run.json") && err.contains("missing field"),
         "{err}"

@@ -2,12 +2,14 @@
 
 use std::path::PathBuf;
 
+use faastwin_models::PlatformKind;
+
 /// Why a measurement could not run or be recorded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MeasureError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -15,24 +17,61 @@ pub enum MeasureError {
         #[source]
         source: std::io::Error,
     },
-    /// A CSV file is malformed or could not be written; the detail names the line.
+    /// A CSV file is malformed or could not be written; the detail names the line and column.
     #[error("{path}: {detail}")]
     Csv {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
+        /// What is wrong, with its line and column.
         detail: String,
     },
+    /// A JSON file (`run.json`) is malformed or could not be encoded.
+    #[error("{path}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// serde_json's error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
     /// The dataset directory is missing or malformed.
-    #[error("dataset: {0}")]
+    #[error("dataset")]
     Dataset(#[from] faastwin_workers::dataset::DatasetError),
     /// The platform is not usable (no Slurm, an unknown node, no podman, an unreachable cluster).
     #[error("{platform}: {detail}")]
     Platform {
-        /// Platform name.
-        platform: String,
+        /// The platform.
+        platform: PlatformKind,
         /// What is wrong, naming the object.
         detail: String,
+    },
+    /// A Kubernetes API request failed.
+    #[error("{platform}: {what}")]
+    Kube {
+        /// The platform (k8s, or ksi for one of its node clusters).
+        platform: PlatformKind,
+        /// What was asked, naming the object.
+        what: String,
+        /// kube-rs's error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// A Slurm command could not run or refused.
+    #[error("slurm: {what}")]
+    Slurm {
+        /// The command and what it was for.
+        what: String,
+        /// What Slurm printed, or why the command did not run.
+        detail: String,
+    },
+    /// A task of the measurement stopped abnormally (a panic in a partition or the writer).
+    #[error("{what} stopped abnormally")]
+    Task {
+        /// Which task.
+        what: String,
+        /// Tokio's join error (carries the panic message).
+        #[source]
+        source: tokio::task::JoinError,
     },
     /// The options contradict each other or the existing run directory.
     #[error("{0}")]

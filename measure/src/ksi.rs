@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,9 +27,10 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::k8s::{JobTemplate, K8sPlatform, validate_run_id};
+use crate::k8s::{JobTemplate, K8sPlatform, describe_job, validate_run_id};
 use crate::platform::{Platform, PlatformInfo};
-use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome};
+use crate::slurm::client;
+use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome, PlatformKind};
 
 /// How to launch KSI.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub struct KsiConfig {
 }
 
 /// Startup stages of one node [Unix ns, driver clock].
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NodeStartup {
     /// SLURM_PROCID of the node's task.
     pub procid: u32,
@@ -72,6 +73,27 @@ impl NodeStartup {
     pub fn overhead_s(&self) -> Option<f64> {
         self.t_api_ready.map(|t| (t - self.t_launch) as f64 / 1e9)
     }
+}
+
+/// Writes `ksi-startup.csv`: one row per node.
+pub fn write_startup(path: &Path, nodes: &[NodeStartup]) -> Result<(), MeasureError> {
+    let csv_err = |e: csv::Error| MeasureError::Csv {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    };
+    let mut w = csv::Writer::from_path(path).map_err(csv_err)?;
+    for n in nodes {
+        w.serialize(n).map_err(csv_err)?;
+    }
+    w.flush().map_err(|source| MeasureError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads `ksi-startup.csv`; an error names the file and line.
+pub fn read_startup(path: &Path) -> Result<Vec<NodeStartup>, MeasureError> {
+    crate::writer::read_csv(path)
 }
 
 /// One node's temporary cluster, ready for Jobs.
@@ -113,7 +135,7 @@ impl KsiLauncher {
 
     fn fail(detail: String) -> MeasureError {
         MeasureError::Platform {
-            platform: "ksi".into(),
+            platform: PlatformKind::Ksi,
             detail,
         }
     }
@@ -198,15 +220,13 @@ impl KsiLauncher {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    if let Ok(mut log) = log.lock() {
-                        log.push((clock.now_ns(), line));
-                    }
+                    log.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((clock.now_ns(), line));
                 }
             });
         }
-        if let Ok(mut srun) = self.srun.lock() {
-            *srun = Some(child);
-        }
+        *self.srun.lock().unwrap_or_else(PoisonError::into_inner) = Some(child);
         let mut nodes: Vec<NodeStartup> = (0..self.config.nodes)
             .map(|procid| NodeStartup {
                 procid,
@@ -224,12 +244,13 @@ impl KsiLauncher {
             {
                 break;
             }
-            if let Some(status) = self
+            let ended = self
                 .srun
                 .lock()
-                .ok()
-                .and_then(|mut c| c.as_mut().and_then(|c| c.try_wait().ok().flatten()))
-            {
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = ended {
                 return Err(Self::fail(format!(
                     "srun ended ({status}) before every node was ready; see ksi.log: {}",
                     self.log_tail()
@@ -255,11 +276,12 @@ impl KsiLauncher {
 
     async fn poll_once(&self, nodes: &mut [NodeStartup], clients: &mut [Option<Client>]) {
         if nodes.iter().any(|n| n.t_allocated.is_none()) {
-            let out = Command::new("squeue")
-                .args(["-h", "-n", &self.job_name(), "-o", "%T"])
-                .output()
-                .await;
-            if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("RUNNING")) {
+            let name = self.job_name();
+            let running = client::queue().await.is_ok_and(|q| {
+                q.iter()
+                    .any(|(_, n, state)| *n == name && state == "RUNNING")
+            });
+            if running {
                 let now = self.clock.now_ns();
                 nodes.iter_mut().for_each(|n| {
                     n.t_allocated.get_or_insert(now);
@@ -297,38 +319,46 @@ impl KsiLauncher {
     }
 
     fn log_tail(&self) -> String {
-        self.log
-            .lock()
-            .map(|l| {
-                l.iter()
-                    .rev()
-                    .take(5)
-                    .rev()
-                    .map(|(_, line)| line.clone())
-                    .collect::<Vec<_>>()
-                    .join(" | ")
-            })
-            .unwrap_or_default()
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = log.len().saturating_sub(5);
+        log[start..]
+            .iter()
+            .map(|(_, line)| line.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 
     /// KSI's output lines with the driver-clock instant each arrived [Unix ns].
     pub fn log(&self) -> Vec<(u64, String)> {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Tells every workload script to return (KSI then tears its clusters down), waits for
     /// srun, and cancels the allocation by this run's job name if it lingers.
     pub async fn teardown(&self) -> Option<std::process::ExitStatus> {
-        let _ = tokio::fs::write(self.control_dir.join("done"), b"").await;
-        let child = self.srun.lock().ok().and_then(|mut c| c.take());
+        let done = self.control_dir.join("done");
+        if let Err(e) = tokio::fs::write(&done, b"").await {
+            // The workload scripts then wait until Slurm's time limit; cancel below instead.
+            tracing::warn!(
+                "cannot write {}: {e}; cancelling the allocation",
+                done.display()
+            );
+        }
+        let child = self
+            .srun
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let mut child = child?;
         match tokio::time::timeout(Duration::from_secs(120), child.wait()).await {
             Ok(status) => status.ok(),
             Err(_) => {
-                let _ = Command::new("scancel")
-                    .args(["--name", &self.job_name()])
-                    .output()
-                    .await;
+                if let Err(e) = client::cancel_by_name(&self.job_name()).await {
+                    tracing::warn!("cancelling the KSI allocation {}: {e}", self.job_name());
+                }
                 child.wait().await.ok()
             }
         }
@@ -372,19 +402,7 @@ impl KsiPlatform {
     }
 
     fn write_startup(&self, nodes: &[NodeStartup]) -> Result<(), MeasureError> {
-        let path = self.run_dir.join("ksi-startup.csv");
-        let csv_err = |e: csv::Error| MeasureError::Csv {
-            path: path.clone(),
-            detail: e.to_string(),
-        };
-        let mut w = csv::Writer::from_path(&path).map_err(csv_err)?;
-        for n in nodes {
-            w.serialize(n).map_err(csv_err)?;
-        }
-        w.flush().map_err(|source| MeasureError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        write_startup(&self.run_dir.join("ksi-startup.csv"), nodes)?;
         self.write_log()
     }
 
@@ -427,20 +445,21 @@ impl Platform for KsiPlatform {
                 &self.launcher.run_id,
                 self.launcher.clock,
             )?
-            .named("ksi");
+            .as_part_of(PlatformKind::Ksi);
             platform.prepare(&[]).await?;
             clusters.push((node, platform));
         }
         let names: Vec<String> = clusters.iter().map(|(n, _)| n.clone()).collect();
         if let Some(unknown) = nodes.iter().find(|n| !names.contains(n)) {
-            return Err(Self::fail_static(format!(
+            return Err(KsiLauncher::fail(format!(
                 "unknown node {unknown:?} (KSI started on: {})",
                 names.join(", ")
             )));
         }
-        let _ = self.clusters.set(clusters);
+        if self.clusters.set(clusters).is_err() {
+            return Err(KsiLauncher::fail("prepared twice".into()));
+        }
         Ok(PlatformInfo {
-            name: "ksi".into(),
             versions: vec![
                 ("faastwin".into(), env!("CARGO_PKG_VERSION").into()),
                 (
@@ -450,7 +469,7 @@ impl Platform for KsiPlatform {
             ],
             nodes: names,
             startup_overhead_s: overhead,
-            ..PlatformInfo::default()
+            ..PlatformInfo::new(PlatformKind::Ksi)
         })
     }
 
@@ -458,8 +477,7 @@ impl Platform for KsiPlatform {
         format!(
             "on the KSI cluster of node {}: {}",
             spec.node,
-            serde_json::to_string(&crate::k8s::job_manifest(spec, &self.template))
-                .unwrap_or_default()
+            describe_job(spec, &self.template)
         )
     }
 
@@ -495,14 +513,5 @@ impl Platform for KsiPlatform {
         self.launcher.teardown().await;
         self.write_log()?;
         result
-    }
-}
-
-impl KsiPlatform {
-    fn fail_static(detail: String) -> MeasureError {
-        MeasureError::Platform {
-            platform: "ksi".into(),
-            detail,
-        }
     }
 }

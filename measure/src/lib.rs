@@ -9,7 +9,8 @@
 //! (flushed as each ends), with `run.json` (metadata) and `summary.csv` (the study's run-level
 //! metrics) beside it.
 //!
-//! Platforms: [`ProcessPlatform`] (`local`: the worker as a child process; `container`:
+//! Every platform is built by one factory, [`PlatformSetup::build`], from options that
+//! `run.json` records. Platforms: [`ProcessPlatform`] (`local`: the worker as a child process; `container`:
 //! `podman run --rm` of the worker image), [`SlurmPlatform`] (one job per invocation),
 //! [`k8s::K8sPlatform`] (one Kubernetes Job per invocation, through kube-rs), [`ksi::KsiPlatform`]
 //! (KSI on a Slurm allocation, one temporary cluster per node).
@@ -20,20 +21,27 @@ mod clock;
 mod error;
 pub mod k8s;
 pub mod ksi;
+pub mod options;
 mod platform;
 mod process;
 mod record;
 mod run;
-mod slurm;
+mod setup;
+pub mod slurm;
 mod summary;
 mod writer;
 
 pub use clock::{ClockInfo, DriverClock};
 pub use error::MeasureError;
+pub use faastwin_models::{Body, PlatformKind, SubmitPolicy, UnknownName};
 pub use platform::{Platform, PlatformInfo};
 pub use process::{Launch, ProcessPlatform, parse_report};
 pub use record::{InvocationRecord, InvocationSpec, Observation, Outcome, PlatformTimes};
-pub use run::{NoProgress, ProgressSink, RunMeta, RunOptions, RunOutcome, SubmitPolicy, plan, run};
+pub use run::{NoProgress, ProgressSink, RunMeta, RunOptions, RunOutcome, RunStatus, plan, run};
+pub use setup::{
+    KsiSetup, KubernetesSetup, PlatformSetup, absolute, default_nodes, default_worker, dry_run,
+    new_run_id,
+};
 pub use slurm::{JobView, Launcher, SlurmPlatform, parse_scontrol_line};
-pub use summary::{RepetitionSummary, summarise, write_summary};
+pub use summary::{RepetitionSummary, summarise, write_summary, write_summary_table};
 pub use writer::{RecordWriter, fill_gaps, fill_gaps_and_rewrite, read_records};

@@ -5,13 +5,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{DriverClock, InvocationSpec, MeasureError, Observation};
+use crate::{DriverClock, InvocationSpec, MeasureError, Observation, PlatformKind};
 
 /// Facts about a platform for `run.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlatformInfo {
-    /// Platform name (`local`, `container`, `slurm`, `k8s`, `ksi`).
-    pub name: String,
+    /// The platform.
+    pub name: PlatformKind,
     /// Versions of the software involved.
     pub versions: Vec<(String, String)>,
     /// Nodes the platform offers.
@@ -27,6 +27,21 @@ pub struct PlatformInfo {
     /// Interval at which the driver polls the platform's state [s] (Slurm).
     #[serde(default)]
     pub poll_interval_s: Option<f64>,
+}
+
+impl PlatformInfo {
+    /// A description of `kind` that says nothing else yet.
+    pub fn new(kind: PlatformKind) -> Self {
+        PlatformInfo {
+            name: kind,
+            versions: Vec::new(),
+            nodes: Vec::new(),
+            startup_overhead_s: None,
+            cpus_per_node: None,
+            scheduler_interval_s: None,
+            poll_interval_s: None,
+        }
+    }
 }
 
 /// One execution platform.

@@ -10,7 +10,7 @@ use faastwin_workers::Report;
 use tokio::process::Command;
 
 use crate::platform::{Platform, PlatformInfo};
-use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome};
+use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome, PlatformKind};
 
 /// How the worker is started.
 #[derive(Debug, Clone)]
@@ -43,10 +43,10 @@ impl ProcessPlatform {
         ProcessPlatform { launch }
     }
 
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> PlatformKind {
         match self.launch {
-            Launch::Local { .. } => "local",
-            Launch::Container { .. } => "container",
+            Launch::Local { .. } => PlatformKind::Local,
+            Launch::Container { .. } => PlatformKind::Container,
         }
     }
 
@@ -192,10 +192,10 @@ impl Platform for ProcessPlatform {
             .find(|n| **n != host && n.as_str() != "localhost")
         {
             return Err(MeasureError::Platform {
-                platform: self.name().into(),
+                platform: self.kind(),
                 detail: format!(
                     "unknown node {other:?}: the {} platform runs on this host ({host}) only",
-                    self.name()
+                    self.kind()
                 ),
             });
         }
@@ -205,9 +205,9 @@ impl Platform for ProcessPlatform {
                 let v = version_of(&worker.display().to_string(), "--version")
                     .await
                     .ok_or_else(|| MeasureError::Platform {
-                        platform: "local".into(),
+                        platform: PlatformKind::Local,
                         detail: format!(
-                            "cannot run the worker {} (build it with cargo build --release)",
+                            "cannot run the worker {} (`cargo build --release` builds it into target/release/; or pass --worker PATH)",
                             worker.display()
                         ),
                     })?;
@@ -216,7 +216,7 @@ impl Platform for ProcessPlatform {
             Launch::Container { image, .. } => {
                 let v = version_of("podman", "--version").await.ok_or_else(|| {
                     MeasureError::Platform {
-                        platform: "container".into(),
+                        platform: PlatformKind::Container,
                         detail: "podman not found (apt-get install podman runc)".into(),
                     }
                 })?;
@@ -227,7 +227,7 @@ impl Platform for ProcessPlatform {
                     .await;
                 if !exists.is_ok_and(|s| s.success()) {
                     return Err(MeasureError::Platform {
-                        platform: "container".into(),
+                        platform: PlatformKind::Container,
                         detail: format!(
                             "image {image} not found (build it with workers/container/build-image.sh)"
                         ),
@@ -237,13 +237,12 @@ impl Platform for ProcessPlatform {
             }
         }
         Ok(PlatformInfo {
-            name: self.name().into(),
             versions,
             nodes: vec![host],
             cpus_per_node: std::thread::available_parallelism()
                 .ok()
                 .and_then(|n| u32::try_from(n.get()).ok()),
-            ..PlatformInfo::default()
+            ..PlatformInfo::new(self.kind())
         })
     }
 
@@ -268,15 +267,30 @@ impl Platform for ProcessPlatform {
         if let Launch::Container { .. } = self.launch {
             // Children are killed when their futures drop; containers may outlive podman's
             // client, so remove this run's containers by label, and only those.
-            let _ = Command::new("podman")
-                .args([
-                    "rm",
-                    "--force",
-                    "--filter",
-                    &format!("label=faastwin.run={run_id}"),
-                ])
+            let label = format!("label=faastwin.run={run_id}");
+            tracing::debug!(run = run_id, "podman rm --force --filter {label}");
+            let removed = Command::new("podman")
+                .args(["rm", "--force", "--filter", &label])
                 .output()
                 .await;
+            match removed {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => {
+                    return Err(MeasureError::Platform {
+                        platform: PlatformKind::Container,
+                        detail: format!(
+                            "removing this run's containers ({label}): {}",
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        ),
+                    });
+                }
+                Err(e) => {
+                    return Err(MeasureError::Platform {
+                        platform: PlatformKind::Container,
+                        detail: format!("cannot run podman to remove this run's containers: {e}"),
+                    });
+                }
+            }
         }
         Ok(())
     }

@@ -10,10 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use faastwin_models::{Body, PlatformKind};
 use faastwin_workers::Report;
 
 /// How an invocation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The body ran and the result was written.
@@ -98,10 +99,10 @@ pub struct Observation {
 pub struct InvocationRecord {
     /// Run id.
     pub run_id: String,
-    /// Platform name.
-    pub platform: String,
-    /// relay | etl.
-    pub workload: String,
+    /// Platform.
+    pub platform: PlatformKind,
+    /// Function body.
+    pub workload: Body,
     /// Repetition, from 0.
     pub repetition: u32,
     /// Partition.
@@ -116,8 +117,8 @@ pub struct InvocationRecord {
     pub node: String,
     /// Attempt, from 1.
     pub attempt: u32,
-    /// succeeded | failed | timed_out | cancelled | submit_error.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: Outcome,
     /// Worker exit code.
     pub exit_code: Option<i32>,
     /// Input bytes (from the worker, else the manifest).
@@ -193,8 +194,8 @@ pub struct InvocationRecord {
 pub struct InvocationSpec {
     /// Run id (a label on everything the run creates).
     pub run_id: String,
-    /// relay | etl.
-    pub workload: String,
+    /// Function body.
+    pub workload: Body,
     /// Repetition, from 0.
     pub repetition: u32,
     /// Partition.
@@ -220,7 +221,7 @@ impl InvocationSpec {
     /// worker sees them (inside a container they differ from the host's).
     pub fn worker_args(&self, input: String, output: String) -> Vec<String> {
         vec![
-            self.workload.clone(),
+            self.workload.name().to_owned(),
             "--input".into(),
             input,
             "--output".into(),
@@ -237,7 +238,7 @@ fn secs(from: Option<u64>, to: Option<u64>) -> Option<f64> {
 
 impl InvocationRecord {
     /// Combines the spec and what the platform saw, deriving the components.
-    pub fn new(platform: &str, spec: &InvocationSpec, obs: Observation) -> Self {
+    pub fn new(platform: PlatformKind, spec: &InvocationSpec, obs: Observation) -> Self {
         let report = obs.report.as_ref();
         let w = |f: fn(&Report) -> u64| report.map(f);
         let body_start = w(|r| r.body_start_unix_ns);
@@ -245,8 +246,8 @@ impl InvocationRecord {
         let ns_to_s = |v: Option<u64>| v.map(|ns| ns as f64 / 1e9);
         let mut record = InvocationRecord {
             run_id: spec.run_id.clone(),
-            platform: platform.to_owned(),
-            workload: spec.workload.clone(),
+            platform,
+            workload: spec.workload,
             repetition: spec.repetition,
             partition: spec.partition,
             seq: spec.seq,
@@ -254,7 +255,7 @@ impl InvocationRecord {
             warmup: spec.warmup,
             node: obs.node.clone().unwrap_or_else(|| spec.node.clone()),
             attempt: obs.attempt.max(1),
-            outcome: obs.outcome.unwrap_or(Outcome::Failed).name().to_owned(),
+            outcome: obs.outcome.unwrap_or(Outcome::Failed),
             exit_code: obs.exit_code,
             bytes_in: report.map_or(spec.input_bytes, |r| r.bytes_read),
             bytes_out: w(|r| r.bytes_written),
@@ -306,6 +307,6 @@ impl InvocationRecord {
 
     /// True when the invocation succeeded.
     pub fn succeeded(&self) -> bool {
-        self.outcome == Outcome::Succeeded.name()
+        self.outcome == Outcome::Succeeded
     }
 }

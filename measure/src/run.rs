@@ -17,38 +17,23 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use faastwin_models::{PlatformKind, SubmitPolicy};
+
 use crate::platform::{Platform, PlatformInfo};
+use crate::setup::PlatformSetup;
 use crate::summary::{RepetitionSummary, summarise, write_summary};
 use crate::writer::{RecordWriter, fill_gaps_and_rewrite, read_records};
 use crate::{
     ClockInfo, DriverClock, InvocationRecord, InvocationSpec, MeasureError, Observation, Outcome,
 };
 
-/// How each partition submits.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SubmitPolicy {
-    /// Submit, wait for completion, submit the next (the study).
-    Sequential,
-    /// Up to `size` in flight.
-    Window {
-        /// In-flight limit.
-        size: u32,
-    },
-    /// Open loop: Poisson arrivals at `rate_per_s` per partition.
-    Poisson {
-        /// Arrival rate [1/s].
-        rate_per_s: f64,
-    },
-}
-
 /// Everything that defines a run (all of it goes to `run.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunOptions {
     /// Run id: labels everything the run creates.
     pub run_id: String,
-    /// Platform name.
-    pub platform: String,
+    /// Platform.
+    pub platform: PlatformKind,
     /// Number of partitions.
     pub partitions: u32,
     /// Node of each partition, cycled: partition p runs on `nodes[p mod len]`.
@@ -67,6 +52,44 @@ pub struct RunOptions {
     pub timeout_s: f64,
     /// Seed of the open-loop arrival process.
     pub seed: u64,
+    /// How the platform was built, recorded so that `--resume` drives it the same way
+    /// (`None` when the caller built the platform itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<PlatformSetup>,
+}
+
+impl RunOptions {
+    /// The platform these options describe (its setup, or the default one), for `dataset`,
+    /// recording into `run_dir`.
+    pub async fn build_platform(
+        &self,
+        dataset: &Path,
+        run_dir: &Path,
+    ) -> Result<Arc<dyn Platform>, MeasureError> {
+        self.setup
+            .clone()
+            .unwrap_or_default()
+            .build(
+                self.platform,
+                &self.run_id,
+                dataset,
+                run_dir,
+                self.partitions,
+            )
+            .await
+    }
+}
+
+/// Where a run stands (`run.json`'s `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Measuring, or killed while measuring (then `--resume` continues it).
+    Running,
+    /// Every repetition ran.
+    Complete,
+    /// Stopped by Ctrl-C or SIGTERM; in-flight invocations are recorded as cancelled.
+    Interrupted,
 }
 
 /// `run.json`.
@@ -92,8 +115,8 @@ pub struct RunMeta {
     pub started_unix_ns: u64,
     /// End [Unix ns], when finished.
     pub ended_unix_ns: Option<u64>,
-    /// running | complete | interrupted.
-    pub status: String,
+    /// Where the run stands.
+    pub status: RunStatus,
     /// Resumed sessions: start of each earlier session.
     pub resumed: bool,
     /// Per repetition: when the `between` command ran and its exit code.
@@ -102,6 +125,39 @@ pub struct RunMeta {
     pub driver_cpu_s: Option<f64>,
     /// `driver_cpu_s` per recorded invocation [ms]: the measuring process's own cost.
     pub driver_cpu_ms_per_invocation: Option<f64>,
+}
+
+impl RunMeta {
+    /// The options to resume this run with: exactly the recorded ones. Platform options given
+    /// again (`given`: their ids) must equal the recorded values.
+    pub fn resumed_options(
+        &self,
+        setup: &PlatformSetup,
+        given: &[String],
+    ) -> Result<RunOptions, MeasureError> {
+        let mut options = self.options.clone();
+        let recorded = options.setup.take().unwrap_or_default();
+        let changed = setup.differences(&recorded, given);
+        if !changed.is_empty() {
+            return Err(MeasureError::Options(format!(
+                "cannot resume run {} with other options than it began with: --{} differ from what its run.json records",
+                options.run_id,
+                changed.join(", --").replace('_', "-")
+            )));
+        }
+        options.setup = Some(recorded);
+        Ok(options)
+    }
+
+    /// Reads `DIR/run.json`; an error names the file, and the line and column of bad JSON.
+    pub fn read(dir: &Path) -> Result<RunMeta, MeasureError> {
+        let path = dir.join("run.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| MeasureError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| MeasureError::Json { path, source })
+    }
 }
 
 /// What a finished run returns.
@@ -139,10 +195,7 @@ pub fn plan(
 ) -> Vec<Vec<InvocationSpec>> {
     let limit = options.invocations.unwrap_or(u64::MAX);
     let entries: Vec<_> = dataset.entries.iter().filter(|e| e.id < limit).collect();
-    let workload = match dataset.spec {
-        faastwin_workers::dataset::DatasetSpec::Relay { .. } => "relay",
-        faastwin_workers::dataset::DatasetSpec::Etl { .. } => "etl",
-    };
+    let workload = dataset.spec.body();
     let partitions = options.partitions.max(1);
     let mut plan: Vec<Vec<InvocationSpec>> = vec![Vec::new(); partitions as usize];
     for (index, entry) in entries.iter().enumerate() {
@@ -155,7 +208,7 @@ pub fn plan(
             .unwrap_or_default();
         plan[p as usize].push(InvocationSpec {
             run_id: options.run_id.clone(),
-            workload: workload.to_owned(),
+            workload,
             repetition,
             partition: p,
             seq,
@@ -232,7 +285,7 @@ pub async fn run(
         clock: clock.info(),
         started_unix_ns: clock.now_ns(),
         ended_unix_ns: None,
-        status: "running".into(),
+        status: RunStatus::Running,
         resumed: resume && !done.is_empty(),
         between_runs: Vec::new(),
         driver_cpu_s: None,
@@ -288,10 +341,10 @@ pub async fn run(
                 tx: tx.clone(),
                 cancel: cancel.clone(),
                 progress: Arc::clone(&progress),
-                platform_name: options.platform.clone(),
+                kind: options.platform,
                 seed: options.seed ^ (u64::from(repetition) << 32) ^ p as u64,
             };
-            let policy = options.policy;
+            let policy = options.policy.clone();
             tasks.spawn(async move { ctx.run(specs, policy).await });
         }
         while tasks.join_next().await.is_some() {}
@@ -299,18 +352,19 @@ pub async fn run(
     drop(tx);
     let interrupted = *cancel.borrow();
     platform.cleanup(&options.run_id).await?;
-    writer_task
-        .await
-        .map_err(|e| MeasureError::Options(format!("record writer stopped: {e}")))??;
+    writer_task.await.map_err(|source| MeasureError::Task {
+        what: "the record writer".into(),
+        source,
+    })??;
 
     let records = fill_gaps_and_rewrite(&records_path)?;
     let summaries = summarise(&records, info.startup_overhead_s);
     write_summary(&out_dir.join("summary.csv"), &summaries)?;
     meta.ended_unix_ns = Some(clock.now_ns());
     meta.status = if interrupted {
-        "interrupted".into()
+        RunStatus::Interrupted
     } else {
-        "complete".into()
+        RunStatus::Complete
     };
     meta.clock = clock.info();
     meta.driver_cpu_s = own_cpu_seconds();
@@ -338,8 +392,10 @@ fn own_cpu_seconds() -> Option<f64> {
 
 fn write_meta(out_dir: &Path, meta: &RunMeta) -> Result<(), MeasureError> {
     let path = out_dir.join("run.json");
-    let text = serde_json::to_string_pretty(meta)
-        .map_err(|e| MeasureError::Options(format!("run.json: {e}")))?;
+    let text = serde_json::to_string_pretty(meta).map_err(|source| MeasureError::Json {
+        path: out_dir.join("run.json"),
+        source,
+    })?;
     let tmp = out_dir.join("run.json.tmp");
     std::fs::write(&tmp, text + "\n").map_err(|source| MeasureError::Io {
         path: tmp.clone(),
@@ -355,7 +411,7 @@ struct PartitionContext {
     tx: mpsc::UnboundedSender<InvocationRecord>,
     cancel: watch::Receiver<bool>,
     progress: Arc<dyn ProgressSink>,
-    platform_name: String,
+    kind: PlatformKind,
     seed: u64,
 }
 
@@ -366,6 +422,8 @@ impl PartitionContext {
             SubmitPolicy::Sequential => ctx.closed_loop(specs, 1).await,
             SubmitPolicy::Window { size } => ctx.closed_loop(specs, size.max(1) as usize).await,
             SubmitPolicy::Poisson { rate_per_s } => ctx.open_loop(specs, rate_per_s).await,
+            // Refused before the run starts (`validate_policy`).
+            SubmitPolicy::Arrivals { .. } => {}
         }
     }
 
@@ -411,7 +469,7 @@ impl PartitionContext {
                 ..Observation::default()
             },
         };
-        let record = InvocationRecord::new(&self.platform_name, &spec, obs);
+        let record = InvocationRecord::new(self.kind, &spec, obs);
         self.progress.done(spec.partition, &record);
         // The writer only stops after every partition has finished.
         let _ = self.tx.send(record);

@@ -14,7 +14,7 @@ pub struct RepetitionSummary {
     /// Run id.
     pub run_id: String,
     /// Platform.
-    pub platform: String,
+    pub platform: faastwin_models::PlatformKind,
     /// Repetition.
     pub repetition: u32,
     /// Invocations recorded (all attempts, warm-up included).
@@ -85,7 +85,7 @@ pub fn summarise(
             let mean_body_s = mean(&bodies);
             RepetitionSummary {
                 run_id: rows[0].run_id.clone(),
-                platform: rows[0].platform.clone(),
+                platform: rows[0].platform,
                 repetition,
                 invocations: rows.len(),
                 warm_succeeded: warm.len(),
@@ -125,4 +125,31 @@ pub fn write_summary(path: &Path, rows: &[RepetitionSummary]) -> Result<(), Meas
         path: path.to_owned(),
         source,
     })
+}
+
+/// Writes the per-repetition summaries as an aligned table (what `faastwin measure` prints).
+pub fn write_summary_table(
+    out: &mut dyn std::io::Write,
+    summaries: &[RepetitionSummary],
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<10} {:>12} {:>10} {:>10} {:>10} {:>12} {:>10}",
+        "repetition", "makespan_s", "p50_s", "p95_s", "p99_s", "mean_body_s", "failed"
+    )?;
+    let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.4}"));
+    for s in summaries {
+        writeln!(
+            out,
+            "{:<10} {:>12} {:>10} {:>10} {:>10} {:>12} {:>10}",
+            s.repetition,
+            f(s.warm_makespan_s),
+            f(s.p50_latency_s),
+            f(s.p95_latency_s),
+            f(s.p99_latency_s),
+            f(s.mean_body_s),
+            s.failed
+        )?;
+    }
+    Ok(())
 }

@@ -52,13 +52,20 @@ impl RecordWriter {
 
 /// Reads every record of an `invocations.csv`; an error names the file and line.
 pub fn read_records(path: &Path) -> Result<Vec<InvocationRecord>, MeasureError> {
+    read_csv(path)
+}
+
+/// Reads every row of a CSV file with a header; an error names the file and line.
+pub(crate) fn read_csv<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<Vec<T>, MeasureError> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| MeasureError::Csv {
         path: path.to_owned(),
         detail: e.to_string(),
     })?;
-    let mut records = Vec::new();
-    for row in reader.deserialize::<InvocationRecord>() {
-        records.push(row.map_err(|e| MeasureError::Csv {
+    let mut rows = Vec::new();
+    for row in reader.deserialize::<T>() {
+        rows.push(row.map_err(|e| MeasureError::Csv {
             path: path.to_owned(),
             detail: match e.position() {
                 Some(p) => format!("line {}: {e}", p.line()),
@@ -66,7 +73,7 @@ pub fn read_records(path: &Path) -> Result<Vec<InvocationRecord>, MeasureError> 
             },
         })?);
     }
-    Ok(records)
+    Ok(rows)
 }
 
 /// Fills `gap_to_next_s` (done seen → the partition's next submission) for every record and

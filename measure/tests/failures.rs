@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
-use faastwin_measure::{NoProgress, SubmitPolicy};
+use faastwin_measure::{NoProgress, Outcome, SubmitPolicy};
 
 use crate::{host, local, measure, options, relay_dataset, worker};
 
@@ -25,7 +25,7 @@ async fn a_bad_input_fails_only_its_invocation() {
         .iter()
         .find(|r| r.invocation_id == 2)
         .unwrap();
-    assert_eq!(bad.outcome, "failed");
+    assert_eq!(bad.outcome, Outcome::Failed);
     assert_eq!(bad.exit_code, Some(6));
     assert!(bad.error.contains("relay-000002.json"), "{}", bad.error);
     assert!(bad.e2e_s.is_some() && bad.body_s.is_none());
@@ -72,7 +72,10 @@ async fn a_hung_worker_times_out_and_is_killed() {
         "killed, not waited for"
     );
     assert!(
-        outcome.records.iter().all(|r| r.outcome == "timed_out"),
+        outcome
+            .records
+            .iter()
+            .all(|r| r.outcome == Outcome::TimedOut),
         "{:?}",
         outcome.records
     );
@@ -104,7 +107,12 @@ async fn ctrl_c_records_in_flight_invocations_as_cancelled_and_keeps_the_rest() 
         2,
         "two partitions had one invocation in flight each"
     );
-    assert!(outcome.records.iter().all(|r| r.outcome == "cancelled"));
+    assert!(
+        outcome
+            .records
+            .iter()
+            .all(|r| r.outcome == Outcome::Cancelled)
+    );
     let meta = std::fs::read_to_string(out.join("run.json")).unwrap();
     assert!(meta.contains("\"interrupted\""));
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 pub(crate) fn spec() -> InvocationSpec {
     InvocationSpec {
         run_id: "run1".into(),
-        workload: "relay".into(),
+        workload: faastwin_measure::Body::Relay,
         repetition: 0,
         partition: 1,
         seq: 3,
@@ -238,7 +238,10 @@ fn pod_facts_follow_the_lifecycle() {
         (PodStage::Terminated, Some(0))
     );
     assert_eq!(done.times.finished, Some(T13_41_43 + 2_000_000_000));
-    assert!(done.message.unwrap().contains("body_start_unix_ns"));
+    assert!(matches!(
+        done.message,
+        Some(faastwin_measure::k8s::TerminationMessage::Report(_))
+    ));
     let failed = pod_facts(&pod("failed"));
     assert_eq!(failed.exit_code, Some(6));
 }

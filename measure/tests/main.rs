@@ -43,7 +43,7 @@ pub(crate) fn options(
 ) -> RunOptions {
     RunOptions {
         run_id: format!("t{}", std::process::id()),
-        platform: platform.into(),
+        platform: platform.parse().unwrap(),
         partitions,
         nodes,
         policy,
@@ -53,6 +53,7 @@ pub(crate) fn options(
         invocations: None,
         timeout_s: 60.0,
         seed: 1,
+        setup: None,
     }
 }
 

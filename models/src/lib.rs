@@ -11,6 +11,9 @@
 //! - [`quantile`]: the one quantile estimator faastwin uses everywhere (linear interpolation
 //!   between order statistics, Hyndman & Fan type 7).
 //!
+//! - [`Body`], [`PlatformKind`], [`SubmitPolicy`]: the closed sets every crate speaks of (which
+//!   function body, which kind of platform, how a partition submits), named once here.
+//!
 //! Sampling goes through `rand_distr` with any `rand::Rng`; faastwin uses the portable
 //! [`rand_pcg::Pcg64Mcg`] ([`Rng`]) so a seed gives the same stream on every machine.
 
@@ -20,10 +23,12 @@ mod distribution;
 mod error;
 pub mod quantile;
 mod size;
+mod vocabulary;
 
 pub use distribution::{Distribution, MixtureComponent, RawDistribution};
 pub use error::ModelError;
 pub use size::SizeModel;
+pub use vocabulary::{Body, PlatformKind, SubmitPolicy, UnknownName};
 
 /// The random number generator faastwin uses: small, fast and portable across platforms.
 pub type Rng = rand_pcg::Pcg64Mcg;
@@ -41,4 +46,21 @@ pub fn splitmix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// An error and its causes on one line, `outer: inner: innermost`, for places that must keep
+/// an error as text (a CSV cell, a report's input error). Causes already spelled out by the
+/// outer message are not repeated.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use faastwin_calibration::{Run, RunValidation};
-use faastwin_sim::{Calibration, PlatformSummary};
-use serde::Deserialize;
+use faastwin_models::error_chain;
+use faastwin_sim::sweep::read_csv;
+use faastwin_sim::{Calibration, PlatformSummary, SimulationReport};
 
 use crate::ReportError;
 
@@ -49,18 +50,14 @@ pub type SweepPoint = (f64, f64, f64, f64);
 /// A platform's line through a sweep.
 pub type SweepSeries = (String, Vec<SweepPoint>);
 
-/// A sweep CSV: the swept parameter and, per platform, (value, median, CI low, CI high).
+/// A sweep as the figures draw it: the first swept parameter and, per platform, (value,
+/// median, CI low, CI high).
 #[derive(Debug, Clone, Default)]
 pub struct SweepTable {
     /// Name of the first swept parameter.
     pub parameter: String,
     /// Per platform: (parameter value, median warm makespan, CI low, CI high) [s].
     pub series: Vec<SweepSeries>,
-}
-
-#[derive(Deserialize)]
-struct SimulationJson {
-    platforms: Vec<PlatformSummary>,
 }
 
 fn fail(path: &Path, detail: impl Into<String>) -> ReportError {
@@ -81,7 +78,7 @@ pub fn read(path: &Path) -> Result<Input, ReportError> {
         }
         return Run::load(path)
             .map(|r| Input::Run(Box::new(r)))
-            .map_err(|e| fail(path, e.to_string()));
+            .map_err(|e| fail(path, error_chain(&e)));
     }
     let text = std::fs::read_to_string(path).map_err(|e| fail(path, e.to_string()))?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
@@ -91,13 +88,13 @@ pub fn read(path: &Path) -> Result<Input, ReportError> {
                 path: path.to_owned(),
                 calibration: Box::new(c),
             })
-            .map_err(|e| fail(path, format!("not a calibration file: {e}"))),
+            .map_err(|e| fail(path, format!("not a calibration file: {}", error_chain(&e)))),
         "csv" => read_sweep(path, &text).map(|table| Input::Sweep {
             path: path.to_owned(),
             table,
         }),
         "json" => {
-            if let Ok(sim) = serde_json::from_str::<SimulationJson>(&text) {
+            if let Ok(sim) = serde_json::from_str::<SimulationReport>(&text) {
                 return Ok(Input::Simulation {
                     path: path.to_owned(),
                     platforms: sim.platforms,
@@ -115,53 +112,20 @@ pub fn read(path: &Path) -> Result<Input, ReportError> {
 }
 
 fn read_sweep(path: &Path, text: &str) -> Result<SweepTable, ReportError> {
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| fail(path, e.to_string()))?
-        .clone();
-    if headers.get(0) != Some("point") {
-        return Err(fail(
-            path,
-            "not a sweep CSV of faastwin sweep (its first column is `point`)",
-        ));
-    }
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| fail(path, format!("no `{name}` column")))
-    };
-    let (platform, median, low, high) = (
-        column("platform")?,
-        column("warm_makespan_s")?,
-        column("warm_makespan_s_ci95_low")?,
-        column("warm_makespan_s_ci95_high")?,
-    );
-    let parameter = headers
-        .get(1)
-        .filter(|_| platform > 1)
-        .unwrap_or("point")
-        .to_owned();
+    let table = read_csv(text.as_bytes()).map_err(|e| fail(path, error_chain(&e)))?;
+    let parameter = table
+        .parameters
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "point".to_owned());
     let mut series: Vec<SweepSeries> = Vec::new();
-    for (line, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| fail(path, format!("line {}: {e}", line + 2)))?;
-        let number = |i: usize| {
-            row.get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .ok_or_else(|| {
-                    fail(
-                        path,
-                        format!("line {}: column {} is not a number", line + 2, i + 1),
-                    )
-                })
-        };
-        let x = if platform > 1 { number(1)? } else { number(0)? };
-        let name = row.get(platform).unwrap_or("").to_owned();
-        let point = (x, number(median)?, number(low)?, number(high)?);
-        match series.iter_mut().find(|(n, _)| *n == name) {
+    for row in &table.rows {
+        let x = row.values.first().copied().unwrap_or(row.point as f64);
+        let [median, _, _, low, high] = row.warm_makespan_s;
+        let point = (x, median, low, high);
+        match series.iter_mut().find(|(n, _)| *n == row.platform) {
             Some((_, points)) => points.push(point),
-            None => series.push((name, vec![point])),
+            None => series.push((row.platform.clone(), vec![point])),
         }
     }
     Ok(SweepTable { parameter, series })

@@ -262,7 +262,7 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
 fn calibration_runs(calibration: &Calibration, platform: &str, inputs: &[&Run]) -> Vec<Run> {
     let given: Vec<Run> = inputs
         .iter()
-        .filter(|r| r.platform() == platform)
+        .filter(|r| r.platform().name() == platform)
         .map(|r| (*r).clone())
         .collect();
     if !given.is_empty() {
@@ -345,7 +345,7 @@ fn fit_panels(spec: &PlatformSpec, runs: &[Run]) -> Vec<(String, Vec<f64>, Distr
                 let intercept = fixed(stage).map_or(0.0, |d| d.mean());
                 let measured: Vec<f64> = runs
                     .iter()
-                    .filter(|r| r.workload() == kind)
+                    .filter(|r| r.workload() == *kind)
                     .flat_map(|r| r.warm())
                     .filter_map(|x| {
                         Some(
@@ -389,7 +389,7 @@ fn run_table(runs: &[&Run]) -> String {
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 escape(&short(&run.dir)),
-                escape(run.platform()),
+                escape(run.platform().name()),
                 run.workload(),
                 s.repetition,
                 s.invocations,

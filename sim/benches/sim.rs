@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use faastwin_sim::{Engine, NoTrace, Policy, Scenario, Workload, simulate};
+use faastwin_sim::{Body, Engine, NoTrace, Scenario, SubmitPolicy, Workload, simulate};
 
 /// Two processes exchange messages with a small random-ish delay until `events` are handled.
 fn ping_pong(events: u64) -> u64 {
@@ -37,13 +37,13 @@ fn study_workload(
     let scenario = Scenario::load(&path).expect("study scenario");
     let compiled = scenario
         .calibration
-        .compile(platform, "relay")
+        .compile(platform, Body::Relay)
         .expect("platform");
     let workload = Workload {
         invocations,
         nodes,
         partitions: nodes,
-        policy: Policy::Sequential,
+        policy: SubmitPolicy::Sequential,
         ..scenario.workload
     };
     (compiled, workload)

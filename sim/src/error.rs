@@ -21,7 +21,7 @@ pub enum SimError {
         what: String,
     },
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -29,10 +29,25 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
-    /// The trace could not be written.
-    #[error("cannot write trace: {detail}")]
-    Trace {
-        /// The writer's message.
-        detail: String,
+    /// A CSV file (trace, sweep) could not be written or read.
+    #[error("{what}")]
+    Csv {
+        /// Which file and, when reading, which line and column.
+        what: String,
+        /// The CSV library's error.
+        #[source]
+        source: csv::Error,
     },
+    /// A JSON file (a sweep chunk, `sweep.json`) could not be written or read.
+    #[error("{what}")]
+    Json {
+        /// Which file.
+        what: String,
+        /// serde_json's error, with line and column.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A calibration could not be encoded as TOML.
+    #[error("cannot encode the calibration as TOML")]
+    Toml(#[source] toml::ser::Error),
 }

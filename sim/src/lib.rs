@@ -9,7 +9,7 @@
 //! scheduler with its cycle, local processes have no orchestration at all.
 //!
 //! A [`Workload`] spreads N invocations over P partitions on nodes; each partition submits
-//! under a [`Policy`] (sequential as in the study, a window, open-loop arrivals).
+//! under a [`SubmitPolicy`] (sequential as in the study, a window, open-loop arrivals).
 //! [`simulate`] runs one seeded replication and returns a [`RunResult`] (warm makespan,
 //! latency quantiles, startup overhead, decomposition, utilisation); [`replicate`] runs many in
 //! parallel and [`PlatformSummary`] condenses them as the study's tables do.
@@ -19,29 +19,34 @@
 
 #![warn(missing_docs)]
 
-pub mod chunk;
 mod engine;
 mod error;
 mod metrics;
 mod model;
+mod output;
 pub mod placement;
 mod platform;
 mod replicate;
 mod resource;
 pub mod scenario;
 pub mod slurm_queue;
+pub mod sweep;
 mod trace;
 mod workload;
 
 pub use engine::{Engine, EventId, SimTime, from_secs, to_secs};
 pub use error::SimError;
+pub use faastwin_models::{Body, SubmitPolicy};
 pub use metrics::{Decomposition, EXACT_LATENCY_LIMIT, LatencySummary, RunResult, Utilisation};
 pub use model::simulate;
+pub use output::{QUANTILES_SKETCH, QUANTILES_TYPE_7, SimulationReport, simulate_scenario};
 pub use platform::{
     Calibration, CompiledPlatform, Discipline, OrchestrationStages, PlatformSpec, ResourceSpec,
     Scope, Stage, StageSpec, WorkloadStages,
 };
-pub use replicate::{MetricStats, PlatformSummary, Stats, replicate, replication_seed};
+pub use replicate::{
+    MetricStats, PlatformSummary, Stats, replicate, replicate_traced, replication_seed,
+};
 pub use scenario::{GridPoint, Scenario};
 pub use trace::{CsvTrace, NoTrace, OwnedTraceRow, TraceRow, TraceSink, VecTrace};
-pub use workload::{Policy, Workload};
+pub use workload::Workload;

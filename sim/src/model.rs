@@ -22,7 +22,8 @@ use crate::placement::Cluster;
 use crate::platform::{CompiledPlatform, Discipline, Scope};
 use crate::resource::{Batch, Cycle, Fifo, ProcessorSharing, Resource, Slot};
 use crate::trace::{TraceRow, TraceSink};
-use crate::workload::{Policy, Workload};
+use crate::workload::Workload;
+use faastwin_models::SubmitPolicy;
 
 const STAGES: usize = 6;
 
@@ -77,7 +78,7 @@ fn stream(seed: u64, kind: u64, index: u64) -> Rng {
     rng_from_seed(splitmix64(seed) ^ splitmix64((kind << 56) ^ index))
 }
 
-struct Sim<'a, T: TraceSink> {
+struct Sim<'a, T: TraceSink + ?Sized> {
     engine: Engine<Event>,
     platform: &'a CompiledPlatform,
     workload: &'a Workload,
@@ -105,7 +106,7 @@ struct Sim<'a, T: TraceSink> {
 
 /// Runs one replication of `workload` on `platform` with `seed`, sending one trace row per
 /// invocation to `trace`.
-pub fn simulate<T: TraceSink>(
+pub fn simulate<T: TraceSink + ?Sized>(
     platform: &CompiledPlatform,
     workload: &Workload,
     seed: u64,
@@ -118,7 +119,7 @@ pub fn simulate<T: TraceSink>(
     sim.result(seed)
 }
 
-impl<'a, T: TraceSink> Sim<'a, T> {
+impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
     fn new(
         platform: &'a CompiledPlatform,
         workload: &'a Workload,
@@ -182,7 +183,7 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             })
             .collect();
         let arrival_exp = match workload.policy {
-            Policy::Poisson { rate_per_s } => {
+            SubmitPolicy::Poisson { rate_per_s } => {
                 Some(Exp::new(rate_per_s).map_err(|e| SimError::Invalid {
                     what: format!("poisson rate {rate_per_s}: {e}"),
                 })?)
@@ -271,14 +272,16 @@ impl<'a, T: TraceSink> Sim<'a, T> {
         let partitions = std::mem::take(&mut self.node_partitions[node as usize]);
         for &p in &partitions {
             match &self.workload.policy {
-                Policy::Sequential | Policy::Window { .. } => {
+                SubmitPolicy::Sequential | SubmitPolicy::Window { .. } => {
                     let window = self.workload.policy.window().unwrap_or(1);
                     let first = u64::from(window).min(self.partitions[p as usize].size);
                     for _ in 0..first {
                         self.submit(p)?;
                     }
                 }
-                Policy::Poisson { .. } | Policy::Arrivals { .. } => self.schedule_arrival(p, now),
+                SubmitPolicy::Poisson { .. } | SubmitPolicy::Arrivals { .. } => {
+                    self.schedule_arrival(p, now)
+                }
             }
         }
         self.node_partitions[node as usize] = partitions;
@@ -292,8 +295,10 @@ impl<'a, T: TraceSink> Sim<'a, T> {
             return;
         }
         let at = match (&self.workload.policy, &self.arrival_exp) {
-            (Policy::Poisson { .. }, Some(exp)) => now + from_secs(exp.sample(&mut part.arrivals)),
-            (Policy::Arrivals { times_s }, _) => {
+            (SubmitPolicy::Poisson { .. }, Some(exp)) => {
+                now + from_secs(exp.sample(&mut part.arrivals))
+            }
+            (SubmitPolicy::Arrivals { times_s }, _) => {
                 let id = u64::from(p) + part.submitted * u64::from(self.workload.partitions);
                 let ready = self.node_ready[part.node as usize];
                 (ready + from_secs(times_s[id as usize])).max(now)
@@ -692,7 +697,7 @@ pub(crate) fn simulate_with_ps_work(
 mod tests {
     use super::*;
     use crate::platform::Calibration;
-    use faastwin_models::Distribution;
+    use faastwin_models::{Body, Distribution};
     use proptest::prelude::*;
 
     const STORAGE: &str = r#"
@@ -703,10 +708,10 @@ discipline = { kind = "processor_sharing", capacity = 1.0, per_job_cap = 1.0 }
 [platforms.p.resources.cores]
 scope = "node"
 discipline = { kind = "processor_sharing", capacity = 2.0, per_job_cap = 1.0 }
-[platforms.p.workloads.w.read]
+[platforms.p.workloads.relay.read]
 work = { per_byte = { family = "lognormal", mu = -18.4, sigma = 0.5 } }
 resource = "nfs"
-[platforms.p.workloads.w.compute]
+[platforms.p.workloads.relay.compute]
 work = { per_byte = { family = "lognormal", mu = -16.0, sigma = 0.3 } }
 resource = "cores"
 "#;
@@ -716,11 +721,11 @@ resource = "cores"
         /// the contention.
         #[test]
         fn processor_sharing_conserves_work(n in 1u64..200, p in 1u32..12, nodes in 1u32..4, window in 1u32..4, seed in any::<u64>()) {
-            let platform = Calibration::from_toml(STORAGE, "t").unwrap().compile("p", "w").unwrap();
+            let platform = Calibration::from_toml(STORAGE, "t").unwrap().compile("p", Body::Relay).unwrap();
             let workload = Workload {
-                kind: "w".into(), invocations: n, partitions: p, nodes,
+                body: Body::Relay, invocations: n, partitions: p, nodes,
                 input_bytes: Distribution::constant(64.0 * 1048576.0).unwrap(),
-                policy: Policy::Window { size: window },
+                policy: SubmitPolicy::Window { size: window },
                 placement: None,
                 allocation_queue: None,
             };

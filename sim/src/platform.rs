@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use faastwin_models::{Distribution, SizeModel};
+use faastwin_models::{Body, Distribution, SizeModel};
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
@@ -51,7 +51,7 @@ pub struct PlatformSpec {
     /// Function-body stages per workload (`relay`, `etl`), and any orchestration stage that
     /// differs for that workload.
     #[serde(default)]
-    pub workloads: BTreeMap<String, WorkloadStages>,
+    pub workloads: BTreeMap<Body, WorkloadStages>,
 }
 
 /// Orchestration stages of a platform.
@@ -268,13 +268,11 @@ impl Calibration {
 
     /// Serialises to TOML.
     pub fn to_toml(&self) -> Result<String, SimError> {
-        toml::to_string_pretty(self).map_err(|e| SimError::Invalid {
-            what: format!("cannot encode calibration: {e}"),
-        })
+        toml::to_string_pretty(self).map_err(SimError::Toml)
     }
 
     /// Prepares platform `name` for `workload`, resolving resource names.
-    pub fn compile(&self, name: &str, workload: &str) -> Result<CompiledPlatform, SimError> {
+    pub fn compile(&self, name: &str, body: Body) -> Result<CompiledPlatform, SimError> {
         let spec = self.platforms.get(name).ok_or_else(|| SimError::Invalid {
             what: format!(
                 "the calibration has no platform {name:?} (it has: {})",
@@ -285,25 +283,22 @@ impl Calibration {
                     .join(", ")
             ),
         })?;
-        spec.compile(name, workload)
+        spec.compile(name, body)
     }
 }
 
 impl PlatformSpec {
-    fn compile(&self, name: &str, workload: &str) -> Result<CompiledPlatform, SimError> {
-        let body = self
-            .workloads
-            .get(workload)
-            .ok_or_else(|| SimError::Invalid {
-                what: format!(
-                    "platform {name:?} has no model for workload {workload:?} (it has: {})",
-                    self.workloads
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })?;
+    fn compile(&self, name: &str, kind: Body) -> Result<CompiledPlatform, SimError> {
+        let body = self.workloads.get(&kind).ok_or_else(|| SimError::Invalid {
+            what: format!(
+                "platform {name:?} has no model for workload \"{kind}\" (it has: {})",
+                self.workloads
+                    .keys()
+                    .map(|b| b.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
         let resources: Vec<(String, ResourceSpec)> = self
             .resources
             .iter()

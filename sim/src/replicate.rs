@@ -1,7 +1,7 @@
 //! Independent seeded replications, run in parallel, and their summary statistics.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use faastwin_models::{quantile, splitmix64};
 use serde::{Deserialize, Serialize};
@@ -11,13 +11,33 @@ use crate::SimError;
 use crate::metrics::{Decomposition, RunResult};
 use crate::model::simulate;
 use crate::platform::CompiledPlatform;
-use crate::trace::NoTrace;
+use crate::trace::{NoTrace, TraceSink};
 use crate::workload::Workload;
 
 /// The seed of replication `r` of a run seeded with `seed`: independent streams that depend on
 /// nothing but the two numbers (not on threads or chunking).
 pub fn replication_seed(seed: u64, r: u32) -> u64 {
     splitmix64(seed ^ splitmix64(u64::from(r) + 1))
+}
+
+/// Runs `replications` replications one after another, streaming every invocation to `trace`
+/// (rows never interleave); results in replication order. One pass: the trace and the
+/// statistics come from the same simulations.
+pub fn replicate_traced(
+    platform: &CompiledPlatform,
+    workload: &Workload,
+    seed: u64,
+    replications: u32,
+    trace: &mut dyn TraceSink,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<RunResult>, SimError> {
+    (0..replications)
+        .map(|r| {
+            let result = simulate(platform, workload, replication_seed(seed, r), r, trace);
+            progress();
+            result
+        })
+        .collect()
 }
 
 /// Runs `replications` replications on up to `threads` threads; results in replication order.
@@ -50,22 +70,19 @@ pub fn replicate(
                         &mut NoTrace,
                     );
                     progress();
-                    if let Ok(mut all) = results.lock() {
-                        all[r] = Some(result);
-                    }
+                    results.lock().unwrap_or_else(PoisonError::into_inner)[r] = Some(result);
                 }
             });
         }
     });
-    let results = results.into_inner().map_err(|_| SimError::Invalid {
-        what: "a replication panicked".into(),
-    })?;
     results
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
         .into_iter()
         .map(|r| {
             r.unwrap_or_else(|| {
                 Err(SimError::Invalid {
-                    what: "a replication did not run".into(),
+                    what: "a replication did not run (a thread panicked)".into(),
                 })
             })
         })
@@ -155,6 +172,14 @@ pub struct PlatformSummary {
     pub utilisation: Vec<crate::metrics::Utilisation>,
     /// Every statistic of every metric.
     pub stats: MetricStats,
+    /// True when every replication's latency quantiles are exact (type 7); false when some
+    /// come from the DDSketch (runs above [`crate::EXACT_LATENCY_LIMIT`] invocations).
+    #[serde(default = "yes")]
+    pub quantiles_exact: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The full statistics behind [`PlatformSummary`]'s medians.
@@ -229,6 +254,7 @@ impl PlatformSummary {
             mean_client_gap_s: runs.iter().map(|r| r.mean_client_gap_s).sum::<f64>() / n,
             utilisation,
             stats: metric,
+            quantiles_exact: runs.iter().all(|r| r.latency.exact),
         })
     }
 }

@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::SimError;
 use crate::platform::Calibration;
-use crate::workload::{Policy, Workload};
+use crate::workload::Workload;
+use faastwin_models::SubmitPolicy;
 
 /// The calibration shipped with faastwin, derived from the study's published figures
 /// (`scenarios/calibration/study.toml`, documented in `scenarios/calibration/README.md`).
@@ -86,7 +87,7 @@ fn one_u32() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// Function body: `relay` or `etl` (selects the platforms' body models).
-    pub kind: String,
+    pub kind: faastwin_models::Body,
     /// Number of invocations.
     pub invocations: u64,
     /// Number of worker nodes.
@@ -249,17 +250,17 @@ impl Scenario {
         }
         let w = &file.workload;
         let policy = match &w.policy {
-            PolicySpec::Sequential => Policy::Sequential,
-            PolicySpec::Window { size } => Policy::Window { size: *size },
-            PolicySpec::Poisson { rate_per_s } => Policy::Poisson {
+            PolicySpec::Sequential => SubmitPolicy::Sequential,
+            PolicySpec::Window { size } => SubmitPolicy::Window { size: *size },
+            PolicySpec::Poisson { rate_per_s } => SubmitPolicy::Poisson {
                 rate_per_s: *rate_per_s,
             },
-            PolicySpec::Arrivals { file: arrivals } => Policy::Arrivals {
+            PolicySpec::Arrivals { file: arrivals } => SubmitPolicy::Arrivals {
                 times_s: read_arrivals(&base.join(arrivals))?,
             },
         };
         let workload = Workload {
-            kind: w.kind.clone(),
+            body: w.kind,
             invocations: w.invocations,
             partitions: w.partitions.unwrap_or(w.nodes),
             nodes: w.nodes,
@@ -271,7 +272,7 @@ impl Scenario {
         workload.validate().map_err(|e| invalid(e.to_string()))?;
         for platform in &file.platforms {
             calibration
-                .compile(platform, &workload.kind)
+                .compile(platform, workload.body)
                 .map_err(|e| invalid(e.to_string()))?;
         }
         for axis in &file.sweep {
@@ -346,8 +347,8 @@ fn apply(w: &mut Workload, parameter: SweepParameter, value: f64) {
                 w.input_bytes = d;
             }
         }
-        SweepParameter::Window => w.policy = Policy::Window { size: small },
-        SweepParameter::PoissonRate => w.policy = Policy::Poisson { rate_per_s: value },
+        SweepParameter::Window => w.policy = SubmitPolicy::Window { size: small },
+        SweepParameter::PoissonRate => w.policy = SubmitPolicy::Poisson { rate_per_s: value },
         SweepParameter::BackgroundRate => {
             if let Some(queue) = &mut w.allocation_queue {
                 queue.arrival_rate_per_s = value;

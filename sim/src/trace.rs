@@ -71,16 +71,18 @@ impl<W: Write> CsvTrace<W> {
 
     /// Flushes buffered rows.
     pub fn flush(&mut self) -> Result<(), SimError> {
-        self.writer.flush().map_err(|e| SimError::Trace {
-            detail: e.to_string(),
+        self.writer.flush().map_err(|e| SimError::Csv {
+            what: "cannot write the trace".into(),
+            source: e.into(),
         })
     }
 }
 
 impl<W: Write> TraceSink for CsvTrace<W> {
     fn record(&mut self, row: &TraceRow<'_>) -> Result<(), SimError> {
-        self.writer.serialize(row).map_err(|e| SimError::Trace {
-            detail: e.to_string(),
+        self.writer.serialize(row).map_err(|source| SimError::Csv {
+            what: "cannot write the trace".into(),
+            source,
         })
     }
 }

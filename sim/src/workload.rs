@@ -1,8 +1,6 @@
 //! What is run: invocations, partitions, nodes, input sizes and the submission policy.
 
-use std::sync::Arc;
-
-use faastwin_models::Distribution;
+use faastwin_models::{Body, Distribution, SubmitPolicy};
 
 /// A batch of invocations.
 ///
@@ -11,8 +9,8 @@ use faastwin_models::Distribution;
 /// more partitions). Each partition submits its invocations in id order under `policy`.
 #[derive(Debug, Clone)]
 pub struct Workload {
-    /// Which function body runs (`relay`, `etl`): selects the body models of the platform.
-    pub kind: String,
+    /// Which function body runs: selects the body models of the platform.
+    pub body: Body,
     /// Number of invocations.
     pub invocations: u64,
     /// Number of partitions (independent submitters).
@@ -22,45 +20,11 @@ pub struct Workload {
     /// Input size of each invocation [bytes], drawn per invocation.
     pub input_bytes: Distribution,
     /// How each partition submits.
-    pub policy: Policy,
+    pub policy: SubmitPolicy,
     /// Where Jobs run; `None`: partition p's Jobs on node p mod nodes, with no capacity limit.
     pub placement: Option<crate::placement::PlacementSpec>,
     /// The Slurm queue the platform's allocation waits in before its node startups (KSI).
     pub allocation_queue: Option<crate::slurm_queue::AllocationQueue>,
-}
-
-/// How a partition submits its invocations.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Policy {
-    /// One at a time: submit, wait for completion, client gap, submit the next (the study).
-    Sequential,
-    /// Up to `size` in flight; each completion (plus client gap) frees a place.
-    Window {
-        /// In-flight limit (≥ 1).
-        size: u32,
-    },
-    /// Open loop: Poisson arrivals at `rate_per_s` per partition, whatever is in flight.
-    Poisson {
-        /// Arrival rate of one partition [1/s].
-        rate_per_s: f64,
-    },
-    /// Open loop: invocation `i` is submitted `times_s[i]` after its node is ready.
-    Arrivals {
-        /// Submission time of each invocation [s], one per invocation, non-decreasing within
-        /// each partition.
-        times_s: Arc<[f64]>,
-    },
-}
-
-impl Policy {
-    /// The in-flight limit of a closed-loop policy; `None` for open loop.
-    pub fn window(&self) -> Option<u32> {
-        match self {
-            Policy::Sequential => Some(1),
-            Policy::Window { size } => Some(*size),
-            Policy::Poisson { .. } | Policy::Arrivals { .. } => None,
-        }
-    }
 }
 
 impl Workload {
@@ -99,20 +63,22 @@ impl Workload {
             queue.validate(self.nodes)?;
         }
         match &self.policy {
-            Policy::Window { size: 0 } => bad("policy window size must be at least 1".into()),
-            Policy::Poisson { rate_per_s } if !(*rate_per_s > 0.0 && rate_per_s.is_finite()) => {
+            SubmitPolicy::Window { size: 0 } => bad("policy window size must be at least 1".into()),
+            SubmitPolicy::Poisson { rate_per_s }
+                if !(*rate_per_s > 0.0 && rate_per_s.is_finite()) =>
+            {
                 bad(format!(
                     "policy poisson rate_per_s must be > 0 (got {rate_per_s})"
                 ))
             }
-            Policy::Arrivals { times_s } if times_s.len() as u64 != self.invocations => {
+            SubmitPolicy::Arrivals { times_s } if times_s.len() as u64 != self.invocations => {
                 bad(format!(
                     "arrival times: {} times for {} invocations",
                     times_s.len(),
                     self.invocations
                 ))
             }
-            Policy::Arrivals { times_s } => {
+            SubmitPolicy::Arrivals { times_s } => {
                 let p = self.partitions as usize;
                 for (i, w) in times_s.iter().enumerate() {
                     if !(w.is_finite() && *w >= 0.0) {

@@ -9,19 +9,24 @@ mod schedulers;
 mod study;
 
 use faastwin_models::Distribution;
-use faastwin_sim::{Calibration, CompiledPlatform, Policy, Workload};
+use faastwin_sim::{Body, Calibration, CompiledPlatform, SubmitPolicy, Workload};
 
 /// Compiles platform `name` of a calibration given as TOML text.
-pub(crate) fn platform(toml_text: &str, name: &str, workload: &str) -> CompiledPlatform {
+pub(crate) fn platform(toml_text: &str, name: &str, body: Body) -> CompiledPlatform {
     Calibration::from_toml(toml_text, "test")
         .unwrap()
-        .compile(name, workload)
+        .compile(name, body)
         .unwrap()
 }
 
-pub(crate) fn workload(invocations: u64, partitions: u32, nodes: u32, policy: Policy) -> Workload {
+pub(crate) fn workload(
+    invocations: u64,
+    partitions: u32,
+    nodes: u32,
+    policy: SubmitPolicy,
+) -> Workload {
     Workload {
-        kind: "w".into(),
+        body: Body::Relay,
         invocations,
         partitions,
         nodes,
@@ -42,9 +47,9 @@ delay = { latency = { family = "lognormal", mu = -0.5, sigma = 0.2 } }
 delay = { latency = { family = "gamma", shape = 4.0, scale = 0.3 } }
 [platforms.p.stages.completion]
 delay = { latency = { family = "weibull", shape = 2.0, scale = 1.0 } }
-[platforms.p.workloads.w.read]
+[platforms.p.workloads.relay.read]
 delay = { per_byte = { family = "uniform", low = 1e-9, high = 3e-9 } }
-[platforms.p.workloads.w.compute]
+[platforms.p.workloads.relay.compute]
 delay = { latency = { family = "shifted_exponential", shift = 0.1, rate = 5.0 } }
 "#;
 
@@ -65,7 +70,7 @@ work = { latency = { family = "lognormal", mu = -1.0, sigma = 0.3 } }
 resource = "control_plane"
 [platforms.p.stages.startup]
 delay = { latency = { family = "lognormal", mu = 0.5, sigma = 0.05 } }
-[platforms.p.workloads.w.compute]
+[platforms.p.workloads.relay.compute]
 work = { per_byte = { family = "lognormal", mu = -14.0, sigma = 0.2 } }
 resource = "cores"
 "#;
@@ -92,14 +97,14 @@ resource = "api"
 [platforms.p.stages.startup]
 work = { latency = { family = "constant", value = 0.05 } }
 resource = "sched"
-[platforms.p.workloads.w.read]
+[platforms.p.workloads.relay.read]
 delay = { latency = { family = "constant", value = 0.01 } }
 work = { per_byte = { family = "lognormal", mu = -18.0, sigma = 0.3 } }
 resource = "nfs"
-[platforms.p.workloads.w.compute]
+[platforms.p.workloads.relay.compute]
 work = { per_byte = { family = "lognormal", mu = -15.0, sigma = 0.2 } }
 resource = "cores"
-[platforms.p.workloads.w.write]
+[platforms.p.workloads.relay.write]
 work = { latency = { family = "constant", value = 0.02 } }
 resource = "nfs"
 "#;

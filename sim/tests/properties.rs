@@ -2,16 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use faastwin_sim::{Policy, VecTrace, simulate};
+use faastwin_sim::{Body, SubmitPolicy, VecTrace, simulate};
 use proptest::prelude::*;
 
 use crate::{DELAYS_ONLY, PER_NODE, SHARED, platform, workload};
 
-fn policy() -> impl Strategy<Value = Policy> {
+fn policy() -> impl Strategy<Value = SubmitPolicy> {
     prop_oneof![
-        Just(Policy::Sequential),
-        (1u32..4).prop_map(|size| Policy::Window { size }),
-        (0.5f64..5.0).prop_map(|rate_per_s| Policy::Poisson { rate_per_s }),
+        Just(SubmitPolicy::Sequential),
+        (1u32..4).prop_map(|size| SubmitPolicy::Window { size }),
+        (0.5f64..5.0).prop_map(|rate_per_s| SubmitPolicy::Poisson { rate_per_s }),
     ]
 }
 
@@ -28,7 +28,7 @@ proptest! {
     fn invocations_complete_once_in_order(
         cal in platforms(), n in 1u64..120, p in 1u32..6, nodes in 1u32..4, policy in policy(), seed in any::<u64>()
     ) {
-        let platform = platform(cal, "p", "w");
+        let platform = platform(cal, "p", Body::Relay);
         let w = workload(n, p, nodes, policy.clone());
         let mut trace = VecTrace::default();
         let result = simulate(&platform, &w, seed, 0, &mut trace).unwrap();
@@ -63,11 +63,11 @@ proptest! {
     /// changes nothing, and each partition's makespan is its own latencies plus gaps.
     #[test]
     fn without_shared_resources_partitions_do_not_interact(n in 1u64..80, p in 1u32..6, seed in any::<u64>()) {
-        let platform = platform(DELAYS_ONLY, "p", "w");
+        let platform = platform(DELAYS_ONLY, "p", Body::Relay);
         let mut packed = VecTrace::default();
         let mut spread = VecTrace::default();
-        let a = simulate(&platform, &workload(n, p, 1, Policy::Sequential), seed, 0, &mut packed).unwrap();
-        let b = simulate(&platform, &workload(n, p, p, Policy::Sequential), seed, 0, &mut spread).unwrap();
+        let a = simulate(&platform, &workload(n, p, 1, SubmitPolicy::Sequential), seed, 0, &mut packed).unwrap();
+        let b = simulate(&platform, &workload(n, p, p, SubmitPolicy::Sequential), seed, 0, &mut spread).unwrap();
         prop_assert_eq!(&a.partition_makespans_s, &b.partition_makespans_s);
         prop_assert_eq!(a.latency.clone(), b.latency.clone());
         for (partition, makespan) in a.partition_makespans_s.iter().enumerate() {
@@ -94,11 +94,11 @@ delay = {{ latency = {{ family = "constant", value = {cp} }} }}
 delay = {{ latency = {{ family = "constant", value = {start} }} }}
 [platforms.c.stages.completion]
 delay = {{ latency = {{ family = "constant", value = {done} }} }}
-[platforms.c.workloads.w.compute]
+[platforms.c.workloads.relay.compute]
 delay = {{ latency = {{ family = "constant", value = {body} }} }}
 "#);
-        let platform = platform(&cal, "c", "w");
-        let r = simulate(&platform, &workload(n, p, p, Policy::Sequential), 1, 0, &mut faastwin_sim::NoTrace).unwrap();
+        let platform = platform(&cal, "c", Body::Relay);
+        let r = simulate(&platform, &workload(n, p, p, SubmitPolicy::Sequential), 1, 0, &mut faastwin_sim::NoTrace).unwrap();
         let ns = |s: f64| (s * 1e9).round() / 1e9;
         let latency = ns(cp) + ns(start) + ns(body) + ns(done);
         let per_partition = n.div_ceil(u64::from(p)) as f64;
@@ -110,8 +110,8 @@ delay = {{ latency = {{ family = "constant", value = {body} }} }}
     /// Same seed → identical results; another seed → other results.
     #[test]
     fn seed_determines_the_run(cal in platforms(), n in 20u64..100, p in 1u32..4, seed in any::<u64>()) {
-        let platform = platform(cal, "p", "w");
-        let w = workload(n, p, 2, Policy::Window { size: 2 });
+        let platform = platform(cal, "p", Body::Relay);
+        let w = workload(n, p, 2, SubmitPolicy::Window { size: 2 });
         let a = simulate(&platform, &w, seed, 0, &mut faastwin_sim::NoTrace).unwrap();
         let b = simulate(&platform, &w, seed, 0, &mut faastwin_sim::NoTrace).unwrap();
         let c = simulate(&platform, &w, seed.wrapping_add(1), 0, &mut faastwin_sim::NoTrace).unwrap();
@@ -125,10 +125,10 @@ delay = {{ latency = {{ family = "constant", value = {body} }} }}
     /// a partition off a shared node.
     #[test]
     fn one_more_ksi_node_never_slows_the_batch(nodes in 1u32..6, extra in 0u32..2, n in 1u64..150, seed in any::<u64>()) {
-        let platform = platform(PER_NODE, "p", "w");
+        let platform = platform(PER_NODE, "p", Body::Relay);
         let p = nodes + extra;
-        let before = simulate(&platform, &workload(n, p, nodes, Policy::Sequential), seed, 0, &mut faastwin_sim::NoTrace).unwrap();
-        let after = simulate(&platform, &workload(n, p, nodes + 1, Policy::Sequential), seed, 0, &mut faastwin_sim::NoTrace).unwrap();
+        let before = simulate(&platform, &workload(n, p, nodes, SubmitPolicy::Sequential), seed, 0, &mut faastwin_sim::NoTrace).unwrap();
+        let after = simulate(&platform, &workload(n, p, nodes + 1, SubmitPolicy::Sequential), seed, 0, &mut faastwin_sim::NoTrace).unwrap();
         prop_assert!(after.warm_makespan_s <= before.warm_makespan_s + 1e-9, "{} > {}", after.warm_makespan_s, before.warm_makespan_s);
     }
 }

@@ -33,7 +33,7 @@ fn every_shipped_scenario_loads_and_runs() {
             for name in &scenario.file.platforms {
                 let platform = scenario
                     .calibration
-                    .compile(name, &point.workload.kind)
+                    .compile(name, point.workload.body)
                     .unwrap();
                 let run = simulate(
                     &platform,
@@ -78,7 +78,10 @@ fn every_shipped_calibration_parses() {
 fn replications_are_independent_of_thread_count() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/study/etl-two-node.toml");
     let scenario = Scenario::load(&root).unwrap();
-    let platform = scenario.calibration.compile("k3s", "etl").unwrap();
+    let platform = scenario
+        .calibration
+        .compile("k3s", faastwin_sim::Body::Etl)
+        .unwrap();
     let one = replicate(&platform, &scenario.workload, 3, 4, 1, &|| {}).unwrap();
     let two = replicate(&platform, &scenario.workload, 3, 4, 2, &|| {}).unwrap();
     assert_eq!(one, two);

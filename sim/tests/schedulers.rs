@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use faastwin_sim::placement::{Allocatable, Cluster, PlacementSpec, Request};
 use faastwin_sim::slurm_queue::{BatchJob, SlurmQueue};
-use faastwin_sim::{NoTrace, Policy, simulate};
+use faastwin_sim::{Body, NoTrace, SubmitPolicy, simulate};
 use proptest::prelude::*;
 
 use crate::{PER_NODE, platform, workload};
@@ -197,8 +197,8 @@ proptest! {
         (model, nodes, request, node) in cluster_setup(),
         n in 1u64..80, partitions in 1u32..8, seed in any::<u64>(),
     ) {
-        let platform = platform(PER_NODE, "p", "w");
-        let mut w = workload(n, partitions, nodes as u32, Policy::Window { size: 2 });
+        let platform = platform(PER_NODE, "p", Body::Relay);
+        let mut w = workload(n, partitions, nodes as u32, SubmitPolicy::Window { size: 2 });
         w.placement = Some(spec(model, request, node));
         let a = simulate(&platform, &w, seed, 0, &mut NoTrace).unwrap();
         let b = simulate(&platform, &w, seed, 0, &mut NoTrace).unwrap();
@@ -220,12 +220,12 @@ discipline = {{ kind = "batch", interval_s = 1.0, slots_per_node = 2, backfill =
 [platforms.s.stages.control_plane]
 work = {{ latency = {{ family = "constant", value = 0.05 }} }}
 resource = "slurm"
-[platforms.s.workloads.w.compute]
+[platforms.s.workloads.relay.compute]
 delay = {{ latency = {{ family = "lognormal", mu = 0.0, sigma = 0.8 }} }}
 "#
         ),
         "s",
-        "w",
+        Body::Relay,
     )
 }
 
@@ -238,7 +238,7 @@ proptest! {
         backfill in any::<bool>(), n in 1u64..120, partitions in 1u32..8, nodes in 1u32..4, window in 1u32..4, seed in any::<u64>(),
     ) {
         let platform = batch_platform(backfill);
-        let w = workload(n, partitions, nodes, Policy::Window { size: window });
+        let w = workload(n, partitions, nodes, SubmitPolicy::Window { size: window });
         let mut trace = faastwin_sim::VecTrace::default();
         simulate(&platform, &w, seed, 0, &mut trace).unwrap();
         prop_assert_eq!(trace.rows.len() as u64, n);
@@ -293,12 +293,12 @@ fn a_batch_scheduler_must_schedule_the_whole_cluster() {
 [platforms.s.resources.slurm]
 scope = "node"
 discipline = { kind = "batch", interval_s = 1.0, slots_per_node = 2 }
-[platforms.s.workloads.w]
+[platforms.s.workloads.relay]
 "#,
         "t",
     )
     .unwrap()
-    .compile("s", "w")
+    .compile("s", Body::Relay)
     .unwrap_err()
     .to_string();
     assert!(err.contains("scope must be \"cluster\""), "{err}");

@@ -14,7 +14,7 @@ fn summaries(file: &str) -> Vec<PlatformSummary> {
         .platforms
         .iter()
         .map(|name| {
-            let platform = s.calibration.compile(name, &s.workload.kind).unwrap();
+            let platform = s.calibration.compile(name, s.workload.body).unwrap();
             let runs = replicate(
                 &platform,
                 &s.workload,

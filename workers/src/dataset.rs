@@ -50,6 +50,14 @@ pub enum DatasetSpec {
 }
 
 impl DatasetSpec {
+    /// The function body that reads this dataset.
+    pub fn body(&self) -> faastwin_models::Body {
+        match self {
+            DatasetSpec::Relay { .. } => faastwin_models::Body::Relay,
+            DatasetSpec::Etl { .. } => faastwin_models::Body::Etl,
+        }
+    }
+
     /// Number of files.
     pub fn count(&self) -> u64 {
         match self {
@@ -451,4 +459,48 @@ pub fn read(dir: &Path) -> Result<Dataset, DatasetError> {
 pub fn file_sha256(path: &Path) -> Result<String, DatasetError> {
     let bytes = fs::read(path).map_err(io_err(path))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Parses a byte count: a plain integer or a number with a binary or decimal unit suffix
+/// (`4096`, `64MiB`, `1.5 KiB`, `2MB`).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a byte count"))?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB or GB)"
+            ));
+        }
+    };
+    Ok((value * factor as f64).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_parse_with_units() {
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("1 GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("1.5KiB"), Ok(1536));
+        assert_eq!(parse_bytes("2MB"), Ok(2_000_000));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("MiB").is_err());
+    }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::{host_name, read_input, write_atomically};
 use crate::report::{Counts, Stopwatch};
-use crate::{Report, WorkerError, Workload};
+use crate::{Body, Report, WorkerError};
 
 /// Categories of sensor readings, each with its canonical unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -379,7 +379,7 @@ pub fn run(input: &Path, output: &Path, options: &EtlOptions) -> Result<Report, 
         rejected: out.records_rejected,
         malformed: out.records_malformed,
     };
-    Ok(watch.finish(counts, Workload::Etl, out.invocation_id, out.host))
+    Ok(watch.finish(counts, Body::Etl, out.invocation_id, out.host))
 }
 
 fn check_bad_share(input: &Path, agg: &Aggregation, limit: f64) -> Result<(), WorkerError> {

@@ -27,5 +27,6 @@ pub mod relay;
 mod report;
 
 pub use error::{ExitCode, WorkerError};
+pub use faastwin_models::Body;
 pub use io::host_name;
-pub use report::{Report, TERMINATION_MESSAGE_MAX_BYTES, Workload, write_termination_message};
+pub use report::{Report, TERMINATION_MESSAGE_MAX_BYTES, write_termination_message};

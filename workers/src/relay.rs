@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::io::{host_name, read_input, write_atomically};
 use crate::report::{Counts, Stopwatch};
-use crate::{Report, WorkerError, Workload};
+use crate::{Body, Report, WorkerError};
 
 /// One relay input object, as `faastwin dataset relay` writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,5 +104,5 @@ pub fn run(input: &Path, output: &Path, options: &RelayOptions) -> Result<Report
         kept: 1,
         ..Counts::default()
     };
-    Ok(watch.finish(counts, Workload::Relay, out.invocation_id, out.host))
+    Ok(watch.finish(counts, Body::Relay, out.invocation_id, out.host))
 }

@@ -3,20 +3,11 @@
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use faastwin_models::Body;
 use serde::{Deserialize, Serialize};
 
 /// Kubernetes keeps at most this many bytes of a termination message.
 pub const TERMINATION_MESSAGE_MAX_BYTES: usize = 4096;
-
-/// Which function body ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Workload {
-    /// Hash one small JSON object.
-    Relay,
-    /// Parse, transform, filter and aggregate one JSONL shard.
-    Etl,
-}
 
 /// What one invocation's function body measured about itself.
 ///
@@ -25,8 +16,8 @@ pub enum Workload {
 /// handling and bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    /// Which body ran.
-    pub workload: Workload,
+    /// Which body ran (the JSON key stays `workload`).
+    pub workload: Body,
     /// The invocation's id (from `--invocation-id`, else from the input).
     pub invocation_id: String,
     /// Host name of the worker (the pod name inside Kubernetes).
@@ -91,7 +82,7 @@ impl Stopwatch {
     pub(crate) fn finish(
         self,
         counts: Counts,
-        workload: Workload,
+        workload: Body,
         invocation_id: String,
         host: String,
     ) -> Report {

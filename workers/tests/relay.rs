@@ -1,7 +1,7 @@
 //! The relay body hashes `payload|invocation_id|host` and reports its timings.
 
 use faastwin_workers::relay::{self, RelayOptions, RelayOutput};
-use faastwin_workers::{Report, Workload};
+use faastwin_workers::{Body, Report};
 
 use crate::{worker, write};
 
@@ -28,7 +28,7 @@ fn digest_matches_a_hand_computed_sha256() {
     );
     assert_eq!(out.invocation_id, "7");
     assert_eq!(out.payload_bytes, 3);
-    assert_eq!(report.workload, Workload::Relay);
+    assert_eq!(report.workload, Body::Relay);
     assert_eq!(
         report.bytes_written,
         std::fs::metadata(&output).unwrap().len()

@@ -1,4 +1,4 @@
-//! Splitting a sweep into chunks that run anywhere (Slurm array tasks) and merging them back.
+//! Work units, the one executor that runs any set of them, chunk files and their merge.
 //!
 //! A sweep is a list of work units — (grid point, platform, replication) — in a fixed order.
 //! Chunk `i` of `k` takes the units whose index is `i` modulo `k`. A unit's seed depends only
@@ -9,6 +9,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use crate::SimError;
 use crate::metrics::RunResult;
@@ -80,6 +83,67 @@ pub struct ChunkFile {
     pub results: Vec<UnitResult>,
 }
 
+/// Runs `units` of `scenario`'s sweep on up to `threads` threads; results in `units` order.
+/// `progress` is called after each unit. A local sweep runs every unit; an array task its chunk.
+pub fn run_units(
+    scenario: &Scenario,
+    grid: &[GridPoint],
+    seed: u64,
+    units: &[Unit],
+    threads: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<UnitResult>, SimError> {
+    let platforms = &scenario.file.platforms;
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<Result<UnitResult, SimError>>>> =
+        Mutex::new(units.iter().map(|_| None).collect());
+    let run = |unit: &Unit| -> Result<UnitResult, SimError> {
+        let point = grid.get(unit.point).ok_or_else(|| SimError::Invalid {
+            what: format!("unit of grid point {} beyond the grid", unit.point),
+        })?;
+        let name = &platforms[unit.platform];
+        let platform = scenario.calibration.compile(name, point.workload.body)?;
+        let result = simulate(
+            &platform,
+            &point.workload,
+            replication_seed(seed, unit.replication),
+            unit.replication,
+            &mut NoTrace,
+        )?;
+        Ok(UnitResult {
+            point: unit.point,
+            platform: name.clone(),
+            replication: unit.replication,
+            result,
+        })
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, units.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(unit) = units.get(i) else { break };
+                    let result = run(unit);
+                    progress();
+                    slots.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(result);
+                }
+            });
+        }
+    });
+    slots
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(SimError::Invalid {
+                    what: "a sweep unit did not run (a thread panicked)".into(),
+                })
+            })
+        })
+        .collect()
+}
+
 /// Runs chunk `index` of `chunks` of `scenario`'s sweep.
 pub fn run_chunk(
     scenario: &Scenario,
@@ -95,31 +159,15 @@ pub fn run_chunk(
             what: format!("chunk {index}/{chunks}: need 0 <= index < chunks"),
         });
     }
-    let platforms = &scenario.file.platforms;
-    let mut results = Vec::new();
-    for unit in chunk_units(
-        &units(grid.len(), platforms.len(), replications),
-        index,
-        chunks,
-    ) {
-        let point = &grid[unit.point];
-        let platform = scenario
-            .calibration
-            .compile(&platforms[unit.platform], &point.workload.kind)?;
-        let result = simulate(
-            &platform,
-            &point.workload,
-            replication_seed(seed, unit.replication),
-            unit.replication,
-            &mut NoTrace,
-        )?;
-        results.push(UnitResult {
-            point: unit.point,
-            platform: platforms[unit.platform].clone(),
-            replication: unit.replication,
-            result,
-        });
-    }
+    let all = units(grid.len(), scenario.file.platforms.len(), replications);
+    let results = run_units(
+        scenario,
+        grid,
+        seed,
+        &chunk_units(&all, index, chunks),
+        1,
+        &|| {},
+    )?;
     Ok(ChunkFile {
         scenario_hash: scenario_hash.to_owned(),
         chunk: index,

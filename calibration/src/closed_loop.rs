@@ -1,0 +1,277 @@
+//! The closed loop, for real: measure configuration A, calibrate from it, then measure and
+//! predict held-out configurations that were never used for fitting.
+//!
+//! ```text
+//!  A-small, A-double (2 partitions, shards of S and 2S) ──measure──▶ calibrate
+//!                                                                       │ predict
+//!  B1 (4 partitions), B2 (8S shards), B3 (window 2) ────measure──▶ validate ◀┘
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use faastwin_measure::{NoProgress, PlatformKind, PlatformSetup, RunOptions, SubmitPolicy};
+use faastwin_workers::dataset::{self, DatasetSpec};
+
+use crate::{CalibrationError, Run, RunValidation, calibrate, validate};
+
+/// What a loop measures and how it predicts (the options of `faastwin loop`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoopOptions {
+    /// Where to run: local, container, slurm, k8s or ksi.
+    #[arg(long)]
+    pub platform: PlatformKind,
+    /// Directory for datasets, runs and the calibration.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Invocations per configuration.
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
+    pub invocations: u64,
+    /// Shard size of configuration A [bytes; KiB, MiB, GiB accepted]; B2 uses 8 times this.
+    #[arg(long, default_value_t = 1 << 20, value_parser = faastwin_workers::dataset::parse_bytes)]
+    pub small_shard_bytes: u64,
+    /// Repetitions of each configuration (calibration from all of A's; measured = median over
+    /// B's). Millisecond runs vary from run to run; three steady them.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repetitions: u32,
+    /// Replications of each prediction.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub replications: u32,
+    /// Nodes, comma-separated [default: this host; slurm and ksi: n1,n2].
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Vec<String>,
+    /// Warm-up invocations per partition and repetition [default: 1 on ksi, else 0].
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// Longest an invocation may take [s].
+    #[arg(long, default_value_t = 600.0, value_parser = faastwin_measure::options::positive_seconds)]
+    pub timeout: f64,
+    /// How the platform is reached and driven.
+    #[command(flatten)]
+    pub setup: PlatformSetup,
+}
+
+impl LoopOptions {
+    /// The nodes, or the defaults: this host, or n1,n2 on Slurm and KSI (the test cluster).
+    fn nodes(&self) -> Vec<String> {
+        match (self.nodes.is_empty(), self.platform) {
+            (false, _) => self.nodes.clone(),
+            (true, PlatformKind::Slurm | PlatformKind::Ksi) => vec!["n1".into(), "n2".into()],
+            (true, _) => vec![faastwin_workers::host_name()],
+        }
+    }
+
+    /// Warm-up invocations: KSI's first Job per partition is a cold start.
+    fn warmup(&self) -> u64 {
+        self.warmup
+            .unwrap_or(u64::from(self.platform == PlatformKind::Ksi))
+    }
+}
+
+/// One configuration of the loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoopConfig {
+    /// Its name (`A-small`, `B1-4-partitions`, ...).
+    pub name: &'static str,
+    /// Partitions.
+    pub partitions: u32,
+    /// In-flight invocations per partition.
+    pub window: u32,
+    /// Shard size as a multiple of the small one.
+    pub shard_factor: u64,
+}
+
+/// Configuration A: two partitions over two shard sizes, so fixed and per-byte costs separate.
+pub const CALIBRATION: [LoopConfig; 2] = [
+    LoopConfig {
+        name: "A-small",
+        partitions: 2,
+        window: 1,
+        shard_factor: 1,
+    },
+    LoopConfig {
+        name: "A-double",
+        partitions: 2,
+        window: 1,
+        shard_factor: 2,
+    },
+];
+
+/// The held-out configurations: more partitions, bigger shards, a window.
+pub const HELD_OUT: [LoopConfig; 3] = [
+    LoopConfig {
+        name: "B1-4-partitions",
+        partitions: 4,
+        window: 1,
+        shard_factor: 1,
+    },
+    LoopConfig {
+        name: "B2-8x-shards",
+        partitions: 2,
+        window: 1,
+        shard_factor: 8,
+    },
+    LoopConfig {
+        name: "B3-window-2",
+        partitions: 2,
+        window: 2,
+        shard_factor: 1,
+    },
+];
+
+/// What a loop found.
+#[derive(Debug, Clone)]
+pub struct LoopOutcome {
+    /// The calibration written to `OUT/calibration.toml`.
+    pub calibration: PathBuf,
+    /// One validation per held-out configuration.
+    pub validations: Vec<RunValidation>,
+}
+
+/// Progress of a loop, in words.
+pub trait LoopProgress {
+    /// A step starts.
+    fn step(&self, what: &str);
+}
+
+impl<F: Fn(&str)> LoopProgress for F {
+    fn step(&self, what: &str) {
+        self(what)
+    }
+}
+
+/// Runs the whole loop.
+pub async fn run_loop(
+    options: &LoopOptions,
+    progress: &dyn LoopProgress,
+) -> Result<LoopOutcome, CalibrationError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CalibrationError::Measure {
+            what: format!("closed loop in {}", path.display()),
+            source: faastwin_measure::MeasureError::Io { path, source },
+        }
+    };
+    std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
+    for factor in [1, 2, 8] {
+        let dir = dataset_dir(options, factor);
+        progress.step(&format!("writing dataset {}", dir.display()));
+        let spec = DatasetSpec::Etl {
+            count: options.invocations,
+            seed: 1,
+            shard_bytes: options.small_shard_bytes * factor,
+        };
+        dataset::generate(&spec, &dir, &|_| {}).map_err(|e| CalibrationError::Measure {
+            what: format!("generating {}", dir.display()),
+            source: e.into(),
+        })?;
+    }
+    let mut a_runs = Vec::new();
+    for config in &CALIBRATION {
+        progress.step(&format!(
+            "measuring {} on {} ({} invocations x {} repetitions)",
+            config.name, options.platform, options.invocations, options.repetitions
+        ));
+        a_runs.push(Run::load(&measure(options, config).await?)?);
+    }
+    progress.step("calibrating from configuration A");
+    let kind = options.platform;
+    let (calibration, _) = calibrate(&a_runs, &BTreeMap::new())?;
+    let calibration_path = options.out.join("calibration.toml");
+    std::fs::write(&calibration_path, calibration.to_toml()?).map_err(io(&calibration_path))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut validations = Vec::new();
+    for config in &HELD_OUT {
+        progress.step(&format!("measuring held-out configuration {}", config.name));
+        let run = Run::load(&measure(options, config).await?)?;
+        validations.push(validate(
+            &calibration,
+            kind.name(),
+            &run,
+            options.replications,
+            1,
+            threads,
+        )?);
+    }
+    Ok(LoopOutcome {
+        calibration: calibration_path,
+        validations,
+    })
+}
+
+fn dataset_dir(options: &LoopOptions, factor: u64) -> PathBuf {
+    options.out.join(format!("data-{factor}x"))
+}
+
+/// Measures one configuration into `OUT/run-<name>` (replacing an earlier one).
+async fn measure(options: &LoopOptions, config: &LoopConfig) -> Result<PathBuf, CalibrationError> {
+    let fail = |what: String| {
+        move |source: faastwin_measure::MeasureError| CalibrationError::Measure { what, source }
+    };
+    let out = options.out.join(format!("run-{}", config.name));
+    if out.exists() {
+        std::fs::remove_dir_all(&out).map_err(|source| CalibrationError::Measure {
+            what: format!("replacing {}", out.display()),
+            source: faastwin_measure::MeasureError::Io {
+                path: out.clone(),
+                source,
+            },
+        })?;
+    }
+    let data = dataset_dir(options, config.shard_factor);
+    let dataset =
+        dataset::read(&data).map_err(|e| fail(format!("reading {}", data.display()))(e.into()))?;
+    let run_id = format!("loop-{}", config.name.to_lowercase());
+    let setup = PlatformSetup {
+        ksi: faastwin_measure::KsiSetup {
+            ksi_nodes: Some(
+                options
+                    .setup
+                    .ksi
+                    .ksi_nodes
+                    .unwrap_or(config.partitions)
+                    .min(options.nodes().len().max(1) as u32),
+            ),
+            ..options.setup.ksi.clone()
+        },
+        ..options.setup.clone()
+    };
+    let platform = setup
+        .build(options.platform, &run_id, &data, &out, config.partitions)
+        .await
+        .map_err(fail(format!("setting up {}", config.name)))?;
+    let run_options = RunOptions {
+        run_id,
+        platform: options.platform,
+        partitions: config.partitions,
+        nodes: options.nodes(),
+        policy: if config.window > 1 {
+            SubmitPolicy::Window {
+                size: config.window,
+            }
+        } else {
+            SubmitPolicy::Sequential
+        },
+        repetitions: options.repetitions,
+        between: None,
+        warmup: options.warmup(),
+        invocations: None,
+        timeout_s: options.timeout,
+        seed: 1,
+        setup: Some(setup),
+    };
+    let (_cancel, cancelled) = tokio::sync::watch::channel(false);
+    faastwin_measure::run(
+        platform,
+        run_options,
+        dataset,
+        out.clone(),
+        false,
+        Arc::new(NoProgress),
+        cancelled,
+    )
+    .await
+    .map_err(fail(format!("measuring {}", config.name)))?;
+    Ok(out)
+}

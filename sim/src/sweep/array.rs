@@ -1,0 +1,242 @@
+//! A sweep as a job array: submitted, followed until no task is left, retried where chunks are
+//! missing, and merged. The batch system is reached through [`ArrayScheduler`] (Slurm's client
+//! lives in the measurement crate), so the workflow is the sweep's own.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{ArrayOptions, ChunkFile, SweepMeta, SweepPlan, array_script, read_chunk, write_csv};
+use crate::SimError;
+
+/// What a sweep needs of a batch system.
+pub trait ArrayScheduler {
+    /// Submits `script` (as an array of the tasks in `array`, else the script's own range) with
+    /// `extra` arguments; returns the array's job id.
+    fn submit(&self, script: &Path, array: Option<&str>, extra: &[String]) -> Result<u64, String>;
+    /// The array's tasks still pending or running (task → state); empty once none is left.
+    fn active_tasks(&self, job: u64) -> BTreeMap<u32, String>;
+    /// What became of a task that left the queue, if the batch system still knows.
+    fn task_state(&self, job: u64, task: u32) -> Option<String>;
+}
+
+/// What happens to a sweep array, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArrayEvent {
+    /// Chunks are missing and these tasks are submitted again.
+    Resubmitting(Vec<u32>),
+    /// Every chunk is already there.
+    Complete,
+    /// The array was submitted: its job id and number of tasks.
+    Submitted(u64, usize),
+    /// Where it stands.
+    Progress(ArrayProgress),
+}
+
+impl std::fmt::Display for ArrayEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArrayEvent::Resubmitting(tasks) => {
+                let list: Vec<String> = tasks.iter().map(u32::to_string).collect();
+                write!(
+                    f,
+                    "resubmitting {} chunk(s): {}",
+                    tasks.len(),
+                    list.join(",")
+                )
+            }
+            ArrayEvent::Complete => write!(f, "every chunk is there; merging"),
+            ArrayEvent::Submitted(job, n) => {
+                write!(f, "submitted job array {job} ({n} tasks), following it")
+            }
+            ArrayEvent::Progress(p) => write!(
+                f,
+                "pending {}, running {}, done {}, failed {}",
+                p.pending, p.running, p.done, p.failed
+            ),
+        }
+    }
+}
+
+/// Where an array stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArrayProgress {
+    /// Tasks waiting.
+    pub pending: usize,
+    /// Tasks running.
+    pub running: usize,
+    /// Tasks that wrote their chunk.
+    pub done: usize,
+    /// Tasks that ended without writing their chunk.
+    pub failed: usize,
+}
+
+/// How a sweep array ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArrayOutcome {
+    /// Every chunk is there; the merged CSV is at this path.
+    Merged(PathBuf),
+    /// Some tasks ended without their chunk: (array job id, task → Slurm state).
+    Failed(u64, BTreeMap<u32, String>),
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> SimError + '_ {
+    move |source| SimError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes `OUT/sweep.json` and `OUT/sweep.sbatch` for `plan` in `chunks` tasks, submits the
+/// array with `extra` arguments, follows it and merges.
+pub fn submit_array(
+    plan: &SweepPlan,
+    out: &Path,
+    chunks: u32,
+    script: &str,
+    extra: &[String],
+    scheduler: &dyn ArrayScheduler,
+    progress: &dyn Fn(ArrayEvent),
+) -> Result<ArrayOutcome, SimError> {
+    for dir in ["chunks", "logs"] {
+        std::fs::create_dir_all(out.join(dir)).map_err(io(&out.join(dir)))?;
+    }
+    let path = out.join("sweep.sbatch");
+    std::fs::write(&path, script).map_err(io(&path))?;
+    let tasks: BTreeSet<u32> = (0..chunks).collect();
+    run_tasks(
+        plan,
+        out,
+        SweepMeta::new(plan, chunks),
+        &tasks,
+        None,
+        extra,
+        scheduler,
+        progress,
+    )
+}
+
+/// The script of `plan` as an array of `chunks` tasks running `exe`, with its record.
+pub fn prepare_array(
+    plan: &SweepPlan,
+    out: &Path,
+    chunks: u32,
+    exe: &Path,
+    options: &ArrayOptions,
+) -> (SweepMeta, String) {
+    let meta = SweepMeta::new(plan, chunks);
+    let script = array_script(&meta, out, exe, options);
+    (meta, script)
+}
+
+/// Resubmits the tasks of the sweep in `dir` whose chunks are missing, then merges.
+pub fn retry_array(
+    dir: &Path,
+    extra: &[String],
+    scheduler: &dyn ArrayScheduler,
+    progress: &dyn Fn(ArrayEvent),
+) -> Result<ArrayOutcome, SimError> {
+    let meta = SweepMeta::read(dir)?;
+    let plan = SweepPlan::load(&meta.scenario, Some(meta.seed), Some(meta.replications))?;
+    if plan.hash != meta.scenario_hash {
+        return Err(SimError::Invalid {
+            what: format!(
+                "{} changed since the sweep was submitted (hash {} vs {}); start a new sweep",
+                meta.scenario.display(),
+                &plan.hash[..12],
+                &meta.scenario_hash[..12]
+            ),
+        });
+    }
+    let missing: BTreeSet<u32> = (0..meta.chunks)
+        .filter(|i| read_chunk(&dir.join("chunks"), *i, &plan.hash).is_none())
+        .collect();
+    if missing.is_empty() {
+        progress(ArrayEvent::Complete);
+        return merge_chunks(&plan, dir, &meta);
+    }
+    progress(ArrayEvent::Resubmitting(missing.iter().copied().collect()));
+    let array = missing
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    run_tasks(
+        &plan,
+        dir,
+        meta,
+        &missing,
+        Some(&array),
+        extra,
+        scheduler,
+        progress,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_tasks(
+    plan: &SweepPlan,
+    out: &Path,
+    mut meta: SweepMeta,
+    tasks: &BTreeSet<u32>,
+    array: Option<&str>,
+    extra: &[String],
+    scheduler: &dyn ArrayScheduler,
+    progress: &dyn Fn(ArrayEvent),
+) -> Result<ArrayOutcome, SimError> {
+    let job = scheduler
+        .submit(&out.join("sweep.sbatch"), array, extra)
+        .map_err(|what| SimError::Invalid { what })?;
+    meta.job_ids.push(job);
+    meta.write(out)?;
+    progress(ArrayEvent::Submitted(job, tasks.len()));
+    let has_chunk = |i: u32| read_chunk(&out.join("chunks"), i, &meta.scenario_hash).is_some();
+    loop {
+        let active = scheduler.active_tasks(job);
+        let running = active.values().filter(|s| s.as_str() == "RUNNING").count();
+        let failed: Vec<u32> = tasks
+            .iter()
+            .copied()
+            .filter(|i| !active.contains_key(i) && !has_chunk(*i))
+            .collect();
+        progress(ArrayEvent::Progress(ArrayProgress {
+            pending: active.len() - running,
+            running,
+            done: tasks.iter().filter(|i| has_chunk(**i)).count(),
+            failed: failed.len(),
+        }));
+        if active.is_empty() {
+            if failed.is_empty() {
+                return merge_chunks(plan, out, &meta);
+            }
+            let states = failed
+                .into_iter()
+                .map(|i| {
+                    let state = scheduler.task_state(job, i).unwrap_or_else(|| {
+                        "ended without writing its chunk; Slurm keeps no record of it (cancelled while pending?)".to_owned()
+                    });
+                    (i, state)
+                })
+                .collect();
+            return Ok(ArrayOutcome::Failed(job, states));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn merge_chunks(plan: &SweepPlan, out: &Path, meta: &SweepMeta) -> Result<ArrayOutcome, SimError> {
+    let files: Vec<ChunkFile> = (0..meta.chunks)
+        .map(|i| {
+            read_chunk(&out.join("chunks"), i, &meta.scenario_hash).ok_or_else(|| {
+                SimError::Invalid {
+                    what: format!("chunk {i} is missing or from another scenario version"),
+                }
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let results = plan.merge(&files)?;
+    let path = out.join("sweep.csv");
+    let file = std::fs::File::create(&path).map_err(io(&path))?;
+    write_csv(plan, &results, std::io::BufWriter::new(file))?;
+    Ok(ArrayOutcome::Merged(path))
+}
