@@ -85,6 +85,7 @@ async fn run_async(args: MeasureArgs) -> anyhow::Result<ExitCode> {
             dataset_dir.display()
         )
     })?;
+    // Always set by `resolve`; the default only covers runs recorded before setups were.
     let setup = options.setup.clone().unwrap_or_default();
     if args.dry_run {
         for line in dry_run(&options, &setup, &dataset, &out).await? {

@@ -121,6 +121,7 @@ pub(crate) async fn run_command(
         attempt: 1,
         ..Observation::default()
     };
+    tracing::debug!(program, ?args, "spawn");
     let mut command = Command::new(program);
     command
         .args(args)

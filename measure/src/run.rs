@@ -68,6 +68,7 @@ impl RunOptions {
     ) -> Result<Arc<dyn Platform>, MeasureError> {
         self.setup
             .clone()
+            // No setup: a caller that builds platforms itself; the defaults apply.
             .unwrap_or_default()
             .build(
                 self.platform,
@@ -136,6 +137,7 @@ impl RunMeta {
         given: &[String],
     ) -> Result<RunOptions, MeasureError> {
         let mut options = self.options.clone();
+        // Runs recorded before setups were: the defaults are what they were driven with.
         let recorded = options.setup.take().unwrap_or_default();
         let changed = setup.differences(&recorded, given);
         if !changed.is_empty() {
@@ -205,6 +207,7 @@ pub fn plan(
         let stem = Path::new(&entry.path)
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
+            // Manifest paths always name a file; an empty stem would still give a unique name.
             .unwrap_or_default();
         plan[p as usize].push(InvocationSpec {
             run_id: options.run_id.clone(),
@@ -303,12 +306,14 @@ pub async fn run(
     });
 
     let timeout = Duration::from_secs_f64(options.timeout_s);
+    tracing::debug!(run = %options.run_id, platform = %options.platform, partitions = options.partitions, nodes = ?options.nodes, policy = ?options.policy, "run starts");
     for repetition in 0..options.repetitions {
         if *cancel.borrow() {
             break;
         }
         if repetition > 0 {
             if let Some(command) = &options.between {
+                tracing::debug!(run = %options.run_id, repetition, command, "between repetitions");
                 let status = tokio::process::Command::new("sh")
                     .args(["-c", command])
                     .status()
@@ -459,6 +464,7 @@ impl PartitionContext {
     }
 
     async fn one(&self, spec: InvocationSpec) {
+        tracing::debug!(run = %spec.run_id, repetition = spec.repetition, partition = spec.partition, invocation = spec.invocation_id, node = %spec.node, "invoke");
         let mut cancel = self.cancel.clone();
         let obs = tokio::select! {
             obs = self.platform.invoke(&spec, &self.clock, self.timeout) => obs,
@@ -470,9 +476,13 @@ impl PartitionContext {
             },
         };
         let record = InvocationRecord::new(self.kind, &spec, obs);
+        tracing::debug!(run = %spec.run_id, invocation = spec.invocation_id, outcome = ?record.outcome, e2e_s = ?record.e2e_s, "ended");
         self.progress.done(spec.partition, &record);
-        // The writer only stops after every partition has finished.
-        let _ = self.tx.send(record);
+        // The writer stops early only when it failed (full disk, say); that error ends the
+        // run, so the record is logged rather than lost silently.
+        if let Err(lost) = self.tx.send(record) {
+            tracing::error!(run = %spec.run_id, invocation = spec.invocation_id, record = ?lost.0, "the record writer stopped; this invocation's record is not in invocations.csv");
+        }
     }
 }
 

@@ -385,6 +385,7 @@ fn run_table(runs: &[&Run]) -> String {
     );
     for run in runs {
         for s in faastwin_measure::summarise(&run.records, run.meta.platform.startup_overhead_s) {
+            // Writing into a String cannot fail.
             let _ = writeln!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -415,6 +416,7 @@ fn simulation_table(path: &Path, platforms: &[faastwin_sim::PlatformSummary]) ->
     );
     for p in platforms {
         let ci = p.stats.warm_makespan_s.ci95;
+        // Writing into a String cannot fail.
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{:.2} ({:.2}–{:.2})</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.1} %</td></tr>",
@@ -441,6 +443,7 @@ fn validation_table(validations: &[faastwin_calibration::RunValidation]) -> Stri
     );
     for v in validations {
         for m in &v.metrics {
+            // Writing into a String cannot fail.
             let _ = writeln!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:+.1} %</td></tr>",
@@ -470,6 +473,7 @@ fn page(
          figure { margin: 2em 0; } figcaption { font-weight: bold; margin-bottom: 0.5em; }\n\
          svg { max-width: 100%; height: auto; }\n</style>\n</head>\n<body>\n<h1>faastwin report</h1>\n",
     );
+    // Writing into a String cannot fail.
     let _ = writeln!(
         html,
         "<p>{} input(s). Every figure is also in this directory as SVG and PNG. Latency quantiles are type 7 (linear interpolation between order statistics).</p>\n<ul>",
@@ -483,6 +487,7 @@ fn page(
             Input::Sweep { path, .. } => ("sweep", path.clone()),
             Input::Validation { path, .. } => ("validation", path.clone()),
         };
+        // Writing into a String cannot fail.
         let _ = writeln!(
             html,
             "<li>{kind}: {}</li>",
@@ -501,6 +506,7 @@ fn page(
             .strip_prefix("<?xml")
             .and_then(|t| t.split_once("?>"))
             .map_or(text.as_str(), |t| t.1);
+        // Writing into a String cannot fail.
         let _ = writeln!(
             html,
             "<figure>\n<figcaption>{}</figcaption>\n{}\n</figure>",

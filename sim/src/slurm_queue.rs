@@ -235,6 +235,7 @@ impl AllocationQueue {
     /// background load that ran `warmup_s` before it.
     pub fn wait(&self, nodes: u32, rng: &mut faastwin_models::Rng) -> f64 {
         let mut queue = SlurmQueue::new(self.cluster_nodes, self.backfill);
+        // The rate is clamped positive, so Exp::new only fails on NaN, which validation refuses.
         let exp = rand_distr::Exp::new(self.arrival_rate_per_s.max(1e-12)).ok();
         let mut next_arrival = -self.warmup_s;
         let mut id = 0u64;

@@ -344,6 +344,7 @@ pub fn run(input: &Path, output: &Path, options: &EtlOptions) -> Result<Report, 
             input
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
+                // An input the worker could read has a name; "" only labels the result.
                 .unwrap_or_default()
         });
         let out = EtlOutput {

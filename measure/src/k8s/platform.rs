@@ -135,6 +135,7 @@ impl K8sPlatform {
     /// exponential backoff for up to [`CREATE_PATIENCE`]. A 409 after a retry means an earlier
     /// attempt reached the server: the Job exists, once.
     async fn create(&self, job: &Job, notes: &mut Vec<String>) -> Result<(), String> {
+        // Every Job of ours is named (job_manifest); the default only shapes messages.
         let name = job.metadata.name.as_deref().unwrap_or_default();
         let deadline = tokio::time::Instant::now() + CREATE_PATIENCE;
         let mut backoff = CREATE_BACKOFF;
@@ -305,6 +306,7 @@ impl Platform for K8sPlatform {
         let ack = clock.now_ns();
         let mut obs = match created {
             Err(error) => {
+                // Registered above: the entry is there; the default keeps the types honest.
                 let mut obs = self.tracker.unregister(&name).unwrap_or_default();
                 obs.outcome = Some(Outcome::SubmitError);
                 obs.error = Some(error);
@@ -313,7 +315,8 @@ impl Platform for K8sPlatform {
             Ok(()) => match tokio::time::timeout(timeout, done).await {
                 Ok(Ok(_)) => {
                     // Events that arrived after completion (the pod's last update) are in the
-                    // entry, so the entry is the observation, not the value sent at completion.
+                    // entry, so the entry is the observation, not the value sent at completion
+                    // (registered above: it is there).
                     let mut obs = self.tracker.unregister(&name).unwrap_or_default();
                     if obs.report.is_none() || obs.exit_code.is_none() {
                         self.fetch_pod(&name, &mut obs).await;
@@ -327,6 +330,7 @@ impl Platform for K8sPlatform {
                     obs
                 }
                 Ok(Err(_)) | Err(_) => {
+                    // Registered above: the entry is there; what was seen of it is kept.
                     let mut obs = self.tracker.unregister(&name).unwrap_or_default();
                     obs.outcome = Some(Outcome::TimedOut);
                     obs.error = Some(format!(

@@ -67,6 +67,7 @@ pub fn parse_scontrol_line(line: &str) -> Option<(u64, String, JobView)> {
     let name = fields.get("JobName")?.to_string();
     let time = |key: &str| fields.get(key).and_then(|v| slurm_time(v));
     let view = JobView {
+        // A line without JobState reads as "" (neither started nor terminal): polled again.
         state: fields
             .get("JobState")
             .map(|s| s.to_string())

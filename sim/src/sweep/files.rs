@@ -140,6 +140,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
+        // Callers pass file paths; a nameless path still gets a hidden temporary beside it.
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).map_err(|source| SimError::Io {

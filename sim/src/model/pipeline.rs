@@ -1,0 +1,212 @@
+//! The stage pipeline: each stage is a pure delay, then work on a resource; placement holds a
+//! node's room from the end of the control plane to the end of the body.
+
+use super::{Event, STAGES, Sim, at};
+use crate::SimError;
+use crate::engine::from_secs;
+use crate::platform::Stage;
+use crate::resource::{Resource, Slot};
+use crate::trace::TraceSink;
+
+impl<T: TraceSink + ?Sized> Sim<'_, T> {
+    /// Moves an invocation into stage `stage` (skipping absent stages), or finishes it.
+    pub(super) fn enter_stage(&mut self, slot: Slot, mut stage: usize) -> Result<(), SimError> {
+        let now = self.engine.now();
+        loop {
+            let inv = &mut self.slots[slot as usize];
+            inv.instants[stage] = now;
+            inv.stage = stage;
+            let placed = inv.placed;
+            if stage == STAGES {
+                return self.finish(slot);
+            }
+            // Placement: after the control plane, the pod needs room on a node; it is released
+            // when the body ends.
+            if stage == at(Stage::Startup)
+                && !placed
+                && self.resources.cluster.is_some()
+                && !self.place(slot)
+            {
+                return Ok(());
+            }
+            if stage == at(Stage::Completion) {
+                self.release(slot)?;
+                self.release_batch(slot);
+            }
+            let inv = &mut self.slots[slot as usize];
+            if let Some(spec) = &self.platform.stages[stage] {
+                if let Some(delay) = &spec.delay {
+                    let dt = from_secs(delay.sample(inv.bytes, &mut inv.rng));
+                    if dt > 0 {
+                        self.engine.schedule(now + dt, Event::DelayDone(slot));
+                        return Ok(());
+                    }
+                }
+                if self.start_work(slot, stage) {
+                    return Ok(());
+                }
+            }
+            stage += 1;
+        }
+    }
+
+    /// Places an invocation on a node; false when it must wait for room.
+    fn place(&mut self, slot: Slot) -> bool {
+        let Some(cluster) = self.resources.cluster.as_mut() else {
+            return true;
+        };
+        let partition = self.slots[slot as usize].partition;
+        let home = self.submitters.partitions[partition as usize].node as usize;
+        match cluster.submit(slot, home) {
+            Some(node) => {
+                debug_assert!(cluster.within_capacity());
+                let inv = &mut self.slots[slot as usize];
+                inv.node = node as u32;
+                inv.placed = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Frees the batch slot an invocation holds, asking for a pass if jobs wait.
+    fn release_batch(&mut self, slot: Slot) {
+        let inv = &mut self.slots[slot as usize];
+        let Some(instance) = inv.batch.take() else {
+            return;
+        };
+        let node = inv.node as usize;
+        let now = self.engine.now();
+        if let Resource::Batch(batch) = &mut self.resources.instances[instance as usize] {
+            if let Some(at) = batch.release(now, node) {
+                self.engine.schedule(at, Event::BatchPass(instance));
+            }
+        }
+    }
+
+    /// Frees an invocation's place and starts the waiting invocations that now fit.
+    fn release(&mut self, slot: Slot) -> Result<(), SimError> {
+        let inv = &mut self.slots[slot as usize];
+        if !inv.placed {
+            return Ok(());
+        }
+        inv.placed = false;
+        let node = inv.node as usize;
+        let placed = match self.resources.cluster.as_mut() {
+            Some(cluster) => cluster.release(node),
+            None => Vec::new(),
+        };
+        let now = self.engine.now();
+        for (waiting, node) in placed {
+            let inv = &mut self.slots[waiting as usize];
+            inv.node = node as u32;
+            inv.placed = true;
+            // Startup begins now: the wait for room counts as control plane.
+            inv.instants[at(Stage::Startup)] = now;
+            self.enter_stage(waiting, at(Stage::Startup))?;
+        }
+        Ok(())
+    }
+
+    /// Starts the resource part of `stage`; false when the stage has none.
+    pub(super) fn start_work(&mut self, slot: Slot, stage: usize) -> bool {
+        let Some(spec) = &self.platform.stages[stage] else {
+            return false;
+        };
+        let (Some(work), Some(resource)) = (&spec.work, spec.resource) else {
+            return false;
+        };
+        let now = self.engine.now();
+        let inv = &mut self.slots[slot as usize];
+        let demand = work.sample(inv.bytes, &mut inv.rng);
+        let node = inv.node;
+        let instance = self.resources.instance(resource, node);
+        match &mut self.resources.instances[instance] {
+            Resource::Fifo(fifo) => {
+                let service = from_secs(demand);
+                if fifo.arrive(now, slot, service) {
+                    self.engine.schedule(now + service, Event::WorkDone(slot));
+                }
+            }
+            Resource::ProcessorSharing(ps) => {
+                ps.arrive(now, slot, demand.max(0.0));
+                self.reschedule_ps(instance);
+            }
+            Resource::Cycle(cycle) => {
+                let at = cycle.next_tick(now) + from_secs(demand);
+                self.engine.schedule(at, Event::WorkDone(slot));
+            }
+            Resource::Batch(batch) => {
+                if let Some(at) = batch.arrive(now, slot, node as usize, from_secs(demand)) {
+                    self.engine.schedule(at, Event::BatchPass(instance as u32));
+                }
+            }
+        }
+        true
+    }
+
+    /// A batch scheduler's pass: jobs that fit start their work.
+    pub(super) fn batch_pass(&mut self, instance: usize) {
+        let now = self.engine.now();
+        let Resource::Batch(batch) = &mut self.resources.instances[instance] else {
+            return;
+        };
+        let (started, next) = batch.pass(now);
+        if let Some(at) = next {
+            self.engine.schedule(at, Event::BatchPass(instance as u32));
+        }
+        for (slot, work) in started {
+            self.slots[slot as usize].batch = Some(instance as u32);
+            self.engine.schedule(now + work, Event::WorkDone(slot));
+        }
+    }
+
+    /// A FIFO, cycle or batch service ended: the next job in line starts, this one moves on.
+    pub(super) fn work_done(&mut self, slot: Slot) -> Result<(), SimError> {
+        let now = self.engine.now();
+        let inv = &self.slots[slot as usize];
+        let stage = inv.stage;
+        let resource = self.platform.stages[stage]
+            .as_ref()
+            .and_then(|s| s.resource);
+        if let Some(resource) = resource {
+            let instance = self.resources.instance(resource, inv.node);
+            if let Resource::Fifo(fifo) = &mut self.resources.instances[instance] {
+                if let Some((next, service)) = fifo.depart(now) {
+                    self.engine.schedule(now + service, Event::WorkDone(next));
+                }
+            }
+        }
+        self.enter_stage(slot, stage + 1)
+    }
+
+    /// A processor-sharing instance finished jobs: they move on.
+    pub(super) fn ps_done(&mut self, instance: usize) -> Result<(), SimError> {
+        let now = self.engine.now();
+        let mut finished = std::mem::take(&mut self.resources.finished_buf);
+        if let Resource::ProcessorSharing(ps) = &mut self.resources.instances[instance] {
+            ps.pending = None;
+            ps.take_finished(now, &mut finished);
+        }
+        self.reschedule_ps(instance);
+        for &slot in &finished {
+            let stage = self.slots[slot as usize].stage;
+            self.enter_stage(slot, stage + 1)?;
+        }
+        finished.clear();
+        self.resources.finished_buf = finished;
+        Ok(())
+    }
+
+    fn reschedule_ps(&mut self, instance: usize) {
+        let now = self.engine.now();
+        if let Resource::ProcessorSharing(ps) = &mut self.resources.instances[instance] {
+            if let Some(id) = ps.pending.take() {
+                self.engine.cancel(id);
+            }
+            if let Some(at) = ps.next_completion(now) {
+                ps.pending = Some(self.engine.schedule(at, Event::PsDone(instance as u32)));
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! What a run records: each finished invocation's latency, stage durations and trace row, the
+//! client gap before its partition's next submission, and the run's result at the end.
+
+use super::{Event, STAGES, Sim, at};
+use crate::SimError;
+use crate::engine::{from_secs, to_secs};
+use crate::metrics::{Decomposition, LatencyRecorder, RunResult};
+use crate::platform::Stage;
+use crate::resource::Slot;
+use crate::trace::{TraceRow, TraceSink};
+
+/// Running sums of what finished invocations measured.
+pub(super) struct Recorder {
+    replication: u32,
+    latencies: LatencyRecorder,
+    stage_sum_ns: [u128; STAGES],
+    gap_sum_s: f64,
+    gaps: u64,
+    pub(super) completed: u64,
+}
+
+impl Recorder {
+    pub(super) fn new(replication: u32) -> Recorder {
+        Recorder {
+            replication,
+            latencies: LatencyRecorder::default(),
+            stage_sum_ns: [0; STAGES],
+            gap_sum_s: 0.0,
+            gaps: 0,
+            completed: 0,
+        }
+    }
+}
+
+impl<T: TraceSink + ?Sized> Sim<'_, T> {
+    /// An invocation's completion was observed: record it, free its slot, and let its
+    /// partition submit again after the client gap (closed-loop policies).
+    pub(super) fn finish(&mut self, slot: Slot) -> Result<(), SimError> {
+        let now = self.engine.now();
+        let rec = &mut self.recorder;
+        let inv = &mut self.slots[slot as usize];
+        let latency_s = to_secs(now - inv.instants[0]);
+        rec.latencies.add(latency_s);
+        for (k, sum) in rec.stage_sum_ns.iter_mut().enumerate() {
+            *sum += u128::from(inv.instants[k + 1] - inv.instants[k]);
+        }
+        rec.completed += 1;
+        let s = |k: usize| to_secs(inv.instants[k]);
+        self.trace.record(&TraceRow {
+            platform: &self.platform.name,
+            replication: rec.replication,
+            invocation: inv.id,
+            partition: inv.partition,
+            node: inv.node,
+            input_bytes: inv.bytes,
+            t_submit: s(at(Stage::ControlPlane)),
+            t_scheduled: s(at(Stage::Startup)),
+            t_body_start: s(at(Stage::Read)),
+            t_read_end: s(at(Stage::Compute)),
+            t_compute_end: s(at(Stage::Write)),
+            t_body_end: s(at(Stage::Completion)),
+            t_done: s(STAGES),
+            latency: latency_s,
+        })?;
+        let p = inv.partition;
+        let gap = match (&self.platform.client_gap, self.workload.policy.window()) {
+            (Some(gap), Some(_)) => gap.sample(&mut inv.rng),
+            _ => 0.0,
+        };
+        self.free.push(slot);
+        let part = &mut self.submitters.partitions[p as usize];
+        part.last_done = now;
+        if self.workload.policy.window().is_some() && part.submitted < part.size {
+            rec.gap_sum_s += gap;
+            rec.gaps += 1;
+            self.engine.schedule(now + from_secs(gap), Event::Submit(p));
+        }
+        Ok(())
+    }
+
+    /// The run's result: makespans, latency summary, decomposition, utilisation.
+    pub(super) fn result(mut self, seed: u64) -> Result<RunResult, SimError> {
+        let end = self.engine.now();
+        let partition_makespans_s: Vec<f64> = self
+            .submitters
+            .partitions
+            .iter()
+            .map(|p| {
+                p.first_submit
+                    .map_or(0.0, |first| to_secs(p.last_done - first))
+            })
+            .collect();
+        let warm_makespan_s = partition_makespans_s.iter().copied().fold(0.0, f64::max);
+        let rec = &mut self.recorder;
+        let latency = rec.latencies.summary();
+        let n = rec.completed.max(1) as f64;
+        let decomposition =
+            Decomposition::from_array(rec.stage_sum_ns.map(|ns| ns as f64 / 1e9 / n));
+        let body_share = decomposition.body_s() / latency.mean_s;
+        let utilisation = self
+            .resources
+            .utilisation(self.platform, self.workload.nodes, end);
+        let startup_overhead_s = self.platform.node_startup.as_ref().map(|_| {
+            to_secs(
+                self.submitters
+                    .node_ready
+                    .iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(0),
+            )
+        });
+        let rec = &self.recorder;
+        Ok(RunResult {
+            platform: self.platform.name.clone(),
+            seed,
+            invocations: rec.completed,
+            warm_makespan_s,
+            partition_makespans_s,
+            latency,
+            startup_overhead_s,
+            decomposition,
+            mean_client_gap_s: if rec.gaps == 0 {
+                0.0
+            } else {
+                rec.gap_sum_s / rec.gaps as f64
+            },
+            body_share,
+            utilisation,
+            events: self.engine.processed(),
+            end_s: to_secs(end),
+        })
+    }
+}
