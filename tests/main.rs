@@ -6,6 +6,7 @@
 mod calibrate_cli;
 mod container;
 mod dataset_cli;
+mod golden;
 mod measure_cli;
 mod report_cli;
 mod simulate_cli;

@@ -1,0 +1,729 @@
+//! Starting, restarting and stopping one instance, and its state file `DIR/testbed.json`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::build::{Artifacts, run};
+use crate::error::{TestbedError, io};
+use crate::process::{Component, alive, start, stop};
+use crate::{config, pki, ready};
+
+/// How to start an instance.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The instance directory (state, logs, data, kubeconfig).
+    pub dir: PathBuf,
+    /// The real node's name.
+    pub node: String,
+    /// Fake nodes (kwok) to add: `fake-0` … `fake-<M-1>`.
+    pub fake_nodes: u32,
+    /// Also write the admin kubeconfig here (KSI's `kubeconfig-liqo-<procid>.yaml`).
+    pub kubeconfig_copy: Option<PathBuf>,
+    /// Run a probe Job to completion before returning.
+    pub probe: bool,
+    /// Reuse a running instance in `dir` instead of refusing to start a second one.
+    pub reuse: bool,
+    /// The built components.
+    pub artifacts: Artifacts,
+    /// The worker image to import (its archive is `artifacts.worker_image()`).
+    pub worker_image: String,
+    /// Longest wait for each step.
+    pub timeout: Duration,
+}
+
+/// One step of a start, with when it was reached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartupStep {
+    /// The step: `containerd_up`, `datastore_up`, `apiserver_ready`, `node_ready`,
+    /// `fake_nodes_ready`, `first_job_accepted`, `probe_job_done`.
+    pub step: String,
+    /// Seconds since the start began.
+    pub seconds: f64,
+    /// Wall clock [Unix ns].
+    pub unix_ns: u64,
+}
+
+/// The ports of an instance, all on 127.0.0.1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ports {
+    /// kine's etcd endpoint.
+    pub kine: u16,
+    /// kine's metrics.
+    pub kine_metrics: u16,
+    /// The API server.
+    pub apiserver: u16,
+    /// The controller manager's health endpoint.
+    pub controller_manager: u16,
+    /// The scheduler's health endpoint.
+    pub scheduler: u16,
+    /// The kubelet's API.
+    pub kubelet: u16,
+    /// The kubelet's health endpoint.
+    pub kubelet_healthz: u16,
+    /// kwok's server.
+    pub kwok: u16,
+}
+
+/// A started instance: `DIR/testbed.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Short id, from the directory: names the cgroup, bridge, network and socket directory.
+    pub id: String,
+    /// The instance directory.
+    pub dir: PathBuf,
+    /// Its socket directory (`/run/faastwin-testbed/<id>`).
+    pub run: PathBuf,
+    /// The real node.
+    pub node: String,
+    /// The fake nodes.
+    pub fake_nodes: Vec<String>,
+    /// Its ports.
+    pub ports: Ports,
+    /// Started components, in start order.
+    pub components: Vec<Component>,
+    /// The admin kubeconfig.
+    pub kubeconfig: PathBuf,
+    /// The start, step by step.
+    pub startup: Vec<StartupStep>,
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The short id of an instance directory.
+fn id_of(dir: &Path) -> String {
+    hex::encode(&Sha256::digest(dir.as_os_str().as_encoded_bytes())[..4])
+}
+
+fn free_port() -> Result<u16, TestbedError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(io(Path::new("127.0.0.1:0")))
+}
+
+/// The cgroup hierarchies the kubelet uses (cgroup v1, one mount each).
+const HIERARCHIES: [&str; 9] = [
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "systemd", "blkio", "devices", "freezer",
+];
+
+/// Creates `/faastwin-<id>` in every mounted hierarchy (the kubelet's cgroup root must exist);
+/// cpuset needs its CPUs and memory nodes copied from the root.
+fn create_cgroups(id: &str) -> Result<(), TestbedError> {
+    for h in HIERARCHIES {
+        let root = Path::new("/sys/fs/cgroup").join(h);
+        if !root.is_dir() {
+            continue;
+        }
+        let dir = root.join(format!("faastwin-{id}"));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        if h == "cpuset" {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let value = std::fs::read(root.join(file)).map_err(io(&root.join(file)))?;
+                std::fs::write(dir.join(file), value).map_err(io(&dir.join(file)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Instance {
+    /// Reads `DIR/testbed.json`.
+    pub fn read(dir: &Path) -> Result<Instance, TestbedError> {
+        let path = dir.join("testbed.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| TestbedError::State {
+            dir: dir.to_owned(),
+            detail: format!("no testbed here ({}: {e}); start one with faastwin-testbed up", path.display()),
+        })?;
+        serde_json::from_str(&text).map_err(|e| TestbedError::State {
+            dir: dir.to_owned(),
+            detail: format!("{} is not a testbed state: {e}", path.display()),
+        })
+    }
+
+    fn write(&self) -> Result<(), TestbedError> {
+        let path = self.dir.join("testbed.json");
+        let tmp = self.dir.join("testbed.json.tmp");
+        let json = serde_json::to_vec_pretty(self).map_err(|e| TestbedError::State {
+            dir: self.dir.clone(),
+            detail: format!("cannot encode the state: {e}"),
+        })?;
+        std::fs::write(&tmp, json).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
+    }
+
+    fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// True while the API server of this instance runs.
+    pub fn apiserver_alive(&self) -> bool {
+        self.component("kube-apiserver").is_some_and(alive)
+    }
+
+    fn containerd_socket(&self) -> PathBuf {
+        self.run.join("containerd.sock")
+    }
+}
+
+/// Records steps as they are reached and announces them on stderr.
+struct Steps {
+    started: Instant,
+    steps: Vec<StartupStep>,
+}
+
+impl Steps {
+    fn reached(&mut self, step: &str) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        eprintln!("testbed: step {step} {seconds:.3}");
+        self.steps.push(StartupStep {
+            step: step.to_owned(),
+            seconds,
+            unix_ns: unix_ns(),
+        });
+    }
+}
+
+/// Starts an instance and waits until a Job can be accepted (and, with `probe`, run).
+pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
+    let dir = std::path::absolute(&options.dir).map_err(io(&options.dir))?;
+    if let Ok(existing) = Instance::read(&dir) {
+        if existing.apiserver_alive() {
+            if options.reuse {
+                return Ok(existing);
+            }
+            return Err(TestbedError::State {
+                dir,
+                detail: "a testbed is already up here (faastwin-testbed down first, or --reuse)".into(),
+            });
+        }
+        // A stopped or crashed instance: clear what is left of it first.
+        down(&dir).await?;
+    }
+    if !options.artifacts.complete() {
+        return Err(TestbedError::Missing {
+            tool: "the testbed's components".into(),
+            hint: format!(
+                "none in {}; run `faastwin-testbed build` first",
+                options.artifacts.cache.display()
+            ),
+        });
+    }
+    let mut steps = Steps {
+        started: Instant::now(),
+        steps: Vec::new(),
+    };
+    let id = id_of(&dir);
+    let run_dir = Path::new("/run/faastwin-testbed").join(&id);
+    for d in [&dir, &run_dir, &dir.join("cni"), &dir.join("kine"), &dir.join("pod-logs")] {
+        std::fs::create_dir_all(d).map_err(io(d))?;
+    }
+    let logs = dir.join("logs");
+    let ports = Ports {
+        kine: free_port()?,
+        kine_metrics: free_port()?,
+        apiserver: free_port()?,
+        controller_manager: free_port()?,
+        scheduler: free_port()?,
+        kubelet: free_port()?,
+        kubelet_healthz: free_port()?,
+        kwok: free_port()?,
+    };
+    let (pki, identities) = pki::create(&dir.join("pki"), &options.node)?;
+    let server = format!("https://127.0.0.1:{}", ports.apiserver);
+    let mut kubeconfigs = BTreeMap::new();
+    for (name, user, token, _) in &identities.users {
+        let path = dir.join(format!("{name}.kubeconfig"));
+        std::fs::write(&path, pki::kubeconfig(&server, &pki.ca(), user, token)).map_err(io(&path))?;
+        kubeconfigs.insert(*name, path);
+    }
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::copy(&kubeconfigs["admin"], &kubeconfig).map_err(io(&kubeconfig))?;
+    let mut instance = Instance {
+        id: id.clone(),
+        dir: dir.clone(),
+        run: run_dir.clone(),
+        node: options.node.clone(),
+        fake_nodes: Vec::new(),
+        ports: ports.clone(),
+        components: Vec::new(),
+        kubeconfig: kubeconfig.clone(),
+        startup: Vec::new(),
+    };
+    // From here on every started process is recorded at once, so `down` finds it.
+    let result = start_all(options, &mut instance, &pki, &kubeconfigs, &logs, &mut steps).await;
+    instance.startup = steps.steps;
+    instance.write()?;
+    result?;
+    if let Some(copy) = &options.kubeconfig_copy {
+        let tmp = copy.with_extension("tmp");
+        std::fs::copy(&kubeconfig, &tmp).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, copy).map_err(io(copy))?;
+    }
+    Ok(instance)
+}
+
+fn arg(name: &str, value: impl std::fmt::Display) -> String {
+    format!("--{name}={value}")
+}
+
+async fn start_all(
+    options: &UpOptions,
+    instance: &mut Instance,
+    pki: &pki::Pki,
+    kubeconfigs: &BTreeMap<&str, PathBuf>,
+    logs: &Path,
+    steps: &mut Steps,
+) -> Result<(), TestbedError> {
+    let dir = instance.dir.clone();
+    let bin = |name: &str| options.artifacts.bin(name);
+    let ports = instance.ports.clone();
+    let timeout = options.timeout;
+
+    // The container runtime, with the pause and worker images.
+    let cni_conf = dir.join("cni");
+    let cni_file = cni_conf.join("10-faastwin.conflist");
+    std::fs::write(&cni_file, config::cni(&instance.id)).map_err(io(&cni_file))?;
+    let containerd_toml = dir.join("containerd.toml");
+    std::fs::write(&containerd_toml, config::containerd(&dir, &instance.run, &cni_conf))
+        .map_err(io(&containerd_toml))?;
+    create_cgroups(&instance.id)?;
+    let containerd = start(
+        "containerd",
+        Path::new("/usr/bin/containerd"),
+        &[arg("config", containerd_toml.display())],
+        logs,
+    )?;
+    let log = containerd.log.clone();
+    instance.components.push(containerd);
+    instance.write()?;
+    let socket = instance.containerd_socket();
+    ready::until("containerd", timeout, &log, || async { socket.exists() }).await?;
+    for archive in [options.artifacts.pause_image(), options.artifacts.worker_image()] {
+        if archive.is_file() {
+            run(
+                Command::new("ctr")
+                    .arg("--address")
+                    .arg(&socket)
+                    .args(["--namespace", "k8s.io", "images", "import"])
+                    .arg(&archive),
+                &format!("importing {}", archive.display()),
+            )?;
+        }
+    }
+    steps.reached("containerd_up");
+
+    // The datastore.
+    let kine = start(
+        "kine",
+        &bin("kine"),
+        &[
+            arg(
+                "endpoint",
+                format!(
+                    "sqlite://{}/kine/state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
+                    dir.display()
+                ),
+            ),
+            arg("listen-address", format!("127.0.0.1:{}", ports.kine)),
+            arg("metrics-bind-address", format!("127.0.0.1:{}", ports.kine_metrics)),
+        ],
+        logs,
+    )?;
+    let log = kine.log.clone();
+    instance.components.push(kine);
+    instance.write()?;
+    ready::until("kine", timeout, &log, || ready::listening(ports.kine)).await?;
+    steps.reached("datastore_up");
+
+    // The API server.
+    let apiserver = start("kube-apiserver", &bin("kube-apiserver"), &apiserver_args(&dir, pki, &ports), logs)?;
+    let log = apiserver.log.clone();
+    instance.components.push(apiserver);
+    instance.write()?;
+    let client = ready::client(&instance.kubeconfig).await?;
+    ready::until("the API server", timeout, &log, || ready::api_ready(&client)).await?;
+    steps.reached("apiserver_ready");
+
+    // Controllers, scheduler, kubelet.
+    for (name, c) in [
+        (
+            "kube-controller-manager",
+            vec![
+                arg("kubeconfig", kubeconfigs["controller-manager"].display()),
+                arg("authentication-kubeconfig", kubeconfigs["controller-manager"].display()),
+                arg("authorization-kubeconfig", kubeconfigs["controller-manager"].display()),
+                arg("bind-address", "127.0.0.1"),
+                arg("secure-port", ports.controller_manager),
+                arg("cert-dir", dir.join("controller-manager").display()),
+                arg("leader-elect", false),
+                arg("use-service-account-credentials", true),
+                arg("service-account-private-key-file", pki.service_account_key().display()),
+                arg("root-ca-file", pki.ca().display()),
+                arg("cluster-cidr", "10.244.0.0/16"),
+                arg("service-cluster-ip-range", "10.43.0.0/16"),
+                arg("controllers", "*,-nodeipam,-cloud-node-lifecycle,-route,-service"),
+            ],
+        ),
+        (
+            "kube-scheduler",
+            vec![
+                arg("kubeconfig", kubeconfigs["scheduler"].display()),
+                arg("authentication-kubeconfig", kubeconfigs["scheduler"].display()),
+                arg("authorization-kubeconfig", kubeconfigs["scheduler"].display()),
+                arg("bind-address", "127.0.0.1"),
+                arg("secure-port", ports.scheduler),
+                arg("cert-dir", dir.join("scheduler").display()),
+                arg("leader-elect", false),
+            ],
+        ),
+    ] {
+        let component = start(name, &bin(name), &c, logs)?;
+        instance.components.push(component);
+        instance.write()?;
+    }
+    let kubelet_yaml = dir.join("kubelet.yaml");
+    std::fs::write(
+        &kubelet_yaml,
+        config::kubelet(&dir, &instance.run, &instance.id, ports.kubelet, ports.kubelet_healthz),
+    )
+    .map_err(io(&kubelet_yaml))?;
+    let kubelet = start(
+        "kubelet",
+        &bin("kubelet"),
+        &[
+            arg("config", kubelet_yaml.display()),
+            arg("kubeconfig", kubeconfigs["kubelet"].display()),
+            arg("hostname-override", &instance.node),
+            arg("root-dir", dir.join("kubelet").display()),
+            arg("cert-dir", dir.join("kubelet/pki").display()),
+        ],
+        logs,
+    )?;
+    let log = kubelet.log.clone();
+    instance.components.push(kubelet);
+    instance.write()?;
+    let node = instance.node.clone();
+    ready::until(&format!("node {node}"), timeout, &log, || ready::node_ready(&client, &node)).await?;
+    steps.reached("node_ready");
+
+    if options.fake_nodes > 0 {
+        start_fake_nodes(options, instance, &client, logs).await?;
+        steps.reached("fake_nodes_ready");
+    }
+
+    let apiserver_log = logs.join("kube-apiserver.log");
+    ready::until("the default service account", timeout, &apiserver_log, || {
+        ready::default_service_account(&client)
+    })
+    .await?;
+    ready::until("a Job to be accepted", timeout, &apiserver_log, || {
+        ready::job_accepted(&client, &node, &options.worker_image)
+    })
+    .await?;
+    steps.reached("first_job_accepted");
+    if options.probe {
+        ready::probe(&client, &node, &options.worker_image, timeout, &logs.join("kubelet.log")).await?;
+        steps.reached("probe_job_done");
+    }
+    Ok(())
+}
+
+fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports) -> Vec<String> {
+    vec![
+        arg("etcd-servers", format!("http://127.0.0.1:{}", ports.kine)),
+        arg("bind-address", "127.0.0.1"),
+        arg("advertise-address", "127.0.0.1"),
+        arg("secure-port", ports.apiserver),
+        arg("tls-cert-file", pki.serving_cert().display()),
+        arg("tls-private-key-file", pki.serving_key().display()),
+        arg("client-ca-file", pki.ca().display()),
+        arg("token-auth-file", pki.tokens().display()),
+        arg("authorization-mode", "Node,RBAC"),
+        arg("enable-admission-plugins", "NodeRestriction"),
+        arg("allow-privileged", true),
+        arg("service-account-issuer", "https://kubernetes.default.svc.cluster.local"),
+        arg("service-account-key-file", pki.service_account_public().display()),
+        arg("service-account-signing-key-file", pki.service_account_key().display()),
+        arg("service-cluster-ip-range", "10.43.0.0/16"),
+        // A loopback address cannot be the `kubernetes` Service's endpoint; nothing here
+        // uses that Service.
+        arg("endpoint-reconciler-type", "none"),
+        arg("profiling", false),
+        arg("cert-dir", dir.join("apiserver").display()),
+    ]
+}
+
+/// Registers `fake-0..M` (labelled `type=kwok`, annotated for kwok, not tainted: only this
+/// testbed's Jobs run here) and starts kwok to drive them and their pods.
+async fn start_fake_nodes(
+    options: &UpOptions,
+    instance: &mut Instance,
+    client: &kube::Client,
+    logs: &Path,
+) -> Result<(), TestbedError> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    for i in 0..options.fake_nodes {
+        let name = format!("fake-{i}");
+        let node: Node = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "labels": {"type": "kwok", "kubernetes.io/hostname": name, "faastwin.io/testbed": instance.id},
+                "annotations": {"kwok.x-k8s.io/node": "fake"}
+            },
+            "status": {
+                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}
+            }
+        }))
+        .map_err(|e| TestbedError::State {
+            dir: instance.dir.clone(),
+            detail: format!("fake node manifest: {e}"),
+        })?;
+        match nodes.create(&PostParams::default(), &node).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(source) => {
+                return Err(TestbedError::Kube {
+                    what: format!("creating fake node {name}"),
+                    source: Box::new(source),
+                });
+            }
+        }
+        instance.fake_nodes.push(name);
+    }
+    let kwok = start(
+        "kwok",
+        &options.artifacts.bin("kwok"),
+        &[
+            arg("kubeconfig", instance.kubeconfig.display()),
+            arg("manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake"),
+            arg("server-address", format!("127.0.0.1:{}", instance.ports.kwok)),
+            arg("cidr", "10.245.0.0/16"),
+            arg("node-ip", "127.0.0.1"),
+        ],
+        logs,
+    )?;
+    let log = kwok.log.clone();
+    instance.components.push(kwok);
+    instance.write()?;
+    let fake = instance.fake_nodes.clone();
+    ready::until("the fake nodes", options.timeout, &log, || async {
+        for name in &fake {
+            if !ready::node_ready(client, name).await {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+}
+
+/// Kills the API server of the instance in `dir` (SIGKILL, as a crash would) and starts it
+/// again with the same command line, waiting until it is ready; returns how long it was down.
+pub async fn restart(dir: &Path, component: &str, timeout: Duration) -> Result<Duration, TestbedError> {
+    let mut instance = Instance::read(dir)?;
+    let index = instance
+        .components
+        .iter()
+        .position(|c| c.name == component)
+        .ok_or_else(|| TestbedError::State {
+            dir: dir.to_owned(),
+            detail: format!(
+                "no component {component} (there are: {})",
+                instance.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+    let old = instance.components[index].clone();
+    let down_at = Instant::now();
+    stop(&old, Duration::ZERO);
+    let (program, args) = old.command.split_first().ok_or_else(|| TestbedError::State {
+        dir: dir.to_owned(),
+        detail: format!("{component} has no recorded command"),
+    })?;
+    let new = start(component, Path::new(program), args, &dir.join("logs"))?;
+    let log = new.log.clone();
+    instance.components[index] = new;
+    instance.write()?;
+    if component == "kube-apiserver" {
+        let client = ready::client(&instance.kubeconfig).await?;
+        ready::until("the restarted API server", timeout, &log, || ready::api_ready(&client)).await?;
+    }
+    Ok(down_at.elapsed())
+}
+
+/// What `status` reports: each component, and whether the API server answers.
+pub async fn status(dir: &Path) -> Result<(Instance, Vec<(String, u32, bool)>, bool), TestbedError> {
+    let instance = Instance::read(dir)?;
+    let components = instance
+        .components
+        .iter()
+        .map(|c| (c.name.clone(), c.pid, alive(c)))
+        .collect();
+    let answers = match ready::client(&instance.kubeconfig).await {
+        Ok(client) => ready::api_ready(&client).await,
+        Err(_) => false,
+    };
+    Ok((instance, components, answers))
+}
+
+/// Stops the instance in `dir` and removes what it left outside its directory: pods first
+/// (through the API, so the kubelet tears their sandboxes down), then every component in reverse
+/// start order, then processes still in its cgroup, its mounts, cgroups, bridge and IPAM state.
+/// Logs and data stay in `dir`.
+pub async fn down(dir: &Path) -> Result<(), TestbedError> {
+    let instance = Instance::read(dir)?;
+    if instance.apiserver_alive() {
+        if let Err(e) = delete_workloads(&instance).await {
+            // The API is gone or broken: the cgroup sweep below still stops every pod.
+            tracing::warn!("{e}");
+        }
+    }
+    for component in instance.components.iter().rev() {
+        stop(component, Duration::from_secs(10));
+    }
+    kill_cgroup_processes(&instance.id);
+    unmount_under(&[&instance.dir, &instance.run]);
+    remove_cgroups(&instance.id);
+    let bridge = format!("ftw-{}", instance.id);
+    if Path::new("/sys/class/net").join(&bridge).exists() {
+        run(Command::new("ip").args(["link", "delete", &bridge]), "deleting the bridge")?;
+    }
+    for leftover in [
+        PathBuf::from(format!("/var/lib/cni/networks/faastwin-{}", instance.id)),
+        instance.run.clone(),
+    ] {
+        if leftover.exists() {
+            std::fs::remove_dir_all(&leftover).map_err(io(&leftover))?;
+        }
+    }
+    let state = dir.join("testbed.json");
+    let stopped = dir.join("testbed.stopped.json");
+    std::fs::rename(&state, &stopped).map_err(io(&state))
+}
+
+/// Deletes every Job and pod, and waits (up to 30 s) until the kubelet has stopped them.
+async fn delete_workloads(instance: &Instance) -> Result<(), TestbedError> {
+    let client = ready::client(&instance.kubeconfig).await?;
+    let fail = |what: &'static str| {
+        move |source| TestbedError::Kube {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    };
+    let jobs: Api<Job> = Api::all(client.clone());
+    for job in jobs.list(&ListParams::default()).await.map_err(fail("listing Jobs"))? {
+        let (Some(ns), Some(name)) = (job.metadata.namespace, job.metadata.name) else {
+            continue;
+        };
+        Api::<Job>::namespaced(client.clone(), &ns)
+            .delete(&name, &DeleteParams::background())
+            .await
+            .map_err(fail("deleting a Job"))?;
+    }
+    let pods: Api<Pod> = Api::all(client.clone());
+    let list = pods.list(&ListParams::default()).await.map_err(fail("listing pods"))?;
+    for pod in list {
+        let (Some(ns), Some(name)) = (pod.metadata.namespace, pod.metadata.name) else {
+            continue;
+        };
+        Api::<Pod>::namespaced(client.clone(), &ns)
+            .delete(&name, &DeleteParams::default().grace_period(0))
+            .await
+            .map_err(fail("deleting a pod"))?;
+    }
+    let socket = instance.containerd_socket();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let tasks = Command::new("ctr")
+            .arg("--address")
+            .arg(&socket)
+            .args(["--namespace", "k8s.io", "tasks", "list", "--quiet"])
+            .output();
+        if tasks.is_ok_and(|o| o.stdout.iter().all(u8::is_ascii_whitespace)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+/// Every cgroup directory under `/faastwin-<id>` of `hierarchy`, deepest first.
+fn cgroups_under(hierarchy: &str, id: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    walk(&entry.path(), out);
+                }
+            }
+        }
+        out.push(dir.to_owned());
+    }
+    let root = Path::new("/sys/fs/cgroup").join(hierarchy).join(format!("faastwin-{id}"));
+    let mut all = Vec::new();
+    if root.is_dir() {
+        walk(&root, &mut all);
+    }
+    all
+}
+
+/// Kills what still runs in the instance's cgroup (containers whose shims were stopped).
+fn kill_cgroup_processes(id: &str) {
+    for _ in 0..20 {
+        let pids: Vec<String> = cgroups_under("pids", id)
+            .iter()
+            .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+            .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
+            .collect();
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids.iter().filter_map(|p| p.trim().parse::<u32>().ok()) {
+            // Never 0 or 1: kill(1) would read those as a process group or init.
+            if pid > 1 {
+                crate::process::signal(pid, "KILL");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn remove_cgroups(id: &str) {
+    for h in HIERARCHIES {
+        for dir in cgroups_under(h, id) {
+            if let Err(e) = std::fs::remove_dir(&dir) {
+                tracing::warn!("cannot remove cgroup {}: {e}", dir.display());
+            }
+        }
+    }
+}
+
+/// Unmounts every mount point under `roots`, deepest first.
+fn unmount_under(roots: &[&Path]) {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|p| roots.iter().any(|r| Path::new(p).starts_with(r)))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for point in points {
+        if let Err(e) = run(Command::new("umount").args(["-l", point]), "unmounting") {
+            tracing::warn!("{e}");
+        }
+    }
+}
