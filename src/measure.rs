@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use faastwin_measure::{
-    InvocationRecord, ProgressSink, RunMeta, RunOptions, SubmitPolicy, default_nodes, dry_run,
-    new_run_id,
+    InvocationRecord, ProgressSink, RunMeta, RunOptions, SubmitPolicy, absolute, default_nodes,
+    dry_run, new_run_id,
 };
 use indicatif::{MultiProgress, ProgressBar};
 
@@ -34,14 +34,17 @@ async fn resolve(args: &MeasureArgs) -> anyhow::Result<(RunOptions, PathBuf, Pat
         let options = meta.resumed_options(&args.setup, &args.given)?;
         return Ok((options, meta.dataset, dir.clone()));
     }
-    let dataset = args
-        .dataset
-        .clone()
-        .context("--dataset DIR is required (or --resume DIR)")?;
-    let out = args
-        .out
-        .clone()
-        .context("--out DIR is required (or --resume DIR)")?;
+    // Absolute: the paths go to other processes, containers and nodes.
+    let dataset = absolute(
+        args.dataset
+            .as_deref()
+            .context("--dataset DIR is required (or --resume DIR)")?,
+    )?;
+    let out = absolute(
+        args.out
+            .as_deref()
+            .context("--out DIR is required (or --resume DIR)")?,
+    )?;
     let platform = args
         .platform
         .context("--platform is required (or --resume DIR)")?;
@@ -114,15 +117,8 @@ async fn run_async(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     .await
     .with_context(|| format!("measuring into {}", out.display()))?;
     bars.clear();
-    let failed = outcome.records.iter().filter(|r| !r.succeeded()).count();
-    println!(
-        "run {} on {}: {} invocations recorded in {}",
-        options.run_id,
-        options.platform,
-        outcome.records.len(),
-        out.display()
-    );
-    faastwin_measure::write_summary_table(&mut std::io::stdout().lock(), &outcome.summaries)?;
+    outcome.write_table(&mut std::io::stdout().lock(), &options, &out)?;
+    let failed = outcome.failed();
     if failed > 0 {
         eprintln!(
             "{failed} invocations did not succeed: see the outcome and error columns of invocations.csv"

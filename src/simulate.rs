@@ -193,4 +193,8 @@ impl ArrayScheduler for Slurm {
     fn task_state(&self, job: u64, task: u32) -> Option<String> {
         self.0.block_on(client::job_state(&format!("{job}_{task}")))
     }
+
+    fn max_tasks(&self) -> Option<u32> {
+        self.0.block_on(client::max_array_tasks())
+    }
 }

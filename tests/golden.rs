@@ -35,7 +35,11 @@ fn every_shipped_scenario_simulates_exactly_as_pinned() {
             .arg(&relative)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let golden = repo_path("tests/golden").join(format!("{name}.json"));
         if bless {
             std::fs::write(&golden, &out.stdout).unwrap();
@@ -43,15 +47,22 @@ fn every_shipped_scenario_simulates_exactly_as_pinned() {
         }
         let want: serde_json::Value = read(&golden);
         let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(got, want, "{name}: simulate --format json differs from {}", golden.display());
+        assert_eq!(
+            got,
+            want,
+            "{name}: simulate --format json differs from {}",
+            golden.display()
+        );
         checked += 1;
     }
     assert!(bless || checked >= 10, "only {checked} scenarios checked");
 }
 
 fn read(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("{}: {e} (create it with FAASTWIN_BLESS=1)", path.display())
-    }))
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| {
+            panic!("{}: {e} (create it with FAASTWIN_BLESS=1)", path.display())
+        }),
+    )
     .unwrap()
 }

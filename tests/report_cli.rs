@@ -199,3 +199,61 @@ fn a_bad_input_is_named() {
         .code(1)
         .stderr(predicate::str::contains("no run.json"));
 }
+
+/// The bars of a figure's SVG: (x, width, fill) of every filled rectangle wider than a legend
+/// swatch, background aside.
+fn bars(svg: &str) -> Vec<(f64, f64, String)> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("rect"))
+        .filter_map(|n| {
+            let num = |a: &str| n.attribute(a).and_then(|v| v.parse::<f64>().ok());
+            let (x, width, height) = (num("x")?, num("width")?, num("height")?);
+            let fill = n.attribute("fill")?.to_owned();
+            (width > 20.0 && width < 900.0 && height > 0.0 && fill != "#FFFFFF" && fill != "none")
+                .then_some((x, width, fill))
+        })
+        .collect()
+}
+
+#[test]
+fn one_measured_run_draws_visible_bars_and_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let data = dir.path().join("data");
+    let run_dir = dir.path().join("run");
+    run(&["dataset", "relay", "--count", "6", "--out", &s(&data)]);
+    run(&[
+        "measure",
+        "--platform",
+        "local",
+        "--worker",
+        &s(&worker_binary()),
+        "--dataset",
+        &s(&data),
+        "--out",
+        &s(&run_dir),
+    ]);
+    let out = dir.path().join("report");
+    run(&["report", &s(&run_dir), "--out", &s(&out)]);
+    let svg = std::fs::read_to_string(out.join("decomposition-measured.svg")).unwrap();
+    let bars = bars(&svg);
+    let fills: std::collections::BTreeSet<&str> = bars.iter().map(|b| b.2.as_str()).collect();
+    assert!(fills.len() >= 3, "the one bar's stages are drawn: {bars:?}");
+    for (x, width, _) in &bars {
+        assert!(
+            *x > 150.0 && x + width < 850.0,
+            "inside the plot, centred: {bars:?}"
+        );
+    }
+    // The box plots of one group sit in the middle of their panels, not on the axis.
+    let boxes = std::fs::read_to_string(out.join("latency-boxplot.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&boxes).unwrap();
+    let label_x: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text") && n.text().is_some_and(|t| t.contains("run")))
+        .filter_map(|n| n.attribute("x")?.parse().ok())
+        .collect();
+    assert_eq!(label_x.len(), 2, "the group is labelled under both panels");
+    assert!(label_x[0] > 150.0 && label_x[1] > 600.0, "{label_x:?}");
+}

@@ -66,9 +66,50 @@ pub struct NodeStartup {
     pub t_api_ready: Option<u64>,
     /// The workload script reported in.
     pub t_workload_started: Option<u64>,
+    /// The node's container runtime is up (steps a run-workload.sh announces, see
+    /// [`NodeStartup::apply_step`]; empty when it announces none).
+    #[serde(default)]
+    pub t_containerd_up: Option<u64>,
+    /// Its datastore accepts connections.
+    #[serde(default)]
+    pub t_datastore_up: Option<u64>,
+    /// Its API server is ready.
+    #[serde(default)]
+    pub t_apiserver_ready: Option<u64>,
+    /// Its node is Ready.
+    #[serde(default)]
+    pub t_node_ready: Option<u64>,
+    /// Its API server accepts a Job.
+    #[serde(default)]
+    pub t_first_job_accepted: Option<u64>,
 }
 
 impl NodeStartup {
+    /// Takes a startup step from one line of KSI's output, stamped `seen` when it arrived:
+    /// `[ksi <procid> <node>] testbed: step <name> <seconds>` (what the testbed's
+    /// run-workload.sh prints). Lines of other nodes, and other lines, change nothing.
+    pub fn apply_step(&mut self, line: &str, seen: u64) {
+        let Some(rest) = line.trim_start().strip_prefix("[ksi ") else {
+            return;
+        };
+        let mut words = rest.split_whitespace();
+        if words.next().and_then(|p| p.parse::<u32>().ok()) != Some(self.procid) {
+            return;
+        }
+        let Some((_, step)) = rest.split_once("testbed: step ") else {
+            return;
+        };
+        let slot = match step.split_whitespace().next() {
+            Some("containerd_up") => &mut self.t_containerd_up,
+            Some("datastore_up") => &mut self.t_datastore_up,
+            Some("apiserver_ready") => &mut self.t_apiserver_ready,
+            Some("node_ready") => &mut self.t_node_ready,
+            Some("first_job_accepted") => &mut self.t_first_job_accepted,
+            _ => return,
+        };
+        slot.get_or_insert(seen);
+    }
+
     /// Launch → first successful API call [s].
     pub fn overhead_s(&self) -> Option<f64> {
         self.t_api_ready.map(|t| (t - self.t_launch) as f64 / 1e9)
@@ -426,7 +467,17 @@ impl Platform for KsiPlatform {
             source,
         })?;
         let ready = self.launcher.launch().await?;
-        let startups: Vec<NodeStartup> = ready.iter().map(|c| c.startup.clone()).collect();
+        let log = self.launcher.log();
+        let startups: Vec<NodeStartup> = ready
+            .iter()
+            .map(|c| {
+                let mut startup = c.startup.clone();
+                for (seen, line) in &log {
+                    startup.apply_step(line, *seen);
+                }
+                startup
+            })
+            .collect();
         self.write_startup(&startups)?;
         let overhead = startups
             .iter()

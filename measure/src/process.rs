@@ -118,7 +118,6 @@ pub(crate) async fn run_command(
     timeout: Duration,
 ) -> Observation {
     let mut obs = Observation {
-        attempt: 1,
         ..Observation::default()
     };
     tracing::debug!(program, ?args, "spawn");

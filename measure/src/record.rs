@@ -62,8 +62,6 @@ pub struct PlatformTimes {
 pub struct Observation {
     /// Where it ran (node name).
     pub node: Option<String>,
-    /// Attempt number, from 1.
-    pub attempt: u32,
     /// How it ended.
     pub outcome: Option<Outcome>,
     /// Worker exit code, when known.
@@ -115,8 +113,11 @@ pub struct InvocationRecord {
     pub warmup: bool,
     /// Node it ran on.
     pub node: String,
-    /// Attempt, from 1.
+    /// Attempt, from 1: a resumed run tries again what did not succeed.
     pub attempt: u32,
+    /// Session of the run, from 0 (each `--resume` starts one).
+    #[serde(default)]
+    pub session: u32,
     /// How it ended.
     pub outcome: Outcome,
     /// Worker exit code.
@@ -214,6 +215,10 @@ pub struct InvocationSpec {
     pub input_bytes: u64,
     /// Warm-up invocation.
     pub warmup: bool,
+    /// Attempt, from 1 (later sessions of a resumed run try again).
+    pub attempt: u32,
+    /// Session of the run, from 0.
+    pub session: u32,
 }
 
 impl InvocationSpec {
@@ -254,7 +259,8 @@ impl InvocationRecord {
             invocation_id: spec.invocation_id,
             warmup: spec.warmup,
             node: obs.node.clone().unwrap_or_else(|| spec.node.clone()),
-            attempt: obs.attempt.max(1),
+            attempt: spec.attempt.max(1),
+            session: spec.session,
             outcome: obs.outcome.unwrap_or(Outcome::Failed),
             exit_code: obs.exit_code,
             bytes_in: report.map_or(spec.input_bytes, |r| r.bytes_read),

@@ -7,7 +7,7 @@
 //!                                                                  writer task ◀──────┘ append + flush
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,6 +91,9 @@ pub enum RunStatus {
     Complete,
     /// Stopped by Ctrl-C or SIGTERM; in-flight invocations are recorded as cancelled.
     Interrupted,
+    /// The driver itself failed (a full disk, a panicking task); every record written so far is
+    /// kept, and `--resume` continues the run.
+    Failed,
 }
 
 /// `run.json`.
@@ -112,8 +115,11 @@ pub struct RunMeta {
     pub dataset_spec: faastwin_workers::dataset::DatasetSpec,
     /// The driver's clock.
     pub clock: ClockInfo,
-    /// Start [Unix ns, driver clock].
+    /// Start of the first session [Unix ns, driver clock].
     pub started_unix_ns: u64,
+    /// Start of every later session (`--resume`) [Unix ns].
+    #[serde(default)]
+    pub resumed_unix_ns: Vec<u64>,
     /// End [Unix ns], when finished.
     pub ended_unix_ns: Option<u64>,
     /// Where the run stands.
@@ -173,6 +179,31 @@ pub struct RunOutcome {
     pub interrupted: bool,
 }
 
+impl RunOutcome {
+    /// Invocations that did not succeed.
+    pub fn failed(&self) -> usize {
+        self.records.iter().filter(|r| !r.succeeded()).count()
+    }
+
+    /// What `faastwin measure` prints: one line on the run, then the per-repetition table.
+    pub fn write_table(
+        &self,
+        out: &mut dyn std::io::Write,
+        options: &RunOptions,
+        dir: &Path,
+    ) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "run {} on {}: {} invocations recorded in {}",
+            options.run_id,
+            options.platform,
+            self.records.len(),
+            dir.display()
+        )?;
+        crate::write_summary_table(out, &self.summaries)
+    }
+}
+
 /// Callbacks for progress display.
 pub trait ProgressSink: Send + Sync {
     /// A repetition starts; `per_partition[p]` invocations to run in partition p.
@@ -223,14 +254,102 @@ pub fn plan(
                 .join(format!("r{repetition}-{stem}.json")),
             input_bytes: entry.bytes,
             warmup: seq < options.warmup,
+            attempt: 1,
+            session: 0,
         });
     }
     plan
 }
 
-/// Runs the measurement. `cancel` becomes true on Ctrl-C: no new submissions, in-flight
-/// invocations are recorded as cancelled, the platform cleans up, and every record made so
-/// far stays on disk.
+/// What earlier sessions of a resumed run left: the invocations that succeeded, how often each
+/// was tried, and when the run first started.
+struct Previous {
+    succeeded: HashSet<(u32, u64)>,
+    attempts: HashMap<(u32, u64), u32>,
+    session: u32,
+    started_unix_ns: Option<u64>,
+    resumed_unix_ns: Vec<u64>,
+}
+
+impl Previous {
+    fn load(out_dir: &Path, resume: bool, run_id: &str) -> Result<Previous, MeasureError> {
+        let records_path = out_dir.join("invocations.csv");
+        let mut previous = Previous {
+            succeeded: HashSet::new(),
+            attempts: HashMap::new(),
+            session: 0,
+            started_unix_ns: None,
+            resumed_unix_ns: Vec::new(),
+        };
+        if !resume || !records_path.exists() {
+            return Ok(previous);
+        }
+        for r in read_records(&records_path)?
+            .iter()
+            .filter(|r| r.run_id == run_id)
+        {
+            let key = (r.repetition, r.invocation_id);
+            if r.succeeded() {
+                previous.succeeded.insert(key);
+            }
+            let tried = previous.attempts.entry(key).or_insert(0);
+            *tried = (*tried).max(r.attempt);
+            previous.session = previous.session.max(r.session + 1);
+        }
+        if let Ok(meta) = RunMeta::read(out_dir) {
+            previous.started_unix_ns = Some(meta.started_unix_ns);
+            previous.resumed_unix_ns = meta.resumed_unix_ns;
+            previous.session = previous
+                .session
+                .max(1 + previous.resumed_unix_ns.len() as u32);
+        }
+        Ok(previous)
+    }
+}
+
+/// Refuses options no run can honour, before anything starts.
+fn validate(options: &RunOptions, dataset: &Dataset) -> Result<(), MeasureError> {
+    let refuse = |what: String| Err(MeasureError::Options(what));
+    if options.partitions == 0 {
+        return refuse("--partitions must be at least 1".into());
+    }
+    if options.repetitions == 0 {
+        return refuse("--repetitions must be at least 1".into());
+    }
+    if !(options.timeout_s.is_finite() && options.timeout_s > 0.0) {
+        return refuse(format!(
+            "--timeout {} s is not a duration above 0",
+            options.timeout_s
+        ));
+    }
+    match &options.policy {
+        SubmitPolicy::Window { size: 0 } => return refuse("--window must be at least 1".into()),
+        SubmitPolicy::Poisson { rate_per_s } if !(rate_per_s.is_finite() && *rate_per_s > 0.0) => {
+            return refuse(format!("--rate {rate_per_s}/s is not a rate above 0"));
+        }
+        SubmitPolicy::Arrivals { .. } => {
+            return refuse(
+                "arrival files are a simulation policy: measure submits sequentially, with --window or with --rate".into(),
+            );
+        }
+        _ => {}
+    }
+    if let Some(n) = options.invocations {
+        let available = dataset.entries.len() as u64;
+        if n == 0 || n > available {
+            return refuse(format!(
+                "--invocations {n}: the dataset {} holds {available} inputs (use at most that many, or make a larger dataset)",
+                dataset.dir.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the measurement. `cancel` becomes true on Ctrl-C or SIGTERM: no new submissions,
+/// in-flight invocations are recorded as cancelled, the platform cleans up, and every record
+/// made so far stays on disk. A resumed run first removes what an earlier session left behind
+/// (jobs, containers by the run's label), then runs only what did not succeed.
 pub async fn run(
     platform: Arc<dyn Platform>,
     options: RunOptions,
@@ -240,10 +359,7 @@ pub async fn run(
     progress: Arc<dyn ProgressSink>,
     cancel: watch::Receiver<bool>,
 ) -> Result<RunOutcome, MeasureError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| MeasureError::Io { path, source }
-    };
+    validate(&options, &dataset)?;
     let records_path = out_dir.join("invocations.csv");
     if records_path.exists() && !resume {
         return Err(MeasureError::Options(format!(
@@ -253,7 +369,15 @@ pub async fn run(
     }
     tokio::fs::create_dir_all(out_dir.join("results"))
         .await
-        .map_err(io(&out_dir))?;
+        .map_err(|source| MeasureError::Io {
+            path: out_dir.clone(),
+            source,
+        })?;
+    let previous = Previous::load(&out_dir, resume, &options.run_id)?;
+    if resume {
+        tracing::debug!(run = %options.run_id, "removing what earlier sessions left");
+        platform.cleanup(&options.run_id).await?;
+    }
     let clock = DriverClock::start();
     let info = platform.prepare(&options.nodes).await?;
     // No nodes given: every node the platform offers (KSI knows them only once launched).
@@ -266,15 +390,11 @@ pub async fn run(
             "the platform offers no node to run on".into(),
         ));
     }
-    let done: HashSet<(u32, u64)> = if resume && records_path.exists() {
-        read_records(&records_path)?
-            .iter()
-            .filter(|r| r.succeeded() && r.run_id == options.run_id)
-            .map(|r| (r.repetition, r.invocation_id))
-            .collect()
-    } else {
-        HashSet::new()
-    };
+    let now = clock.now_ns();
+    let mut resumed_unix_ns = previous.resumed_unix_ns.clone();
+    if previous.started_unix_ns.is_some() {
+        resumed_unix_ns.push(now);
+    }
     let mut meta = RunMeta {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         options: options.clone(),
@@ -286,29 +406,46 @@ pub async fn run(
         )?,
         dataset_spec: dataset.spec.clone(),
         clock: clock.info(),
-        started_unix_ns: clock.now_ns(),
+        started_unix_ns: previous.started_unix_ns.unwrap_or(now),
+        resumed_unix_ns,
         ended_unix_ns: None,
         status: RunStatus::Running,
-        resumed: resume && !done.is_empty(),
+        resumed: resume && !previous.succeeded.is_empty(),
         between_runs: Vec::new(),
         driver_cpu_s: None,
         driver_cpu_ms_per_invocation: None,
     };
     write_meta(&out_dir, &meta)?;
 
+    // The partitions stop on the user's cancel and on a failure of the driver itself (the
+    // record writer, a panicking partition): `stop` carries both.
+    let (stop_tx, stop) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let mut external = cancel.clone();
+    let forward = Arc::clone(&stop_tx);
+    let forwarder = tokio::spawn(async move {
+        if external.wait_for(|c| *c).await.is_ok() {
+            forward.send_replace(true);
+        }
+    });
     let (tx, mut rx) = mpsc::unbounded_channel::<InvocationRecord>();
     let mut writer = RecordWriter::open(&records_path)?;
+    let writer_stop = Arc::clone(&stop_tx);
     let writer_task = tokio::spawn(async move {
         while let Some(record) = rx.recv().await {
-            writer.append(&record)?;
+            if let Err(e) = writer.append(&record) {
+                writer_stop.send_replace(true);
+                return Err(e);
+            }
         }
         Ok::<(), MeasureError>(())
     });
 
     let timeout = Duration::from_secs_f64(options.timeout_s);
-    tracing::debug!(run = %options.run_id, platform = %options.platform, partitions = options.partitions, nodes = ?options.nodes, policy = ?options.policy, "run starts");
+    tracing::debug!(run = %options.run_id, platform = %options.platform, partitions = options.partitions, nodes = ?options.nodes, policy = ?options.policy, session = previous.session, "run starts");
+    let mut failure = None;
     for repetition in 0..options.repetitions {
-        if *cancel.borrow() {
+        if *stop.borrow() {
             break;
         }
         if repetition > 0 {
@@ -326,7 +463,13 @@ pub async fn run(
             .into_iter()
             .map(|p| {
                 p.into_iter()
-                    .filter(|s| !done.contains(&(repetition, s.invocation_id)))
+                    .filter(|s| !previous.succeeded.contains(&(repetition, s.invocation_id)))
+                    .map(|mut s| {
+                        let key = (repetition, s.invocation_id);
+                        s.attempt = previous.attempts.get(&key).copied().unwrap_or(0) + 1;
+                        s.session = previous.session;
+                        s
+                    })
                     .collect()
             })
             .collect();
@@ -344,7 +487,7 @@ pub async fn run(
                 clock,
                 timeout,
                 tx: tx.clone(),
-                cancel: cancel.clone(),
+                cancel: stop.clone(),
                 progress: Arc::clone(&progress),
                 kind: options.platform,
                 seed: options.seed ^ (u64::from(repetition) << 32) ^ p as u64,
@@ -352,24 +495,35 @@ pub async fn run(
             let policy = options.policy.clone();
             tasks.spawn(async move { ctx.run(specs, policy).await });
         }
-        while tasks.join_next().await.is_some() {}
+        while let Some(joined) = tasks.join_next().await {
+            if let Err(source) = joined {
+                tracing::error!(run = %options.run_id, "a partition stopped abnormally: {source}");
+                stop_tx.send_replace(true);
+                failure.get_or_insert(MeasureError::Task {
+                    what: format!("a partition of repetition {repetition}"),
+                    source,
+                });
+            }
+        }
     }
     drop(tx);
+    forwarder.abort();
     let interrupted = *cancel.borrow();
-    platform.cleanup(&options.run_id).await?;
-    writer_task.await.map_err(|source| MeasureError::Task {
+    let cleaned = platform.cleanup(&options.run_id).await;
+    let written = writer_task.await.map_err(|source| MeasureError::Task {
         what: "the record writer".into(),
         source,
-    })??;
+    });
+    let failure = failure.or(written.and_then(|w| w).err()).or(cleaned.err());
 
     let records = fill_gaps_and_rewrite(&records_path)?;
     let summaries = summarise(&records, info.startup_overhead_s);
     write_summary(&out_dir.join("summary.csv"), &summaries)?;
     meta.ended_unix_ns = Some(clock.now_ns());
-    meta.status = if interrupted {
-        RunStatus::Interrupted
-    } else {
-        RunStatus::Complete
+    meta.status = match (&failure, interrupted) {
+        (Some(_), _) => RunStatus::Failed,
+        (None, true) => RunStatus::Interrupted,
+        (None, false) => RunStatus::Complete,
     };
     meta.clock = clock.info();
     meta.driver_cpu_s = own_cpu_seconds();
@@ -377,6 +531,9 @@ pub async fn run(
         .driver_cpu_s
         .map(|s| 1e3 * s / records.len().max(1) as f64);
     write_meta(&out_dir, &meta)?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
     Ok(RunOutcome {
         records,
         summaries,
@@ -469,7 +626,6 @@ impl PartitionContext {
         let obs = tokio::select! {
             obs = self.platform.invoke(&spec, &self.clock, self.timeout) => obs,
             _ = cancel.wait_for(|c| *c) => Observation {
-                attempt: 1,
                 outcome: Some(Outcome::Cancelled),
                 error: Some("interrupted".into()),
                 ..Observation::default()

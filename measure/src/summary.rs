@@ -60,18 +60,21 @@ pub fn summarise(
         .map(|(repetition, rows)| {
             let warm: Vec<&&InvocationRecord> =
                 rows.iter().filter(|r| !r.warmup && r.succeeded()).collect();
-            let mut partitions: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+            // A partition's makespan is the sum of its spans in each session: the time a run
+            // stood stopped before `--resume` is not part of it.
+            let mut spans: BTreeMap<(u32, u32), (u64, u64)> = BTreeMap::new();
             for r in &warm {
                 if let (Some(s), Some(d)) = (r.t_submit, r.t_done_seen) {
-                    let e = partitions.entry(r.partition).or_insert((s, d));
+                    let e = spans.entry((r.partition, r.session)).or_insert((s, d));
                     e.0 = e.0.min(s);
                     e.1 = e.1.max(d);
                 }
             }
-            let makespans: Vec<f64> = partitions
-                .values()
-                .map(|(s, d)| (d - s) as f64 / 1e9)
-                .collect();
+            let mut partitions: BTreeMap<u32, f64> = BTreeMap::new();
+            for ((partition, _), (s, d)) in spans {
+                *partitions.entry(partition).or_insert(0.0) += d.saturating_sub(s) as f64 / 1e9;
+            }
+            let makespans: Vec<f64> = partitions.into_values().collect();
             let mut latencies: Vec<f64> = warm.iter().filter_map(|r| r.e2e_s).collect();
             latencies.sort_by(f64::total_cmp);
             let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);

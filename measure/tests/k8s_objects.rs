@@ -24,6 +24,8 @@ pub(crate) fn spec() -> InvocationSpec {
         output: "/shared/run/results/r0-relay-000007.json".into(),
         input_bytes: 2173,
         warmup: false,
+        attempt: 1,
+        session: 0,
     }
 }
 

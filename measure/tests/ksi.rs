@@ -1,142 +1,167 @@
-//! The KSI launcher's Slurm side on the real Slurm (two logical nodes): allocation, readiness,
-//! kubeconfig discovery, startup timing and teardown.
+//! KSI for real on the real Slurm (two logical nodes): the testbed's run-workload.sh starts, in
+//! each Slurm task, a temporary single-node Kubernetes (built from source, like the K3s-like
+//! testbed), the measurement runs one partition per node cluster, and KSI tears every cluster
+//! down when the workload returns.
 //!
-//! Plainly: no Kubernetes runs here. The run-workload script is a stand-in that starts no
-//! cluster: on each node it writes a kubeconfig pointing at a stub API server this test runs on
-//! 127.0.0.1 (answering only /version), then runs the workload script faastwin generated, as
-//! KSI does once a node's cluster is Ready. Everything on the Slurm side is real.
+//! Each test holds the testbed lock for its whole length, across awaits: every test has its own
+//! runtime, and the lock only keeps tests of this binary from measuring at the same time.
+#![allow(clippy::await_holding_lock)]
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use faastwin_measure::DriverClock;
-use faastwin_measure::ksi::{KsiConfig, KsiLauncher};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use faastwin_measure::ksi::{KsiConfig, KsiLauncher, NodeStartup, read_startup};
+use faastwin_measure::{
+    DriverClock, NoProgress, PlatformKind, PlatformSetup, RunOptions, SubmitPolicy,
+};
 
-/// Answers every HTTP request with Kubernetes' /version document.
-async fn stub_api_server() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let body = r#"{"major":"1","minor":"33","gitVersion":"v1.33.1-stub","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"","compiler":"","platform":"linux/amd64"}"#;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    port
-}
+use crate::testbed::{lock, testbed, testbed_binary};
+use crate::{check_succeeded, relay_dataset};
 
-/// A stand-in for KSI's run-workload.sh: `run-workload.sh <workload-script> <shared-dir>`.
-fn stand_in_run_workload(dir: &Path, port: u16) -> std::path::PathBuf {
-    let path = dir.join("run-workload.sh");
-    let script = format!(
-        r#"#!/bin/bash
-# Stand-in for KSI's run-workload.sh: starts NO Kubernetes cluster.
-set -eu
-workload="$1"; shared="$2"; procid="${{SLURM_PROCID:-0}}"
-echo "[$procid] creating cluster (stand-in, nothing is started)"
-sleep 0.3
-cat > "$shared/kubeconfig-liqo-$procid.yaml.tmp" <<'KUBECONFIG'
-apiVersion: v1
-kind: Config
-clusters: [{{name: ksi, cluster: {{server: "http://127.0.0.1:{port}"}}}}]
-contexts: [{{name: ksi, context: {{cluster: ksi, user: ksi}}}}]
-current-context: ksi
-users: [{{name: ksi, user: {{}}}}]
-KUBECONFIG
-mv "$shared/kubeconfig-liqo-$procid.yaml.tmp" "$shared/kubeconfig-liqo-$procid.yaml"
-echo "[$procid] cluster ready"
-bash "$workload"
-echo "[$procid] deleting cluster"
-"#
-    );
-    std::fs::write(&path, script).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
+fn run_workload() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testbed/run-workload.sh")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn launch_discovers_both_nodes_times_startup_and_tears_down() {
+async fn two_slurm_nodes_get_a_real_cluster_each_measured_step_by_step_and_torn_down() {
     if !crate::slurm::slurm() {
         return;
     }
+    // The shared testbed is built (and its cache filled) first; KSI's clusters use that cache.
+    if testbed().is_none() {
+        return;
+    }
+    let _guard = lock();
+    // run-workload.sh finds the testbed binary through FAASTWIN_TESTBED, given to the Slurm
+    // tasks by srun.
+    let testbed_bin = testbed_binary();
     let dir = tempfile::tempdir().unwrap();
     let shared = dir.path().join("shared");
     std::fs::create_dir_all(&shared).unwrap();
-    let port = stub_api_server().await;
-    let config = KsiConfig {
-        nodes: 2,
-        run_workload: stand_in_run_workload(dir.path(), port),
-        shared_dir: shared.clone(),
-        srun_args: vec![],
-        ready_timeout: Duration::from_secs(60),
-        poll: Duration::from_millis(50),
+    let dataset = relay_dataset(dir.path(), 6);
+    let mut setup = PlatformSetup::default();
+    setup.kubernetes.image_pull_policy = "Never".into();
+    setup.ksi.ksi_run_workload = Some(run_workload());
+    setup.ksi.ksi_shared = Some(shared.clone());
+    setup.ksi.srun_args = vec![format!(
+        "--export=ALL,FAASTWIN_TESTBED={}",
+        testbed_bin.display()
+    )];
+    setup.ksi.ksi_ready_timeout = 300.0;
+    let options = RunOptions {
+        run_id: "t-ksi".into(),
+        platform: PlatformKind::Ksi,
+        partitions: 2,
+        nodes: Vec::new(),
+        policy: SubmitPolicy::Sequential,
+        repetitions: 1,
+        between: None,
+        warmup: 1,
+        invocations: None,
+        timeout_s: 120.0,
+        seed: 1,
+        setup: Some(setup),
     };
-    let launcher = KsiLauncher::new(config, "ksitest", DriverClock::start()).unwrap();
-    let clusters = launcher.launch().await.unwrap();
-    assert_eq!(clusters.len(), 2);
-    let mut nodes: Vec<String> = clusters
-        .iter()
-        .map(|c| c.startup.node.clone().unwrap())
-        .collect();
-    nodes.sort();
-    assert_eq!(nodes, ["n1", "n2"], "one task per Slurm node");
-    for c in &clusters {
-        let s = &c.startup;
-        let (kubeconfig, api) = (s.t_kubeconfig.unwrap(), s.t_api_ready.unwrap());
-        assert!(s.t_launch < kubeconfig && kubeconfig <= api, "{s:?}");
-        let overhead = s.overhead_s().unwrap();
+    let out = dir.path().join("run");
+    let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let outcome = faastwin_measure::run(
+        platform,
+        options,
+        dataset,
+        out.clone(),
+        false,
+        Arc::new(NoProgress),
+        rx,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.records.len(), 6);
+    let mut nodes: Vec<&str> = outcome.records.iter().map(|r| r.node.as_str()).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    assert_eq!(
+        nodes,
+        ["n1", "n2"],
+        "one partition per Slurm node's cluster"
+    );
+    for r in &outcome.records {
+        check_succeeded(r);
         assert!(
-            overhead > 0.3 && overhead < 60.0,
-            "the stand-in sleeps 0.3 s before its kubeconfig: {overhead}"
-        );
-        assert_eq!(
-            c.client.apiserver_version().await.unwrap().git_version,
-            "v1.33.1-stub"
+            r.p_created.is_some() && r.t_pod_seen.is_some() && r.t_terminated_seen.is_some(),
+            "{r:?}"
         );
     }
-    let log = launcher.log();
-    assert!(
-        log.iter().any(|(_, l)| l.contains("cluster ready")),
-        "KSI output is kept: {log:?}"
-    );
-    assert!(
-        log.windows(2).all(|w| w[0].0 <= w[1].0),
-        "stamped in arrival order"
-    );
-
-    let status = launcher.teardown().await.expect("srun had started");
-    assert!(
-        status.success(),
-        "the workload scripts returned and srun ended: {status}"
-    );
-    // Output lines are read by their own tasks; give the last ones a moment to arrive.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        launcher
-            .log()
-            .iter()
-            .filter(|(_, l)| l.contains("deleting cluster"))
-            .count(),
-        2
+        outcome.records.iter().filter(|r| r.warmup).count(),
+        2,
+        "each cluster's first Job"
     );
+    let startup: Vec<NodeStartup> = read_startup(&out.join("ksi-startup.csv")).unwrap();
+    assert_eq!(startup.len(), 2);
+    for s in &startup {
+        let steps = [
+            s.t_allocated,
+            s.t_containerd_up,
+            s.t_datastore_up,
+            s.t_apiserver_ready,
+            s.t_node_ready,
+            s.t_first_job_accepted,
+            s.t_kubeconfig,
+            s.t_api_ready,
+        ];
+        assert!(steps.iter().all(Option::is_some), "every step seen: {s:?}");
+        let t: Vec<u64> = steps.iter().flatten().copied().collect();
+        assert!(
+            s.t_launch <= t[0] && t[1..6].windows(2).all(|w| w[0] <= w[1]),
+            "in order: {s:?}"
+        );
+        let overhead = s.overhead_s().unwrap();
+        assert!(overhead > 1.0 && overhead < 300.0, "{overhead}");
+    }
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert!(meta["platform"]["startup_overhead_s"].as_f64().unwrap() > 1.0);
+    // KSI tore everything down: no kubeconfig left, every instance stopped, the allocation gone.
+    assert!(std::fs::read_dir(&shared).unwrap().flatten().all(|e| {
+        !e.file_name()
+            .to_string_lossy()
+            .starts_with("kubeconfig-liqo")
+    }));
+    for entry in std::fs::read_dir(&shared).unwrap().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("ksi-") && entry.path().is_dir() {
+            assert!(
+                !entry.path().join("testbed.json").exists(),
+                "{} still up",
+                entry.path().display()
+            );
+        }
+    }
     let queue = std::process::Command::new("squeue")
-        .args(["-h", "-n", "faastwin-ksi-ksitest"])
+        .args(["-h", "-n", "faastwin-ksi-t-ksi"])
         .output()
         .unwrap();
     assert!(
         String::from_utf8_lossy(&queue.stdout).trim().is_empty(),
         "the allocation is gone"
+    );
+}
+
+#[test]
+fn startup_steps_are_read_from_the_lines_of_their_own_node() {
+    let mut s = NodeStartup {
+        procid: 1,
+        ..NodeStartup::default()
+    };
+    s.apply_step("[ksi 0 n1] testbed: step datastore_up 0.5", 10);
+    s.apply_step("[ksi 1 n2] testbed: step datastore_up 0.7", 20);
+    s.apply_step("[ksi 1 n2] testbed: step node_ready 9.1", 30);
+    s.apply_step("[ksi 1 n2] testbed: step node_ready 9.2", 40);
+    s.apply_step("[ksi 1 n2] creating cluster", 50);
+    assert_eq!(
+        (s.t_datastore_up, s.t_node_ready, s.t_apiserver_ready),
+        (Some(20), Some(30), None)
     );
 }
 

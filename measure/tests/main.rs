@@ -6,6 +6,7 @@
 mod container;
 mod failures;
 mod k8s_api;
+mod k8s_cluster;
 mod k8s_objects;
 mod ksi;
 mod local;
@@ -23,6 +24,8 @@ use faastwin_workers::dataset::{self, Dataset, DatasetSpec};
 
 #[path = "../../tests/support/worker.rs"]
 mod support;
+#[path = "../../tests/support/testbed.rs"]
+mod testbed;
 pub(crate) use support::worker;
 
 pub(crate) fn relay_dataset(dir: &Path, count: u64) -> Dataset {

@@ -108,15 +108,24 @@ fn pretty(v: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// Segmented axes over `0..n-1` have exactly `n` slots (`0..n` would add an empty one).
-fn slots(n: usize) -> std::ops::Range<usize> {
-    0..n.max(1) - 1
+/// Slot of category `i` on a categorical axis of `n` categories. Segmented axes over `0..n-1`
+/// have exactly `n` slots (`0..n` would add an empty one); one category alone would make the
+/// degenerate range `0..0`, where plotters maps nothing, so it sits in the middle of three.
+fn slot(i: usize, n: usize) -> usize {
+    if n == 1 { i + 1 } else { i }
 }
 
-/// The label of a slot of a segmented (categorical) axis.
+/// The axis range of `n` categories (see [`slot`]).
+fn slots(n: usize) -> std::ops::Range<usize> {
+    if n <= 1 { 0..2 } else { 0..n - 1 }
+}
+
+/// The label of a slot of a categorical axis of `labels`.
 fn segment_label(labels: &[&str], v: &SegmentValue<usize>) -> String {
     match v {
-        SegmentValue::CenterOf(i) => labels.get(*i).copied().unwrap_or("").to_owned(),
+        SegmentValue::CenterOf(s) => (0..labels.len())
+            .find(|i| slot(*i, labels.len()) == *s)
+            .map_or_else(String::new, |i| labels[i].to_owned()),
         _ => String::new(),
     }
 }
@@ -194,7 +203,7 @@ impl Figure for LatencyBoxes {
                 let q = Quartiles::new(values);
                 chart
                     .draw_series(std::iter::once(
-                        Boxplot::new_vertical(SegmentValue::CenterOf(i), &q)
+                        Boxplot::new_vertical(SegmentValue::CenterOf(slot(i, labels.len())), &q)
                             .width(30)
                             .whisker_width(0.6)
                             .style(color(i).stroke_width(2)),
@@ -309,15 +318,21 @@ impl Figure for Decomposition {
                 let value = value.max(0.0);
                 rects.push(Rectangle::new(
                     [
-                        (SegmentValue::Exact(b), below),
-                        (SegmentValue::Exact(b + 1), below + value),
+                        (SegmentValue::Exact(slot(b, labels.len())), below),
+                        (
+                            SegmentValue::Exact(slot(b, labels.len()) + 1),
+                            below + value,
+                        ),
                     ],
                     color(s).mix(0.85).filled(),
                 ));
                 if total > 0.0 && value / total >= 0.04 {
                     texts.push(Text::new(
                         format!("{:.1} %", 100.0 * value / total),
-                        (SegmentValue::CenterOf(b), below + value / 2.0),
+                        (
+                            SegmentValue::CenterOf(slot(b, labels.len())),
+                            below + value / 2.0,
+                        ),
                         (FONT, 13)
                             .into_font()
                             .color(&if s == 0 { WHITE } else { BLACK }),
@@ -486,9 +501,17 @@ impl Figure for ValidationBars {
                 chart
                     .draw_series(rows.iter().enumerate().map(|(i, r)| {
                         let (from, to, v) = if k == 0 {
-                            (SegmentValue::Exact(i), SegmentValue::CenterOf(i), r.2)
+                            (
+                                SegmentValue::Exact(slot(i, labels.len())),
+                                SegmentValue::CenterOf(slot(i, labels.len())),
+                                r.2,
+                            )
                         } else {
-                            (SegmentValue::CenterOf(i), SegmentValue::Exact(i + 1), r.3)
+                            (
+                                SegmentValue::CenterOf(slot(i, labels.len())),
+                                SegmentValue::Exact(slot(i, labels.len()) + 1),
+                                r.3,
+                            )
                         };
                         Rectangle::new([(from, 0.0), (to, v)], shade.filled())
                     }))
@@ -502,7 +525,10 @@ impl Figure for ValidationBars {
                 .draw_series(rows.iter().enumerate().map(|(i, r)| {
                     Text::new(
                         format!("{:+.1} %", 100.0 * r.4),
-                        (SegmentValue::CenterOf(i), r.2.max(r.3) * 1.08),
+                        (
+                            SegmentValue::CenterOf(slot(i, labels.len())),
+                            r.2.max(r.3) * 1.08,
+                        ),
                         (FONT, 13).into_font(),
                     )
                 }))

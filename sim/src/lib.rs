@@ -49,4 +49,4 @@ pub use replicate::{
 };
 pub use scenario::{GridPoint, Scenario};
 pub use trace::{CsvTrace, NoTrace, OwnedTraceRow, TraceRow, TraceSink, VecTrace};
-pub use workload::Workload;
+pub use workload::{MAX_INVOCATIONS, MAX_NODES, MAX_PARTITIONS, Workload};

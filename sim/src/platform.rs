@@ -111,14 +111,35 @@ pub struct StageSpec {
     pub resource: Option<String>,
 }
 
-/// A shared resource and how many instances exist.
+/// A shared resource and how many instances exist. Checked as it is read, so that a bad value
+/// (`servers = 0`) is reported with the file, line and column of its resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawResourceSpec")]
 pub struct ResourceSpec {
     /// One instance per cluster, per node, or one for the shared storage.
     pub scope: Scope,
     /// How the instance serves concurrent work.
     pub discipline: Discipline,
+}
+
+/// A resource as written, before its values are checked.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResourceSpec {
+    scope: Scope,
+    discipline: Discipline,
+}
+
+impl TryFrom<RawResourceSpec> for ResourceSpec {
+    type Error = String;
+
+    fn try_from(raw: RawResourceSpec) -> Result<ResourceSpec, String> {
+        let spec = ResourceSpec {
+            scope: raw.scope,
+            discipline: raw.discipline,
+        };
+        check_resource(&spec).map(|()| spec)
+    }
 }
 
 /// How many instances of a resource exist.
@@ -371,11 +392,14 @@ impl PlatformSpec {
 }
 
 fn validate_resource(platform: &str, name: &str, r: &ResourceSpec) -> Result<(), SimError> {
-    let bad = |what: String| {
-        Err(SimError::Invalid {
-            what: format!("platform {platform:?}, resource {name:?}: {what}"),
-        })
-    };
+    check_resource(r).map_err(|what| SimError::Invalid {
+        what: format!("platform {platform:?}, resource {name:?}: {what}"),
+    })
+}
+
+/// What is wrong with a resource's values, if anything.
+fn check_resource(r: &ResourceSpec) -> Result<(), String> {
+    let bad = |what: String| Err(what);
     match r.discipline {
         Discipline::Fifo { servers: 0 } => bad("fifo needs at least 1 server".into()),
         Discipline::ProcessorSharing {

@@ -82,6 +82,11 @@ fn one_u32() -> u32 {
     1
 }
 
+/// Most replications of a scenario.
+pub const MAX_REPLICATIONS: u32 = 100_000;
+/// Most points of a sweep grid.
+pub const MAX_GRID_POINTS: u64 = 100_000;
+
 /// The workload part of a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -248,6 +253,12 @@ impl Scenario {
         if file.replications == 0 {
             return Err(invalid("`replications` must be at least 1".into()));
         }
+        if file.replications > MAX_REPLICATIONS {
+            return Err(invalid(format!(
+                "`replications` = {} is above the limit of {MAX_REPLICATIONS}",
+                file.replications
+            )));
+        }
         let w = &file.workload;
         let policy = match &w.policy {
             PolicySpec::Sequential => SubmitPolicy::Sequential,
@@ -275,6 +286,7 @@ impl Scenario {
                 .compile(platform, workload.body)
                 .map_err(|e| invalid(e.to_string()))?;
         }
+        let mut points: u64 = 1;
         for axis in &file.sweep {
             if axis.values.is_empty() {
                 return Err(invalid(format!(
@@ -282,6 +294,12 @@ impl Scenario {
                     axis.parameter.name()
                 )));
             }
+            points = points.saturating_mul(axis.values.len() as u64);
+        }
+        if points > MAX_GRID_POINTS {
+            return Err(invalid(format!(
+                "the sweep grid has {points} points, above the limit of {MAX_GRID_POINTS}"
+            )));
         }
         let scenario = Scenario {
             file,

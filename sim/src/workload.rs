@@ -27,6 +27,13 @@ pub struct Workload {
     pub allocation_queue: Option<crate::slurm_queue::AllocationQueue>,
 }
 
+/// Most invocations one replication simulates (about 11 minutes on one core).
+pub const MAX_INVOCATIONS: u64 = 1_000_000_000;
+/// Most partitions of a workload.
+pub const MAX_PARTITIONS: u64 = 1_000_000;
+/// Most nodes of a workload.
+pub const MAX_NODES: u64 = 100_000;
+
 impl Workload {
     /// The node that partition `p` runs on.
     pub fn node_of(&self, partition: u32) -> u32 {
@@ -47,14 +54,24 @@ impl Workload {
     /// Checks the counts and the policy.
     pub fn validate(&self) -> Result<(), crate::SimError> {
         let bad = |what: String| Err(crate::SimError::Invalid { what });
-        if self.invocations == 0 {
-            return bad("workload.invocations must be at least 1".into());
-        }
-        if self.partitions == 0 {
-            return bad("workload.partitions must be at least 1".into());
-        }
-        if self.nodes == 0 {
-            return bad("workload.nodes must be at least 1".into());
+        for (field, value, max) in [
+            ("invocations", self.invocations, MAX_INVOCATIONS),
+            ("partitions", u64::from(self.partitions), MAX_PARTITIONS),
+            ("nodes", u64::from(self.nodes), MAX_NODES),
+        ] {
+            if value == 0 {
+                return bad(format!("workload.{field} must be at least 1"));
+            }
+            if value > max {
+                return bad(format!(
+                    "workload.{field} = {value} is above the limit of {max}{}",
+                    if field == "invocations" {
+                        " (one replication simulates about 1.5 million invocations per second on one core)"
+                    } else {
+                        " (each takes memory for the whole run)"
+                    }
+                ));
+            }
         }
         if let Some(placement) = &self.placement {
             placement.validate()?;

@@ -146,7 +146,9 @@ pub(crate) fn tail(bytes: &[u8], lines: usize) -> String {
 /// How to install a missing tool.
 fn hint(program: &str) -> &'static str {
     match program {
-        "go" => "install Go 1.24 or newer (https://go.dev/dl; on these machines it is preinstalled)",
+        "go" => {
+            "install Go 1.24 or newer (https://go.dev/dl; on these machines it is preinstalled)"
+        }
         "gcc" => "apt-get install gcc libc6-dev",
         "podman" => "apt-get install podman runc",
         "containerd" | "ctr" => "apt-get install containerd",
@@ -213,7 +215,11 @@ pub fn build(options: &BuildOptions, progress: &dyn Fn(&str)) -> Result<Artifact
     Ok(artifacts)
 }
 
-fn build_go(options: &BuildOptions, bin: &Path, progress: &dyn Fn(&str)) -> Result<(), TestbedError> {
+fn build_go(
+    options: &BuildOptions,
+    bin: &Path,
+    progress: &dyn Fn(&str),
+) -> Result<(), TestbedError> {
     let go_dir = options.source.join("go");
     let ldflags = format!(
         "-s -w -X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34 -X k8s.io/component-base/version.gitTreeState=clean"
@@ -246,8 +252,13 @@ fn build_go(options: &BuildOptions, bin: &Path, progress: &dyn Fn(&str)) -> Resu
 /// linked, and its `FROM scratch` image as an OCI archive.
 fn build_pause(options: &BuildOptions, artifacts: &Artifacts) -> Result<(), TestbedError> {
     let module = run(
-        go(&options.source.join("go/kubernetes"))
-            .args(["list", "-m", "-f", "{{.Dir}}", "k8s.io/kubernetes"]),
+        go(&options.source.join("go/kubernetes")).args([
+            "list",
+            "-m",
+            "-f",
+            "{{.Dir}}",
+            "k8s.io/kubernetes",
+        ]),
         "locating the k8s.io/kubernetes module",
     )?;
     let dir = PathBuf::from(String::from_utf8_lossy(&module.stdout).trim());

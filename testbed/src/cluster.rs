@@ -144,7 +144,10 @@ impl Instance {
         let path = dir.join("testbed.json");
         let text = std::fs::read_to_string(&path).map_err(|e| TestbedError::State {
             dir: dir.to_owned(),
-            detail: format!("no testbed here ({}: {e}); start one with faastwin-testbed up", path.display()),
+            detail: format!(
+                "no testbed here ({}: {e}); start one with faastwin-testbed up",
+                path.display()
+            ),
         })?;
         serde_json::from_str(&text).map_err(|e| TestbedError::State {
             dir: dir.to_owned(),
@@ -205,7 +208,8 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
             }
             return Err(TestbedError::State {
                 dir,
-                detail: "a testbed is already up here (faastwin-testbed down first, or --reuse)".into(),
+                detail: "a testbed is already up here (faastwin-testbed down first, or --reuse)"
+                    .into(),
             });
         }
         // A stopped or crashed instance: clear what is left of it first.
@@ -226,7 +230,13 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
     };
     let id = id_of(&dir);
     let run_dir = Path::new("/run/faastwin-testbed").join(&id);
-    for d in [&dir, &run_dir, &dir.join("cni"), &dir.join("kine"), &dir.join("pod-logs")] {
+    for d in [
+        &dir,
+        &run_dir,
+        &dir.join("cni"),
+        &dir.join("kine"),
+        &dir.join("pod-logs"),
+    ] {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
     let logs = dir.join("logs");
@@ -245,7 +255,8 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
     let mut kubeconfigs = BTreeMap::new();
     for (name, user, token, _) in &identities.users {
         let path = dir.join(format!("{name}.kubeconfig"));
-        std::fs::write(&path, pki::kubeconfig(&server, &pki.ca(), user, token)).map_err(io(&path))?;
+        std::fs::write(&path, pki::kubeconfig(&server, &pki.ca(), user, token))
+            .map_err(io(&path))?;
         kubeconfigs.insert(*name, path);
     }
     let kubeconfig = dir.join("kubeconfig");
@@ -262,7 +273,15 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
         startup: Vec::new(),
     };
     // From here on every started process is recorded at once, so `down` finds it.
-    let result = start_all(options, &mut instance, &pki, &kubeconfigs, &logs, &mut steps).await;
+    let result = start_all(
+        options,
+        &mut instance,
+        &pki,
+        &kubeconfigs,
+        &logs,
+        &mut steps,
+    )
+    .await;
     instance.startup = steps.steps;
     instance.write()?;
     result?;
@@ -296,8 +315,11 @@ async fn start_all(
     let cni_file = cni_conf.join("10-faastwin.conflist");
     std::fs::write(&cni_file, config::cni(&instance.id)).map_err(io(&cni_file))?;
     let containerd_toml = dir.join("containerd.toml");
-    std::fs::write(&containerd_toml, config::containerd(&dir, &instance.run, &cni_conf))
-        .map_err(io(&containerd_toml))?;
+    std::fs::write(
+        &containerd_toml,
+        config::containerd(&dir, &instance.run, &cni_conf),
+    )
+    .map_err(io(&containerd_toml))?;
     create_cgroups(&instance.id)?;
     let containerd = start(
         "containerd",
@@ -310,7 +332,10 @@ async fn start_all(
     instance.write()?;
     let socket = instance.containerd_socket();
     ready::until("containerd", timeout, &log, || async { socket.exists() }).await?;
-    for archive in [options.artifacts.pause_image(), options.artifacts.worker_image()] {
+    for archive in [
+        options.artifacts.pause_image(),
+        options.artifacts.worker_image(),
+    ] {
         if archive.is_file() {
             run(
                 Command::new("ctr")
@@ -337,7 +362,10 @@ async fn start_all(
                 ),
             ),
             arg("listen-address", format!("127.0.0.1:{}", ports.kine)),
-            arg("metrics-bind-address", format!("127.0.0.1:{}", ports.kine_metrics)),
+            arg(
+                "metrics-bind-address",
+                format!("127.0.0.1:{}", ports.kine_metrics),
+            ),
         ],
         logs,
     )?;
@@ -348,12 +376,20 @@ async fn start_all(
     steps.reached("datastore_up");
 
     // The API server.
-    let apiserver = start("kube-apiserver", &bin("kube-apiserver"), &apiserver_args(&dir, pki, &ports), logs)?;
+    let apiserver = start(
+        "kube-apiserver",
+        &bin("kube-apiserver"),
+        &apiserver_args(&dir, pki, &ports),
+        logs,
+    )?;
     let log = apiserver.log.clone();
     instance.components.push(apiserver);
     instance.write()?;
     let client = ready::client(&instance.kubeconfig).await?;
-    ready::until("the API server", timeout, &log, || ready::api_ready(&client)).await?;
+    ready::until("the API server", timeout, &log, || {
+        ready::api_ready(&client)
+    })
+    .await?;
     steps.reached("apiserver_ready");
 
     // Controllers, scheduler, kubelet.
@@ -362,26 +398,44 @@ async fn start_all(
             "kube-controller-manager",
             vec![
                 arg("kubeconfig", kubeconfigs["controller-manager"].display()),
-                arg("authentication-kubeconfig", kubeconfigs["controller-manager"].display()),
-                arg("authorization-kubeconfig", kubeconfigs["controller-manager"].display()),
+                arg(
+                    "authentication-kubeconfig",
+                    kubeconfigs["controller-manager"].display(),
+                ),
+                arg(
+                    "authorization-kubeconfig",
+                    kubeconfigs["controller-manager"].display(),
+                ),
                 arg("bind-address", "127.0.0.1"),
                 arg("secure-port", ports.controller_manager),
                 arg("cert-dir", dir.join("controller-manager").display()),
                 arg("leader-elect", false),
                 arg("use-service-account-credentials", true),
-                arg("service-account-private-key-file", pki.service_account_key().display()),
+                arg(
+                    "service-account-private-key-file",
+                    pki.service_account_key().display(),
+                ),
                 arg("root-ca-file", pki.ca().display()),
                 arg("cluster-cidr", "10.244.0.0/16"),
                 arg("service-cluster-ip-range", "10.43.0.0/16"),
-                arg("controllers", "*,-nodeipam,-cloud-node-lifecycle,-route,-service"),
+                arg(
+                    "controllers",
+                    "*,-nodeipam,-cloud-node-lifecycle,-route,-service",
+                ),
             ],
         ),
         (
             "kube-scheduler",
             vec![
                 arg("kubeconfig", kubeconfigs["scheduler"].display()),
-                arg("authentication-kubeconfig", kubeconfigs["scheduler"].display()),
-                arg("authorization-kubeconfig", kubeconfigs["scheduler"].display()),
+                arg(
+                    "authentication-kubeconfig",
+                    kubeconfigs["scheduler"].display(),
+                ),
+                arg(
+                    "authorization-kubeconfig",
+                    kubeconfigs["scheduler"].display(),
+                ),
                 arg("bind-address", "127.0.0.1"),
                 arg("secure-port", ports.scheduler),
                 arg("cert-dir", dir.join("scheduler").display()),
@@ -396,7 +450,13 @@ async fn start_all(
     let kubelet_yaml = dir.join("kubelet.yaml");
     std::fs::write(
         &kubelet_yaml,
-        config::kubelet(&dir, &instance.run, &instance.id, ports.kubelet, ports.kubelet_healthz),
+        config::kubelet(
+            &dir,
+            &instance.run,
+            &instance.id,
+            ports.kubelet,
+            ports.kubelet_healthz,
+        ),
     )
     .map_err(io(&kubelet_yaml))?;
     let kubelet = start(
@@ -415,7 +475,10 @@ async fn start_all(
     instance.components.push(kubelet);
     instance.write()?;
     let node = instance.node.clone();
-    ready::until(&format!("node {node}"), timeout, &log, || ready::node_ready(&client, &node)).await?;
+    ready::until(&format!("node {node}"), timeout, &log, || {
+        ready::node_ready(&client, &node)
+    })
+    .await?;
     steps.reached("node_ready");
 
     if options.fake_nodes > 0 {
@@ -424,9 +487,12 @@ async fn start_all(
     }
 
     let apiserver_log = logs.join("kube-apiserver.log");
-    ready::until("the default service account", timeout, &apiserver_log, || {
-        ready::default_service_account(&client)
-    })
+    ready::until(
+        "the default service account",
+        timeout,
+        &apiserver_log,
+        || ready::default_service_account(&client),
+    )
     .await?;
     ready::until("a Job to be accepted", timeout, &apiserver_log, || {
         ready::job_accepted(&client, &node, &options.worker_image)
@@ -434,7 +500,14 @@ async fn start_all(
     .await?;
     steps.reached("first_job_accepted");
     if options.probe {
-        ready::probe(&client, &node, &options.worker_image, timeout, &logs.join("kubelet.log")).await?;
+        ready::probe(
+            &client,
+            &node,
+            &options.worker_image,
+            timeout,
+            &logs.join("kubelet.log"),
+        )
+        .await?;
         steps.reached("probe_job_done");
     }
     Ok(())
@@ -453,9 +526,18 @@ fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports) -> Vec<String> {
         arg("authorization-mode", "Node,RBAC"),
         arg("enable-admission-plugins", "NodeRestriction"),
         arg("allow-privileged", true),
-        arg("service-account-issuer", "https://kubernetes.default.svc.cluster.local"),
-        arg("service-account-key-file", pki.service_account_public().display()),
-        arg("service-account-signing-key-file", pki.service_account_key().display()),
+        arg(
+            "service-account-issuer",
+            "https://kubernetes.default.svc.cluster.local",
+        ),
+        arg(
+            "service-account-key-file",
+            pki.service_account_public().display(),
+        ),
+        arg(
+            "service-account-signing-key-file",
+            pki.service_account_key().display(),
+        ),
         arg("service-cluster-ip-range", "10.43.0.0/16"),
         // A loopback address cannot be the `kubernetes` Service's endpoint; nothing here
         // uses that Service.
@@ -510,8 +592,14 @@ async fn start_fake_nodes(
         &options.artifacts.bin("kwok"),
         &[
             arg("kubeconfig", instance.kubeconfig.display()),
-            arg("manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake"),
-            arg("server-address", format!("127.0.0.1:{}", instance.ports.kwok)),
+            arg(
+                "manage-nodes-with-annotation-selector",
+                "kwok.x-k8s.io/node=fake",
+            ),
+            arg(
+                "server-address",
+                format!("127.0.0.1:{}", instance.ports.kwok),
+            ),
             arg("cidr", "10.245.0.0/16"),
             arg("node-ip", "127.0.0.1"),
         ],
@@ -534,7 +622,11 @@ async fn start_fake_nodes(
 
 /// Kills the API server of the instance in `dir` (SIGKILL, as a crash would) and starts it
 /// again with the same command line, waiting until it is ready; returns how long it was down.
-pub async fn restart(dir: &Path, component: &str, timeout: Duration) -> Result<Duration, TestbedError> {
+pub async fn restart(
+    dir: &Path,
+    component: &str,
+    timeout: Duration,
+) -> Result<Duration, TestbedError> {
     let mut instance = Instance::read(dir)?;
     let index = instance
         .components
@@ -544,29 +636,42 @@ pub async fn restart(dir: &Path, component: &str, timeout: Duration) -> Result<D
             dir: dir.to_owned(),
             detail: format!(
                 "no component {component} (there are: {})",
-                instance.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                instance
+                    .components
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
     let old = instance.components[index].clone();
     let down_at = Instant::now();
     stop(&old, Duration::ZERO);
-    let (program, args) = old.command.split_first().ok_or_else(|| TestbedError::State {
-        dir: dir.to_owned(),
-        detail: format!("{component} has no recorded command"),
-    })?;
+    let (program, args) = old
+        .command
+        .split_first()
+        .ok_or_else(|| TestbedError::State {
+            dir: dir.to_owned(),
+            detail: format!("{component} has no recorded command"),
+        })?;
     let new = start(component, Path::new(program), args, &dir.join("logs"))?;
     let log = new.log.clone();
     instance.components[index] = new;
     instance.write()?;
     if component == "kube-apiserver" {
         let client = ready::client(&instance.kubeconfig).await?;
-        ready::until("the restarted API server", timeout, &log, || ready::api_ready(&client)).await?;
+        ready::until("the restarted API server", timeout, &log, || {
+            ready::api_ready(&client)
+        })
+        .await?;
     }
     Ok(down_at.elapsed())
 }
 
 /// What `status` reports: each component, and whether the API server answers.
-pub async fn status(dir: &Path) -> Result<(Instance, Vec<(String, u32, bool)>, bool), TestbedError> {
+pub async fn status(
+    dir: &Path,
+) -> Result<(Instance, Vec<(String, u32, bool)>, bool), TestbedError> {
     let instance = Instance::read(dir)?;
     let components = instance
         .components
@@ -600,7 +705,10 @@ pub async fn down(dir: &Path) -> Result<(), TestbedError> {
     remove_cgroups(&instance.id);
     let bridge = format!("ftw-{}", instance.id);
     if Path::new("/sys/class/net").join(&bridge).exists() {
-        run(Command::new("ip").args(["link", "delete", &bridge]), "deleting the bridge")?;
+        run(
+            Command::new("ip").args(["link", "delete", &bridge]),
+            "deleting the bridge",
+        )?;
     }
     for leftover in [
         PathBuf::from(format!("/var/lib/cni/networks/faastwin-{}", instance.id)),
@@ -625,7 +733,11 @@ async fn delete_workloads(instance: &Instance) -> Result<(), TestbedError> {
         }
     };
     let jobs: Api<Job> = Api::all(client.clone());
-    for job in jobs.list(&ListParams::default()).await.map_err(fail("listing Jobs"))? {
+    for job in jobs
+        .list(&ListParams::default())
+        .await
+        .map_err(fail("listing Jobs"))?
+    {
         let (Some(ns), Some(name)) = (job.metadata.namespace, job.metadata.name) else {
             continue;
         };
@@ -635,7 +747,10 @@ async fn delete_workloads(instance: &Instance) -> Result<(), TestbedError> {
             .map_err(fail("deleting a Job"))?;
     }
     let pods: Api<Pod> = Api::all(client.clone());
-    let list = pods.list(&ListParams::default()).await.map_err(fail("listing pods"))?;
+    let list = pods
+        .list(&ListParams::default())
+        .await
+        .map_err(fail("listing pods"))?;
     for pod in list {
         let (Some(ns), Some(name)) = (pod.metadata.namespace, pod.metadata.name) else {
             continue;
@@ -673,7 +788,9 @@ fn cgroups_under(hierarchy: &str, id: &str) -> Vec<PathBuf> {
         }
         out.push(dir.to_owned());
     }
-    let root = Path::new("/sys/fs/cgroup").join(hierarchy).join(format!("faastwin-{id}"));
+    let root = Path::new("/sys/fs/cgroup")
+        .join(hierarchy)
+        .join(format!("faastwin-{id}"));
     let mut all = Vec::new();
     if root.is_dir() {
         walk(&root, &mut all);

@@ -90,8 +90,10 @@ struct UpArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // kube's client logs every non-2xx answer as an error; while a component starts, /readyz
+    // answers 500 by design, so it is quiet unless RUST_LOG asks.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,kube_client=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -130,7 +132,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Up(args) => {
             let options = build_options(cli.cache, &args.build);
-            let artifacts: Artifacts = build::build(&options, &say)?;
+            let running =
+                faastwin_testbed::Instance::read(&args.dir).is_ok_and(|i| i.apiserver_alive());
+            let artifacts: Artifacts = if args.reuse && running {
+                Artifacts::at(&options.cache)
+            } else {
+                build::build(&options, &say)?
+            };
             let node = match args.node {
                 Some(node) => node,
                 None => faastwin_workers_host_name(),
@@ -164,19 +172,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("testbed: {} is down", dir.display());
         }
         Command::Status { dir } => {
-            let (instance, components, answers) = runtime.block_on(faastwin_testbed::status(&dir))?;
-            println!("instance {} (node {}), kubeconfig {}", instance.id, instance.node, instance.kubeconfig.display());
+            let (instance, components, answers) =
+                runtime.block_on(faastwin_testbed::status(&dir))?;
+            println!(
+                "instance {} (node {}), kubeconfig {}",
+                instance.id,
+                instance.node,
+                instance.kubeconfig.display()
+            );
             for (name, pid, alive) in components {
-                println!("  {name:<24} pid {pid:<8} {}", if alive { "running" } else { "stopped" });
+                println!(
+                    "  {name:<24} pid {pid:<8} {}",
+                    if alive { "running" } else { "stopped" }
+                );
             }
-            println!("  API server: {}", if answers { "ready" } else { "not answering" });
+            println!(
+                "  API server: {}",
+                if answers { "ready" } else { "not answering" }
+            );
             if !answers {
                 return Ok(ExitCode::FAILURE);
             }
         }
         Command::Restart { component, dir } => {
-            let down = runtime.block_on(faastwin_testbed::restart(&dir, &component, Duration::from_secs(120)))?;
-            eprintln!("testbed: {component} restarted, down for {:.1} s", down.as_secs_f64());
+            let down = runtime.block_on(faastwin_testbed::restart(
+                &dir,
+                &component,
+                Duration::from_secs(120),
+            ))?;
+            eprintln!(
+                "testbed: {component} restarted, down for {:.1} s",
+                down.as_secs_f64()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -26,7 +26,12 @@ pub struct Component {
 
 /// Starts `program args` detached (own process group, stdin closed, output to
 /// `logs/<name>.log`) and returns it.
-pub(crate) fn start(name: &str, program: &Path, args: &[String], logs: &Path) -> Result<Component, TestbedError> {
+pub(crate) fn start(
+    name: &str,
+    program: &Path,
+    args: &[String],
+    logs: &Path,
+) -> Result<Component, TestbedError> {
     std::fs::create_dir_all(logs).map_err(io(logs))?;
     let log = logs.join(format!("{name}.log"));
     let out = File::options()

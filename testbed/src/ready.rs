@@ -18,7 +18,8 @@ pub(crate) async fn client(kubeconfig: &Path) -> Result<Client, TestbedError> {
         dir: kubeconfig.to_owned(),
         detail: format!("{what}: {e}"),
     };
-    let kc = Kubeconfig::read_from(kubeconfig).map_err(|e| fail("unreadable kubeconfig", e.into()))?;
+    let kc =
+        Kubeconfig::read_from(kubeconfig).map_err(|e| fail("unreadable kubeconfig", e.into()))?;
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .map_err(|e| fail("unusable kubeconfig", e.into()))?;
@@ -119,13 +120,25 @@ pub(crate) async fn job_accepted(client: &Client, node: &str, image: &str) -> bo
     let Ok(job) = probe_job("faastwin-testbed-dry-run", node, image) else {
         return false;
     };
-    jobs.create(&PostParams { dry_run: true, ..PostParams::default() }, &job)
-        .await
-        .is_ok()
+    jobs.create(
+        &PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        },
+        &job,
+    )
+    .await
+    .is_ok()
 }
 
 /// Runs a probe Job to completion on `node` and deletes it.
-pub(crate) async fn probe(client: &Client, node: &str, image: &str, timeout: Duration, log: &Path) -> Result<(), TestbedError> {
+pub(crate) async fn probe(
+    client: &Client,
+    node: &str,
+    image: &str,
+    timeout: Duration,
+    log: &Path,
+) -> Result<(), TestbedError> {
     let jobs: Api<Job> = Api::namespaced(client.clone(), "default");
     let name = "faastwin-testbed-probe";
     let kube_fail = |what: &str| {
@@ -137,25 +150,29 @@ pub(crate) async fn probe(client: &Client, node: &str, image: &str, timeout: Dur
     };
     // A probe left over by an interrupted start.
     let _ = jobs.delete(name, &DeleteParams::background()).await;
-    until("the previous probe Job to go", Duration::from_secs(30), log, || async {
-        jobs.get_opt(name).await.is_ok_and(|j| j.is_none())
-    })
+    until(
+        "the previous probe Job to go",
+        Duration::from_secs(30),
+        log,
+        || async { jobs.get_opt(name).await.is_ok_and(|j| j.is_none()) },
+    )
     .await?;
     jobs.create(&PostParams::default(), &probe_job(name, node, image)?)
         .await
         .map_err(kube_fail("creating the probe Job"))?;
     let outcome = until("the probe Job to complete", timeout, log, || async {
         jobs.get_opt(name).await.ok().flatten().is_some_and(|j| {
-            j.status
-                .and_then(|s| s.conditions)
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-                })
+            j.status.and_then(|s| s.conditions).is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+            })
         })
     })
     .await;
-    let job = jobs.get(name).await.map_err(kube_fail("reading the probe Job"))?;
+    let job = jobs
+        .get(name)
+        .await
+        .map_err(kube_fail("reading the probe Job"))?;
     jobs.delete(name, &DeleteParams::background())
         .await
         .map_err(kube_fail("deleting the probe Job"))?;

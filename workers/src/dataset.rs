@@ -72,10 +72,10 @@ impl DatasetSpec {
                 count,
                 payload_bytes,
                 ..
-            } => count * (payload_bytes + 160),
+            } => count.saturating_mul(payload_bytes.saturating_add(160)),
             DatasetSpec::Etl {
                 count, shard_bytes, ..
-            } => count * shard_bytes,
+            } => count.saturating_mul(*shard_bytes),
         }
     }
 
@@ -93,14 +93,71 @@ impl DatasetSpec {
             DatasetSpec::Relay { count: 0, .. } | DatasetSpec::Etl { count: 0, .. } => {
                 bad("count must be at least 1".into())
             }
+            DatasetSpec::Relay { count, .. } | DatasetSpec::Etl { count, .. }
+                if count > MAX_COUNT =>
+            {
+                bad(format!(
+                    "count {count} is above the limit of {MAX_COUNT} files"
+                ))
+            }
             DatasetSpec::Etl { shard_bytes, .. } if shard_bytes < MIN_SHARD_BYTES => bad(format!(
                 "shard size {shard_bytes} B is below the minimum of {MIN_SHARD_BYTES} B"
+            )),
+            DatasetSpec::Etl { shard_bytes, .. } if shard_bytes > MAX_SHARD_BYTES => bad(format!(
+                "shard size {shard_bytes} B is above the limit of {MAX_SHARD_BYTES} B (64 GiB)"
             )),
             DatasetSpec::Relay {
                 payload_bytes: 0, ..
             } => bad("payload size must be at least 1 byte".into()),
+            DatasetSpec::Relay { payload_bytes, .. } if payload_bytes > MAX_PAYLOAD_BYTES => {
+                bad(format!(
+                    "payload size {payload_bytes} B is above the limit of {MAX_PAYLOAD_BYTES} B (64 MiB: a relay object is small; use etl for big inputs)"
+                ))
+            }
             _ => Ok(()),
         }
+    }
+}
+
+/// Most files a dataset may hold.
+pub const MAX_COUNT: u64 = 100_000_000;
+/// Largest ETL shard [bytes].
+pub const MAX_SHARD_BYTES: u64 = 64 << 30;
+/// Largest relay payload [bytes] (the worker holds it in memory).
+pub const MAX_PAYLOAD_BYTES: u64 = 64 << 20;
+
+/// Free bytes on the filesystem of `dir` (or of its nearest existing ancestor), from df(1).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let out = std::process::Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(existing)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+}
+
+/// Refuses a dataset that would not fit on `dir`'s filesystem (with 5 % to spare), before a
+/// byte is written.
+fn check_space(spec: &DatasetSpec, dir: &Path) -> Result<(), DatasetError> {
+    let need = spec
+        .approximate_bytes()
+        .saturating_add(spec.count().saturating_mul(4096));
+    match free_bytes(dir) {
+        Some(free) if need.saturating_add(need / 20) > free => Err(DatasetError::Invalid {
+            what: format!(
+                "{} files of about {} B need about {:.1} GiB, but {} has {:.1} GiB free",
+                spec.count(),
+                spec.approximate_bytes() / spec.count().max(1),
+                need as f64 / f64::from(1u32 << 30),
+                dir.display(),
+                free as f64 / f64::from(1u32 << 30)
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -142,7 +199,7 @@ pub enum DatasetError {
         what: String,
     },
     /// A file could not be written or read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -176,6 +233,7 @@ pub fn generate(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<ManifestEntry>, DatasetError> {
     spec.validate()?;
+    check_space(spec, dir)?;
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let entries = (0..spec.count())
         .into_par_iter()

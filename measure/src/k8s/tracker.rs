@@ -48,7 +48,6 @@ impl Tracker {
             name.to_owned(),
             Entry {
                 obs: Observation {
-                    attempt: 1,
                     platform_clock: Some(K8S_CLOCK),
                     ..Observation::default()
                 },

@@ -263,6 +263,19 @@ pub async fn cpus_per_node() -> Option<u32> {
         .min()
 }
 
+/// The most tasks one job array may have: `MaxArraySize` of `scontrol show config` minus one
+/// (task ids run from 0 to MaxArraySize − 1).
+pub async fn max_array_tasks() -> Option<u32> {
+    let out = command("scontrol", &strings(&["show", "config"]))
+        .await
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.trim_start().starts_with("MaxArraySize"))
+        .and_then(|l| l.split_once('=')?.1.trim().parse::<u32>().ok())
+        .map(|max| max.saturating_sub(1))
+}
+
 /// The scheduling interval from `scontrol show config` [s]; Slurm's default 60 s when unset.
 pub async fn scheduler_interval_s() -> f64 {
     let config = command("scontrol", &strings(&["show", "config"]))

@@ -176,7 +176,6 @@ impl SlurmPlatform {
         timeout: Duration,
     ) -> Observation {
         let mut obs = Observation {
-            attempt: 1,
             platform_clock: Some("slurm scontrol, 1 s, local time"),
             ..Observation::default()
         };

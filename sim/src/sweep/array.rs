@@ -18,6 +18,8 @@ pub trait ArrayScheduler {
     fn active_tasks(&self, job: u64) -> BTreeMap<u32, String>;
     /// What became of a task that left the queue, if the batch system still knows.
     fn task_state(&self, job: u64, task: u32) -> Option<String>;
+    /// The most tasks one array may have, if the batch system limits it.
+    fn max_tasks(&self) -> Option<u32>;
 }
 
 /// What happens to a sweep array, as it happens.
@@ -98,6 +100,21 @@ pub fn submit_array(
     scheduler: &dyn ArrayScheduler,
     progress: &dyn Fn(ArrayEvent),
 ) -> Result<ArrayOutcome, SimError> {
+    let units = plan.units().len();
+    if chunks == 0 || chunks as usize > units {
+        return Err(SimError::Invalid {
+            what: format!(
+                "--array-size {chunks}: the sweep has {units} units (grid points x platforms x replications); use 1 to {units} tasks"
+            ),
+        });
+    }
+    if let Some(max) = scheduler.max_tasks().filter(|max| chunks > *max) {
+        return Err(SimError::Invalid {
+            what: format!(
+                "--array-size {chunks} is above the batch system's limit of {max} tasks per array (Slurm's MaxArraySize minus one)"
+            ),
+        });
+    }
     for dir in ["chunks", "logs"] {
         std::fs::create_dir_all(out.join(dir)).map_err(io(&out.join(dir)))?;
     }

@@ -1,0 +1,341 @@
+//! The k8s platform on a real Kubernetes: the testbed's K3s-like cluster (kine, API server,
+//! controller manager, scheduler, a kubelet with containerd running the worker image), built
+//! from source and started by the tests (`tests/support/testbed.rs`).
+//!
+//! Each test holds the testbed lock for its whole length, across awaits: every test has its own
+//! runtime, and the lock only keeps tests of this binary from measuring at the same time.
+#![allow(clippy::await_holding_lock)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use faastwin_measure::k8s::{Pinning, RUN_LABEL};
+use faastwin_measure::{
+    InvocationRecord, NoProgress, Outcome, PlatformKind, PlatformSetup, RunOptions, RunOutcome,
+    SubmitPolicy,
+};
+use faastwin_workers::dataset::{self, Dataset, DatasetSpec};
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{Api, ListParams, PostParams};
+
+use crate::testbed::{Testbed, lock, testbed};
+use crate::{check_succeeded, relay_dataset};
+
+fn setup(t: &Testbed, pin: Pinning) -> PlatformSetup {
+    let mut setup = PlatformSetup::default();
+    setup.kubernetes.kubeconfig = Some(t.kubeconfig.clone());
+    setup.kubernetes.image_pull_policy = "Never".into();
+    setup.kubernetes.pin = pin;
+    setup
+}
+
+fn options(t: &Testbed, run_id: &str, partitions: u32, setup: PlatformSetup) -> RunOptions {
+    RunOptions {
+        run_id: run_id.into(),
+        platform: PlatformKind::K8s,
+        partitions,
+        nodes: vec![t.node.clone()],
+        policy: SubmitPolicy::Sequential,
+        repetitions: 1,
+        between: None,
+        warmup: 0,
+        invocations: None,
+        timeout_s: 120.0,
+        seed: 1,
+        setup: Some(setup),
+    }
+}
+
+async fn measure_with(
+    options: RunOptions,
+    dataset: Dataset,
+    out: &Path,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> RunOutcome {
+    let platform = options.build_platform(&dataset.dir, out).await.unwrap();
+    faastwin_measure::run(
+        platform,
+        options,
+        dataset,
+        out.to_owned(),
+        false,
+        Arc::new(NoProgress),
+        cancel,
+    )
+    .await
+    .unwrap()
+}
+
+async fn measure(options: RunOptions, dataset: Dataset, out: &Path) -> RunOutcome {
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    measure_with(options, dataset, out, rx).await
+}
+
+fn client(t: &Testbed) -> kube::Client {
+    let kc = kube::config::Kubeconfig::read_from(&t.kubeconfig).unwrap();
+    let config = futures::executor::block_on(kube::Config::from_custom_kubeconfig(
+        kc,
+        &Default::default(),
+    ))
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// Every layer a real Job fills: driver instants from watch events (the pod's running state
+/// may be skipped by the kubelet's 1 s relist, so `t_running_seen` may stay empty), the
+/// platform's own timestamps, the worker's report.
+fn check_layers(r: &InvocationRecord) {
+    check_succeeded(r);
+    for (name, v) in [
+        ("t_pod_seen", r.t_pod_seen),
+        ("t_scheduled_seen", r.t_scheduled_seen),
+        ("t_terminated_seen", r.t_terminated_seen),
+        ("t_done_seen", r.t_done_seen),
+    ] {
+        assert!(v.is_some(), "{name} empty: {r:?}");
+    }
+    for (name, v) in [
+        ("p_created", r.p_created),
+        ("p_scheduled", r.p_scheduled),
+        ("p_started", r.p_started),
+        ("p_finished", r.p_finished),
+        ("p_completed", r.p_completed),
+    ] {
+        assert!(v.is_some(), "{name} empty: {r:?}");
+    }
+    let (submit, scheduled, done) = (
+        r.t_submit.unwrap(),
+        r.t_scheduled_seen.unwrap(),
+        r.t_done_seen.unwrap(),
+    );
+    assert!(submit <= scheduled && scheduled <= done, "{r:?}");
+    assert!(r.control_plane_s.unwrap() >= 0.0 && r.startup_s.is_some() && r.completion_s.is_some());
+    assert_eq!(r.p_clock.as_deref(), Some(faastwin_measure::k8s::K8S_CLOCK));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_and_etl_on_two_partitions_fill_every_timing_layer() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let relay = relay_dataset(dir.path(), 6);
+    let outcome = measure(
+        options(t, "t-relay", 2, setup(t, Pinning::NodeSelector)),
+        relay,
+        &dir.path().join("relay"),
+    )
+    .await;
+    assert_eq!(outcome.records.len(), 6);
+    for r in &outcome.records {
+        check_layers(r);
+        assert_eq!(r.node, t.node);
+    }
+    assert_eq!(
+        outcome
+            .records
+            .iter()
+            .map(|r| r.partition)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        2
+    );
+
+    dataset::generate(
+        &DatasetSpec::Etl {
+            count: 4,
+            seed: 1,
+            shard_bytes: 256 << 10,
+        },
+        &dir.path().join("etl-data"),
+        &|_| {},
+    )
+    .unwrap();
+    let etl = dataset::read(&dir.path().join("etl-data")).unwrap();
+    let outcome = measure(
+        options(t, "t-etl", 2, setup(t, Pinning::NodeSelector)),
+        etl,
+        &dir.path().join("etl"),
+    )
+    .await;
+    assert_eq!(outcome.records.len(), 4);
+    for r in &outcome.records {
+        check_layers(r);
+        assert!(
+            r.bytes_in > 200 << 10 && r.compute_s.unwrap() > 0.0,
+            "{r:?}"
+        );
+    }
+    // The run's Jobs are gone (cleanup by label) and the results are on the shared storage.
+    let jobs: Api<Job> = Api::namespaced(client(t), "default");
+    let left = jobs
+        .list(&ListParams::default().labels(&format!("{RUN_LABEL}=t-etl")))
+        .await
+        .unwrap();
+    assert!(
+        left.items
+            .iter()
+            .all(|j| j.metadata.deletion_timestamp.is_some()),
+        "{:?}",
+        left.items.len()
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("etl/results"))
+            .unwrap()
+            .count(),
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_worker_is_recorded_with_its_exit_code_and_cause() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 2);
+    // Invocation 1's input is garbage: the worker exits 6 and says why on stderr, which the
+    // termination message carries (FallbackToLogsOnError).
+    std::fs::write(dataset.dir.join(&dataset.entries[1].path), b"{ not json").unwrap();
+    let outcome = measure(
+        options(t, "t-fail", 1, setup(t, Pinning::NodeName)),
+        dataset,
+        &dir.path().join("run"),
+    )
+    .await;
+    let bad = outcome
+        .records
+        .iter()
+        .find(|r| r.invocation_id == 1)
+        .unwrap();
+    assert_eq!(bad.outcome, Outcome::Failed, "{bad:?}");
+    assert_eq!(bad.exit_code, Some(6), "{bad:?}");
+    assert!(
+        !bad.error.is_empty() && bad.t_done_seen.is_some(),
+        "{bad:?}"
+    );
+    check_succeeded(
+        outcome
+            .records
+            .iter()
+            .find(|r| r.invocation_id == 0)
+            .unwrap(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_removes_only_this_runs_jobs() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let client = client(t);
+    let jobs: Api<Job> = Api::namespaced(client, "default");
+    // A Job of someone else in the same namespace.
+    let bystander: Job = serde_json::from_value(serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "bystander", "labels": {"owner": "someone-else"}},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never", "nodeName": t.node,
+            "containers": [{"name": "c", "image": "localhost/faastwin-worker:latest", "imagePullPolicy": "Never", "args": ["--version"]}]}}}
+    }))
+    .unwrap();
+    if jobs.get_opt("bystander").await.unwrap().is_none() {
+        jobs.create(&PostParams::default(), &bystander)
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 40);
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let cancel = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        tx.send(true).unwrap();
+    });
+    let outcome = measure_with(
+        options(t, "t-cancel", 2, setup(t, Pinning::NodeName)),
+        dataset,
+        &dir.path().join("run"),
+        rx,
+    )
+    .await;
+    cancel.await.unwrap();
+    assert!(outcome.interrupted);
+    assert!(
+        outcome
+            .records
+            .iter()
+            .any(|r| r.outcome == Outcome::Succeeded)
+    );
+    assert!(
+        outcome
+            .records
+            .iter()
+            .any(|r| r.outcome == Outcome::Cancelled),
+        "some were in flight"
+    );
+    assert!(outcome.records.len() < 40, "cancelled before the end");
+    let ours = jobs
+        .list(&ListParams::default().labels(&format!("{RUN_LABEL}=t-cancel")))
+        .await
+        .unwrap();
+    assert!(
+        ours.items
+            .iter()
+            .all(|j| j.metadata.deletion_timestamp.is_some()),
+        "this run's Jobs are being deleted"
+    );
+    let other = jobs.get_opt("bystander").await.unwrap();
+    assert!(
+        other.is_some_and(|j| j.metadata.deletion_timestamp.is_none()),
+        "the bystander survives"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_server_restart_mid_run_loses_and_duplicates_nothing() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 24);
+    let out = dir.path().join("run");
+    let records = out.join("invocations.csv");
+    let (bin, tb_dir) = (t.bin.clone(), t.dir.clone());
+    let restart = std::thread::spawn(move || {
+        // Once a few invocations are in, kill the API server and start it again.
+        while std::fs::read_to_string(&records).map_or(0, |s| s.lines().count()) < 5 {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::process::Command::new(bin)
+            .args(["restart", "kube-apiserver", "--dir"])
+            .arg(tb_dir)
+            .output()
+            .unwrap()
+    });
+    let outcome = measure(
+        options(t, "t-restart", 2, setup(t, Pinning::NodeName)),
+        dataset,
+        &out,
+    )
+    .await;
+    let restarted = restart.join().unwrap();
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    let mut ids: Vec<u64> = outcome.records.iter().map(|r| r.invocation_id).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (0..24).collect::<Vec<_>>(),
+        "every invocation recorded once"
+    );
+    for r in &outcome.records {
+        check_succeeded(r);
+    }
+    assert!(
+        outcome
+            .records
+            .iter()
+            .any(|r| r.notes.contains("watch retried") || r.notes.contains("create attempt")),
+        "some invocation saw the outage"
+    );
+}
