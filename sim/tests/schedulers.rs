@@ -297,8 +297,8 @@ discipline = { kind = "batch", interval_s = 1.0, slots_per_node = 2 }
 "#,
         "t",
     )
-    .unwrap()
-    .compile("s", Body::Relay)
+    // Refused as the file is read (with its line), or at the latest when compiled.
+    .and_then(|c| c.compile("s", Body::Relay))
     .unwrap_err()
     .to_string();
     assert!(err.contains("scope must be \"cluster\""), "{err}");

@@ -74,36 +74,46 @@ pub(crate) fn alive(component: &Component) -> bool {
     let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", component.pid)) else {
         return false;
     };
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", component.pid)).unwrap_or_default();
-    let zombie = stat
-        .rsplit_once(')')
-        .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
     let started: Vec<u8> = component
         .command
         .iter()
         .flat_map(|arg| arg.bytes().chain(std::iter::once(0)))
         .collect();
-    !zombie && cmdline == started
+    running(component.pid) && cmdline == started
 }
 
-/// Stops a component: SIGTERM, then SIGKILL after `grace`, only if it is still ours.
+/// True until process `pid` has finished exiting (gone, or a zombie: its files, sockets
+/// included, are closed by then; an exiting process loses its command line earlier).
+fn running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    !stat
+        .rsplit_once(')')
+        .is_some_and(|(_, rest)| matches!(rest.trim_start().chars().next(), Some('Z' | 'X')))
+}
+
+/// Stops a component, only if it is still ours: SIGTERM, then SIGKILL after `grace` (at once
+/// with no grace, as a crash would); returns once it has exited.
 pub(crate) fn stop(component: &Component, grace: Duration) {
     if !alive(component) {
         return;
     }
-    tracing::debug!(name = %component.name, pid = component.pid, "stop");
-    signal(component.pid, "TERM");
-    let deadline = Instant::now() + grace;
-    while Instant::now() < deadline {
-        if !alive(component) {
-            return;
+    let pid = component.pid;
+    tracing::debug!(name = %component.name, pid, "stop");
+    if !grace.is_zero() {
+        signal(pid, "TERM");
+        let deadline = Instant::now() + grace;
+        while running(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    signal(component.pid, "KILL");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while alive(component) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+    if running(pid) {
+        signal(pid, "KILL");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
