@@ -71,6 +71,11 @@ pub struct KubernetesSetup {
     /// The directory the PVC exposes, as this host sees it (dataset and run dir lie under it).
     #[arg(long)]
     pub pvc_root: Option<PathBuf>,
+    /// The Jobs' pods run no body (fake nodes, as kwok's): a completed Job is a success, and
+    /// the worker columns stay empty. For control-plane experiments.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_body: bool,
 }
 
 /// How KSI is launched.
@@ -184,12 +189,15 @@ impl PlatformSetup {
                 Duration::from_millis(self.poll_ms),
                 DriverClock::start(),
             )),
-            PlatformKind::K8s => Arc::new(K8sPlatform::new(
-                kube_client(self.kubernetes.kubeconfig.as_deref()).await?,
-                self.job_template(kind, dataset, run_dir)?,
-                run_id,
-                DriverClock::start(),
-            )?),
+            PlatformKind::K8s => Arc::new(
+                K8sPlatform::new(
+                    kube_client(self.kubernetes.kubeconfig.as_deref()).await?,
+                    self.job_template(kind, dataset, run_dir)?,
+                    run_id,
+                    DriverClock::start(),
+                )?
+                .with_body(!self.kubernetes.no_body),
+            ),
             PlatformKind::Ksi => {
                 let k = &self.ksi;
                 let missing =

@@ -22,6 +22,10 @@ pub const KUBERNETES_VERSION: &str = "v1.34.4";
 /// The sandbox image every pod starts with, built here.
 pub const PAUSE_IMAGE: &str = "localhost/faastwin-pause:3.10";
 
+/// SQLite as K3s builds it: kine answers etcd's Status (which the API server asks before it
+/// lets clients stream their initial lists, WatchList) from the `dbstat` table.
+const KINE_CFLAGS: &str = "-DSQLITE_ENABLE_DBSTAT_VTAB=1 -DSQLITE_USE_ALLOCA=1";
+
 /// The Kubernetes binaries, built from `go/kubernetes`.
 const KUBERNETES_COMMANDS: [&str; 5] = [
     "kube-apiserver",
@@ -179,6 +183,7 @@ fn stamp(options: &BuildOptions) -> Result<String, TestbedError> {
     }
     hasher.update(KUBERNETES_VERSION);
     hasher.update(PAUSE_IMAGE);
+    hasher.update(KINE_CFLAGS);
     let version = run(Command::new("go").arg("version"), "go version")?;
     hasher.update(&version.stdout);
     Ok(hex::encode(hasher.finalize()))
@@ -234,6 +239,7 @@ fn build_go(
     progress("go build github.com/k3s-io/kine (SQLite, cgo)");
     let mut kine = go(&go_dir.join("kine"));
     kine.env("CGO_ENABLED", "1")
+        .env("CGO_CFLAGS", KINE_CFLAGS)
         .args(["build", "-trimpath", "-ldflags", "-s -w", "-o"])
         .arg(bin.join("kine"))
         .arg("github.com/k3s-io/kine");

@@ -40,7 +40,6 @@ pub struct SlurmPlatform {
     poll: Duration,
     clock: DriverClock,
     watchers: Watchers,
-    submitted: Arc<Mutex<Vec<u64>>>,
     poller: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -60,7 +59,6 @@ impl SlurmPlatform {
             poll,
             clock,
             watchers: Arc::default(),
-            submitted: Arc::default(),
             poller: Mutex::new(None),
         }
     }
@@ -187,10 +185,6 @@ impl SlurmPlatform {
         };
         tracing::debug!(run = %spec.run_id, job = job_id, invocation = spec.invocation_id, "submitted");
         obs.t_create_ack = Some(clock.now_ns());
-        self.submitted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(job_id);
         let (tx, mut rx) = watch::channel((JobView::default(), 0));
         self.watchers
             .lock()
@@ -270,6 +264,22 @@ impl SlurmPlatform {
         }
         obs
     }
+}
+
+/// True when job `name` is one of run `run_id`'s: `faastwin-<run>-r<repetition>-<invocation>`
+/// exactly (the run `abc` does not claim the jobs of the run `abc-r1-x`).
+pub(crate) fn is_job_of(name: &str, run_id: &str) -> bool {
+    let Some(rest) = name
+        .strip_prefix("faastwin-")
+        .and_then(|n| n.strip_prefix(run_id))
+        .and_then(|n| n.strip_prefix("-r"))
+    else {
+        return false;
+    };
+    let mut parts = rest.split('-');
+    let digits =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    digits(parts.next()) && digits(parts.next()) && parts.next().is_none()
 }
 
 fn submit_error(mut obs: Observation, error: String) -> Observation {
@@ -365,25 +375,34 @@ impl Platform for SlurmPlatform {
         {
             poller.abort();
         }
-        // Only jobs this run submitted, and only those still known to Slurm under this run's name.
-        let ids: Vec<u64> = self
-            .submitted
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let prefix = format!("faastwin-{run_id}-");
+        // Every queued or running job named as this run's jobs are, whichever session of the run
+        // submitted it (a resumed run removes what an earlier, killed session left), and no other.
         let ours: Vec<String> = client::queue()
             .await?
             .into_iter()
-            .filter(|(id, name, _)| {
-                name.starts_with(&prefix) && id.parse::<u64>().is_ok_and(|i| ids.contains(&i))
-            })
+            .filter(|(_, name, _)| is_job_of(name, run_id))
             .map(|(id, _, _)| id)
             .collect();
         tracing::debug!(run = run_id, jobs = ?ours, "cancelling this run's queued jobs");
         client::cancel(&ours).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_job_of;
+
+    #[test]
+    fn a_run_claims_exactly_its_own_job_names() {
+        assert!(is_job_of("faastwin-abc-r0-17", "abc"));
+        assert!(is_job_of("faastwin-abc-r12-0", "abc"));
+        assert!(
+            !is_job_of("faastwin-abc-r1-x-r0-5", "abc"),
+            "the run abc-r1-x"
+        );
+        assert!(!is_job_of("faastwin-abcd-r0-1", "abc"));
+        assert!(!is_job_of("faastwin-abc-r0-1-2", "abc"));
+        assert!(!is_job_of("faastwin-ksi-abc", "abc"));
+        assert!(!is_job_of("other-abc-r0-1", "abc"));
     }
 }
