@@ -4,6 +4,7 @@
 //! (`orchestration`), the function bodies the same way on every kind (`bodies`).
 
 mod bodies;
+mod contention;
 mod fitter;
 mod orchestration;
 mod provenance;
@@ -121,6 +122,13 @@ fn calibrate_platform(
         components: Vec::new(),
     };
     let warm: Vec<&InvocationRecord> = runs.iter().flat_map(|r| r.warm()).collect();
+    // On Kubernetes, delays come from the runs at the lowest load (at higher loads they hold
+    // queueing for the control plane, fitted below as a service time).
+    let (low_runs, loads_differ) = match kind {
+        PlatformKind::K8s | PlatformKind::Ksi => contention::lowest_load(runs, kind),
+        _ => (runs.to_vec(), false),
+    };
+    let low: Vec<&InvocationRecord> = low_runs.iter().flat_map(|r| r.warm()).collect();
     let gaps: Vec<f64> = warm
         .iter()
         .filter_map(|r| r.gap_to_next_s)
@@ -134,11 +142,11 @@ fn calibrate_platform(
     let mut orchestration = match kind {
         PlatformKind::Local | PlatformKind::Container => orchestration::processes(&mut f, &warm)?,
         PlatformKind::Slurm => orchestration::slurm(&mut f, &warm)?,
-        PlatformKind::K8s => orchestration::kubernetes(&mut f, &warm)?,
-        PlatformKind::Ksi => orchestration::ksi(&mut f, &warm)?,
+        PlatformKind::K8s => orchestration::kubernetes(&mut f, &low)?,
+        PlatformKind::Ksi => orchestration::ksi(&mut f, &low)?,
     };
     let workloads = bodies::fit(&mut f, kind, &mut orchestration.resources)?;
-    let spec = PlatformSpec {
+    let mut spec = PlatformSpec {
         description: format!(
             "{name} ({kind}), calibrated from {} warm invocations",
             warm.len()
@@ -149,6 +157,9 @@ fn calibrate_platform(
         stages: orchestration.stages,
         workloads,
     };
+    if loads_differ {
+        contention::fit_service(&mut f, kind, name, &mut spec, &low)?;
+    }
     let report = PlatformFit {
         platform: name.to_owned(),
         kind,

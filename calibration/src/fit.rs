@@ -382,3 +382,37 @@ pub fn fit_family(values: &[f64], family: &str) -> Option<Distribution> {
     };
     fitted.and_then(|(raw, _, _)| Distribution::new(raw).ok())
 }
+
+/// The report of a value chosen rather than fitted (a service time found by simulation).
+pub fn constant_report(value: f64, what: &str) -> Result<FitReport, CalibrationError> {
+    let model = Distribution::constant(value).map_err(|source| CalibrationError::Model {
+        what: what.to_owned(),
+        source,
+    })?;
+    Ok(FitReport {
+        n: 1,
+        family: "constant".into(),
+        model,
+        aic: f64::NAN,
+        ks_statistic: 0.0,
+        ks_p_value: 1.0,
+        candidates: Vec::new(),
+        floored: 0,
+        note: "chosen by simulation, not fitted".into(),
+    })
+}
+
+/// The report of a model chosen by simulation rather than fitted to values.
+pub fn chosen_report(model: Distribution) -> FitReport {
+    FitReport {
+        n: 1,
+        family: model.family().to_owned(),
+        model,
+        aic: f64::NAN,
+        ks_statistic: 0.0,
+        ks_p_value: 1.0,
+        candidates: Vec::new(),
+        floored: 0,
+        note: "chosen by simulation, not fitted".into(),
+    }
+}

@@ -626,3 +626,85 @@ impl Figure for SweepLines {
         Ok(())
     }
 }
+
+/// Job throughput and latency against the Jobs in flight, one line per platform: how a shared
+/// control plane saturates (one point per measured repetition, the line through the medians).
+pub(crate) struct LoadCurve {
+    /// Per platform: (Jobs in flight, Job throughput [1/s], p50 Job latency [s]) of each
+    /// repetition.
+    pub(crate) series: Vec<(String, Vec<(f64, f64, f64)>)>,
+}
+
+impl Figure for LoadCurve {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let panels = root.split_evenly((1, 2));
+        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().map(|p| p.0)));
+        for (panel, (title, y_desc, pick)) in panels.iter().zip([
+            ("Job throughput against load", "Jobs per second", 1usize),
+            ("Job latency (p50) against load", "seconds", 2),
+        ]) {
+            let value = |p: &(f64, f64, f64)| if pick == 1 { p.1 } else { p.2 };
+            let (_, y1) = range(self.series.iter().flat_map(|s| s.1.iter().map(value)));
+            let mut chart = ChartBuilder::on(panel)
+                .caption(title, (FONT, 18))
+                .margin(12)
+                .x_label_area_size(45)
+                .y_label_area_size(65)
+                .build_cartesian_2d(
+                    (x0.max(1.0)..x1.max(2.0)).log_scale().base(2.0),
+                    0.0..y1 * 1.15,
+                )
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .x_desc("Jobs in flight (partitions x window, log scale)")
+                .y_desc(y_desc)
+                .x_label_formatter(&|v| pretty(*v))
+                .y_label_formatter(&|v| pretty(*v))
+                .label_style((FONT, 12))
+                .draw()
+                .map_err(err)?;
+            for (i, (platform, points)) in self.series.iter().enumerate() {
+                let mut loads: Vec<f64> = points.iter().map(|p| p.0).collect();
+                loads.sort_by(f64::total_cmp);
+                loads.dedup();
+                let medians: Vec<(f64, f64)> = loads
+                    .iter()
+                    .map(|l| {
+                        let mut v: Vec<f64> =
+                            points.iter().filter(|p| p.0 == *l).map(value).collect();
+                        v.sort_by(f64::total_cmp);
+                        (
+                            *l,
+                            faastwin_models::quantile::sorted(&v, 0.5).unwrap_or(f64::NAN),
+                        )
+                    })
+                    .collect();
+                chart
+                    .draw_series(LineSeries::new(medians, color(i).stroke_width(2)))
+                    .map_err(err)?
+                    .label(platform.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color(i).stroke_width(2))
+                    });
+                chart
+                    .draw_series(
+                        points
+                            .iter()
+                            .map(|p| Circle::new((p.0, value(p)), 4, color(i).filled())),
+                    )
+                    .map_err(err)?;
+            }
+            legend(
+                &mut chart,
+                if pick == 1 {
+                    SeriesLabelPosition::LowerRight
+                } else {
+                    SeriesLabelPosition::UpperLeft
+                },
+                12,
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -27,7 +27,9 @@ use faastwin_models::Distribution;
 use faastwin_sim::{Calibration, PlatformSpec};
 
 pub use figures::ensure_font;
-use figures::{Decomposition, Ecdf, Fits, LatencyBoxes, SweepLines, ValidationBars, render};
+use figures::{
+    Decomposition, Ecdf, Fits, LatencyBoxes, LoadCurve, SweepLines, ValidationBars, render,
+};
 pub use inputs::Input;
 
 /// Why a report could not be made.
@@ -163,6 +165,12 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
             render(&Decomposition { bars }, out, "decomposition-measured")?,
         ));
         tables.push_str(&run_table(&runs));
+        if let Some(curve) = load_curve(&runs) {
+            figures.push((
+                "Job throughput and latency against load".into(),
+                render(&curve, out, "load-curve")?,
+            ));
+        }
     }
 
     for (n, input) in inputs.iter().enumerate() {
@@ -255,6 +263,36 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
         figures: figures.into_iter().map(|f| f.1).collect(),
         html,
     })
+}
+
+/// The load curve of every platform kind measured at three or more different numbers of Jobs
+/// in flight (partitions × window), one point per repetition.
+fn load_curve(runs: &[&Run]) -> Option<LoadCurve> {
+    let mut by_kind: std::collections::BTreeMap<String, Vec<(f64, f64, f64)>> = Default::default();
+    for run in runs {
+        let o = &run.meta.options;
+        let in_flight = f64::from(o.partitions * o.policy.window().unwrap_or(1));
+        for s in faastwin_measure::summarise(&run.records, None) {
+            if let (Some(makespan), Some(p50)) = (s.warm_makespan_s, s.p50_latency_s) {
+                if makespan > 0.0 {
+                    by_kind
+                        .entry(run.platform().name().to_owned())
+                        .or_default()
+                        .push((in_flight, s.warm_succeeded as f64 / makespan, p50));
+                }
+            }
+        }
+    }
+    let series: Vec<(String, Vec<(f64, f64, f64)>)> = by_kind
+        .into_iter()
+        .filter(|(_, points)| {
+            let mut loads: Vec<u64> = points.iter().map(|p| p.0 as u64).collect();
+            loads.sort_unstable();
+            loads.dedup();
+            loads.len() >= 3
+        })
+        .collect();
+    (!series.is_empty()).then_some(LoadCurve { series })
 }
 
 /// The runs behind a calibration's platform: those given as inputs, else those its

@@ -111,10 +111,27 @@ pub(super) fn slurm(
     });
     o.stages.completion = delay(f.fixed(
         "completion",
-        values(warm, |r| r.completion_s),
-        "body end (worker clock) -> completion first seen",
+        values(warm, completion_of),
+        "body end (worker clock; no body, on fake nodes: container terminated seen) -> completion first seen",
     )?);
     Ok(o)
+}
+
+/// Placement seen → body start; for a Job whose pod ran no body (a fake node), placement →
+/// the container seen terminated.
+pub(super) fn startup_of(r: &InvocationRecord) -> Option<f64> {
+    r.startup_s.or_else(|| {
+        Some((r.t_terminated_seen? as f64 - r.t_scheduled_seen? as f64) / 1e9)
+            .filter(|_| r.w_body_start.is_none())
+    })
+}
+
+/// Body end → completion seen; with no body, container terminated seen → completion seen.
+pub(super) fn completion_of(r: &InvocationRecord) -> Option<f64> {
+    r.completion_s.or_else(|| {
+        Some((r.t_done_seen? as f64 - r.t_terminated_seen? as f64) / 1e9)
+            .filter(|_| r.w_body_end.is_none())
+    })
 }
 
 /// A Kubernetes cluster (K3s-like): control plane (submit → placement seen), startup
@@ -133,8 +150,8 @@ pub(super) fn kubernetes(
         )?);
         o.stages.startup = delay(f.fixed(
             "startup",
-            values(warm, |r| r.startup_s),
-            "placement first seen -> body start; negative values (clock skew) left out",
+            values(warm, startup_of),
+            "placement first seen -> body start (no body, on fake nodes: -> container terminated seen); negative values (clock skew) left out",
         )?);
     } else {
         o.stages.control_plane = delay(f.fixed(
@@ -145,8 +162,8 @@ pub(super) fn kubernetes(
     }
     o.stages.completion = delay(f.fixed(
         "completion",
-        values(warm, |r| r.completion_s),
-        "body end (worker clock) -> completion first seen",
+        values(warm, completion_of),
+        "body end (worker clock; no body, on fake nodes: container terminated seen) -> completion first seen",
     )?);
     Ok(o)
 }
