@@ -627,12 +627,15 @@ impl Figure for SweepLines {
     }
 }
 
+/// One repetition on a load curve: (Jobs in flight, Job throughput [1/s], p50 Job latency [s]).
+pub(crate) type LoadPoint = (f64, f64, f64);
+
 /// Job throughput and latency against the Jobs in flight, one line per platform: how a shared
 /// control plane saturates (one point per measured repetition, the line through the medians).
 pub(crate) struct LoadCurve {
     /// Per platform: (Jobs in flight, Job throughput [1/s], p50 Job latency [s]) of each
     /// repetition.
-    pub(crate) series: Vec<(String, Vec<(f64, f64, f64)>)>,
+    pub(crate) series: Vec<(String, Vec<LoadPoint>)>,
 }
 
 impl Figure for LoadCurve {

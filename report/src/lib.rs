@@ -268,7 +268,8 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
 /// The load curve of every platform kind measured at three or more different numbers of Jobs
 /// in flight (partitions × window), one point per repetition.
 fn load_curve(runs: &[&Run]) -> Option<LoadCurve> {
-    let mut by_kind: std::collections::BTreeMap<String, Vec<(f64, f64, f64)>> = Default::default();
+    let mut by_kind: std::collections::BTreeMap<String, Vec<figures::LoadPoint>> =
+        Default::default();
     for run in runs {
         let o = &run.meta.options;
         let in_flight = f64::from(o.partitions * o.policy.window().unwrap_or(1));
@@ -283,7 +284,7 @@ fn load_curve(runs: &[&Run]) -> Option<LoadCurve> {
             }
         }
     }
-    let series: Vec<(String, Vec<(f64, f64, f64)>)> = by_kind
+    let series: Vec<(String, Vec<figures::LoadPoint>)> = by_kind
         .into_iter()
         .filter(|(_, points)| {
             let mut loads: Vec<u64> = points.iter().map(|p| p.0 as u64).collect();
