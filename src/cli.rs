@@ -63,7 +63,7 @@ pub(crate) struct ValidateArgs {
     #[arg(long, required = true, num_args = 1..)]
     pub(crate) runs: Vec<PathBuf>,
     /// Exit non-zero when a warm makespan error exceeds this share (0.05 = 5 %).
-    #[arg(long, default_value_t = 0.05, value_parser = share)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = share)]
     pub(crate) tolerance: f64,
     /// Replications per run.
     #[arg(long, default_value_t = 20)]
@@ -95,7 +95,7 @@ pub(crate) struct LoopArgs {
     #[command(flatten)]
     pub(crate) options: faastwin_calibration::LoopOptions,
     /// Exit non-zero when the median |makespan error| exceeds this share.
-    #[arg(long, default_value_t = 0.05, value_parser = share)]
+    #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = share)]
     pub(crate) tolerance: f64,
 }
 
@@ -131,7 +131,7 @@ pub(crate) struct MeasureArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) window: Option<u32>,
     /// Open loop: Poisson arrivals per partition at this rate [1/s].
-    #[arg(long, value_parser = rate_per_s)]
+    #[arg(long, allow_negative_numbers = true, value_parser = rate_per_s)]
     pub(crate) rate: Option<f64>,
     /// Repetitions of the whole batch.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -146,7 +146,7 @@ pub(crate) struct MeasureArgs {
     #[arg(long)]
     pub(crate) invocations: Option<u64>,
     /// Longest an invocation may take before it is killed and recorded as timed out [s].
-    #[arg(long, default_value_t = 600.0, value_parser = positive_seconds)]
+    #[arg(long, default_value_t = 600.0, allow_negative_numbers = true, value_parser = positive_seconds)]
     pub(crate) timeout: f64,
     /// Run id, used as label on everything the run creates [default: date, time and pid].
     #[arg(long)]

@@ -152,4 +152,24 @@ fn image_runs_both_bodies_like_the_native_worker() {
         ],
     );
     assert_eq!(missing.status.code(), Some(3));
+
+    // Relative --dataset and --out are resolved before they reach the container.
+    faastwin()
+        .current_dir(data)
+        .args([
+            "measure",
+            "--platform",
+            "container",
+            "--image",
+            IMAGE,
+            "--dataset",
+            "relay",
+            "--out",
+            "run",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("2 invocations recorded"));
+    let rows = std::fs::read_to_string(data.join("run/invocations.csv")).unwrap();
+    assert_eq!(rows.matches(",succeeded,").count(), 2, "{rows}");
 }

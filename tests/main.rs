@@ -8,6 +8,7 @@ mod container;
 mod dataset_cli;
 mod golden;
 mod measure_cli;
+mod new_user;
 mod report_cli;
 mod simulate_cli;
 #[path = "support/worker.rs"]

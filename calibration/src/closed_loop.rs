@@ -45,7 +45,7 @@ pub struct LoopOptions {
     #[arg(long)]
     pub warmup: Option<u64>,
     /// Longest an invocation may take [s].
-    #[arg(long, default_value_t = 600.0, value_parser = faastwin_measure::options::positive_seconds)]
+    #[arg(long, default_value_t = 600.0, allow_negative_numbers = true, value_parser = faastwin_measure::options::positive_seconds)]
     pub timeout: f64,
     /// How the platform is reached and driven.
     #[command(flatten)]

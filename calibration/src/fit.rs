@@ -389,17 +389,7 @@ pub fn constant_report(value: f64, what: &str) -> Result<FitReport, CalibrationE
         what: what.to_owned(),
         source,
     })?;
-    Ok(FitReport {
-        n: 1,
-        family: "constant".into(),
-        model,
-        aic: f64::NAN,
-        ks_statistic: 0.0,
-        ks_p_value: 1.0,
-        candidates: Vec::new(),
-        floored: 0,
-        note: "chosen by simulation, not fitted".into(),
-    })
+    Ok(chosen_report(model))
 }
 
 /// The report of a model chosen by simulation rather than fitted to values.

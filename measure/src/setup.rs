@@ -95,7 +95,7 @@ pub struct KsiSetup {
     #[arg(long = "srun-arg", allow_hyphen_values = true)]
     pub srun_args: Vec<String>,
     /// Longest launch → every node's cluster answering [s].
-    #[arg(long, default_value_t = 600.0, value_parser = crate::options::positive_seconds)]
+    #[arg(long, default_value_t = 600.0, allow_negative_numbers = true, value_parser = crate::options::positive_seconds)]
     pub ksi_ready_timeout: f64,
 }
 

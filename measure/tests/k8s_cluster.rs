@@ -7,13 +7,11 @@
 #![allow(clippy::await_holding_lock)]
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use faastwin_measure::k8s::{Pinning, RUN_LABEL};
 use faastwin_measure::{
-    InvocationRecord, NoProgress, Outcome, PlatformKind, PlatformSetup, RunOptions, RunOutcome,
-    SubmitPolicy,
+    InvocationRecord, Outcome, PlatformKind, PlatformSetup, RunOptions, RunOutcome, SubmitPolicy,
 };
 use faastwin_workers::dataset::{self, Dataset, DatasetSpec};
 use k8s_openapi::api::batch::v1::Job;
@@ -54,17 +52,7 @@ async fn measure_with(
     cancel: tokio::sync::watch::Receiver<bool>,
 ) -> RunOutcome {
     let platform = options.build_platform(&dataset.dir, out).await.unwrap();
-    faastwin_measure::run(
-        platform,
-        options,
-        dataset,
-        out.to_owned(),
-        false,
-        Arc::new(NoProgress),
-        cancel,
-    )
-    .await
-    .unwrap()
+    crate::run(platform, options, dataset, out, false, cancel).await
 }
 
 async fn measure(options: RunOptions, dataset: Dataset, out: &Path) -> RunOutcome {

@@ -8,13 +8,10 @@
 #![allow(clippy::await_holding_lock)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use faastwin_measure::ksi::{KsiConfig, KsiLauncher, NodeStartup, read_startup};
-use faastwin_measure::{
-    DriverClock, NoProgress, PlatformKind, PlatformSetup, RunOptions, SubmitPolicy,
-};
+use faastwin_measure::{DriverClock, PlatformKind, PlatformSetup, RunOptions, SubmitPolicy};
 
 use crate::testbed::{lock, testbed, testbed_binary};
 use crate::{check_succeeded, relay_dataset};
@@ -65,18 +62,7 @@ async fn two_slurm_nodes_get_a_real_cluster_each_measured_step_by_step_and_torn_
     };
     let out = dir.path().join("run");
     let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
-    let (_tx, rx) = tokio::sync::watch::channel(false);
-    let outcome = faastwin_measure::run(
-        platform,
-        options,
-        dataset,
-        out.clone(),
-        false,
-        Arc::new(NoProgress),
-        rx,
-    )
-    .await
-    .unwrap();
+    let outcome = crate::measure(platform, options, dataset, &out).await;
     assert_eq!(outcome.records.len(), 6);
     let mut nodes: Vec<&str> = outcome.records.iter().map(|r| r.node.as_str()).collect();
     nodes.sort_unstable();

@@ -78,14 +78,26 @@ pub(crate) async fn measure(
     out: &Path,
 ) -> RunOutcome {
     let (_tx, rx) = tokio::sync::watch::channel(false);
+    run(platform, options, dataset, out, false, rx).await
+}
+
+/// One run (or its resumption) until it ends or `cancel` turns true.
+pub(crate) async fn run(
+    platform: Arc<dyn Platform>,
+    options: RunOptions,
+    dataset: Dataset,
+    out: &Path,
+    resume: bool,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> RunOutcome {
     faastwin_measure::run(
         platform,
         options,
         dataset,
         out.to_owned(),
-        false,
+        resume,
         Arc::new(NoProgress),
-        rx,
+        cancel,
     )
     .await
     .unwrap()

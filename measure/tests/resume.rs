@@ -1,8 +1,6 @@
 //! `--resume`: a run cut short continues without repeating what succeeded.
 
-use std::sync::Arc;
-
-use faastwin_measure::{NoProgress, SubmitPolicy, read_records};
+use faastwin_measure::{SubmitPolicy, read_records};
 
 use crate::{host, local, measure, options, relay_dataset, worker};
 
@@ -31,17 +29,7 @@ async fn resume_runs_only_what_is_missing() {
     assert_eq!(kept.len(), 6);
 
     let (_tx, rx) = tokio::sync::watch::channel(false);
-    let resumed = faastwin_measure::run(
-        local(worker()),
-        opts,
-        dataset,
-        out.clone(),
-        true,
-        Arc::new(NoProgress),
-        rx,
-    )
-    .await
-    .unwrap();
+    let resumed = crate::run(local(worker()), opts, dataset, &out, true, rx).await;
     let succeeded: Vec<u64> = resumed
         .records
         .iter()

@@ -134,3 +134,71 @@ async fn an_unknown_slurm_node_is_refused_before_anything_is_submitted() {
         "{err}"
     );
 }
+
+/// What a killed session leaves behind: a queued job of the run. A resumed run removes it (by
+/// the run's job names) before running anything, and leaves another run's job alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_cancels_the_jobs_an_earlier_session_left_queued() {
+    if !slurm() {
+        return;
+    }
+    let run_id = format!("left{}", std::process::id());
+    let submit = |name: String| {
+        let out = std::process::Command::new("sbatch")
+            .args([
+                "--parsable",
+                "--hold",
+                "--job-name",
+                &name,
+                "--wrap",
+                "sleep 60",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 2);
+    let mut options = options("slurm", 1, vec!["n1".into()], SubmitPolicy::Sequential);
+    options.run_id = run_id.clone();
+    let out = dir.path().join("run");
+    // The earlier session, then what its killing left queued (a job of this run, and one of a
+    // run whose id starts the same way).
+    measure(
+        platform(&out.join("results"), Launcher::Sbatch),
+        options.clone(),
+        dataset.clone(),
+        &out,
+    )
+    .await;
+    let leftover = submit(format!("faastwin-{run_id}-r0-5"));
+    let others = submit(format!("faastwin-{run_id}-r1-x-r0-5"));
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    crate::run(
+        platform(&out.join("results"), Launcher::Sbatch),
+        options,
+        dataset,
+        &out,
+        true,
+        rx,
+    )
+    .await;
+    let queued = |id: &str| {
+        let out = std::process::Command::new("squeue")
+            .args(["-h", "-j", id, "-o", "%T"])
+            .output()
+            .unwrap();
+        !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+    };
+    assert!(!queued(&leftover), "the run's leftover job is cancelled");
+    assert!(queued(&others), "another run's job stays");
+    std::process::Command::new("scancel")
+        .arg(&others)
+        .status()
+        .unwrap();
+}

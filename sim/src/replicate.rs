@@ -50,39 +50,59 @@ pub fn replicate(
     threads: usize,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<RunResult>, SimError> {
+    parallel_indexed(
+        replications as usize,
+        threads,
+        "a replication",
+        |r| {
+            simulate(
+                platform,
+                workload,
+                replication_seed(seed, r as u32),
+                r as u32,
+                &mut NoTrace,
+            )
+        },
+        progress,
+    )
+}
+
+/// Runs `run(0..count)` on up to `threads` threads, calling `progress` after each; results in
+/// index order, the first error (by index) returned. `what` names one item in the error said
+/// when a thread panicked and left an item unrun.
+pub(crate) fn parallel_indexed<R: Send>(
+    count: usize,
+    threads: usize,
+    what: &str,
+    run: impl Fn(usize) -> Result<R, SimError> + Sync,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<R>, SimError> {
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<RunResult, SimError>>>> =
-        Mutex::new((0..replications).map(|_| None).collect());
-    let threads = threads.clamp(1, replications.max(1) as usize);
+    let slots: Mutex<Vec<Option<Result<R, SimError>>>> =
+        Mutex::new((0..count).map(|_| None).collect());
     std::thread::scope(|scope| {
-        for _ in 0..threads {
+        for _ in 0..threads.clamp(1, count.max(1)) {
             scope.spawn(|| {
                 loop {
-                    let r = next.fetch_add(1, Ordering::Relaxed);
-                    if r >= replications as usize {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
                         break;
                     }
-                    let result = simulate(
-                        platform,
-                        workload,
-                        replication_seed(seed, r as u32),
-                        r as u32,
-                        &mut NoTrace,
-                    );
+                    let result = run(i);
                     progress();
-                    results.lock().unwrap_or_else(PoisonError::into_inner)[r] = Some(result);
+                    slots.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(result);
                 }
             });
         }
     });
-    results
+    slots
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
         .into_iter()
         .map(|r| {
             r.unwrap_or_else(|| {
                 Err(SimError::Invalid {
-                    what: "a replication did not run (a thread panicked)".into(),
+                    what: format!("{what} did not run (a thread panicked)"),
                 })
             })
         })

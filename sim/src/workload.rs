@@ -56,8 +56,10 @@ impl Workload {
         let bad = |what: String| Err(crate::SimError::Invalid { what });
         for (field, value, max) in [
             ("invocations", self.invocations, MAX_INVOCATIONS),
-            ("partitions", u64::from(self.partitions), MAX_PARTITIONS),
+            // Nodes before partitions: partitions default to the node count, so an absurd node
+            // count is named as what the user wrote.
             ("nodes", u64::from(self.nodes), MAX_NODES),
+            ("partitions", u64::from(self.partitions), MAX_PARTITIONS),
         ] {
             if value == 0 {
                 return bad(format!("workload.{field} must be at least 1"));

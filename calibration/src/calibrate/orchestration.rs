@@ -109,12 +109,21 @@ pub(super) fn slurm(
         resource: Some("scheduler".into()),
         ..StageSpec::default()
     });
-    o.stages.completion = delay(f.fixed(
+    o.stages.completion = completion_delay(f, warm)?;
+    Ok(o)
+}
+
+/// Body end → completion seen as a plain delay (Slurm and Kubernetes: the platform notices
+/// the end; no CPU work of the node's).
+fn completion_delay(
+    f: &mut Fitter<'_>,
+    warm: &[&InvocationRecord],
+) -> Result<Option<StageSpec>, CalibrationError> {
+    Ok(delay(f.fixed(
         "completion",
         values(warm, completion_of),
         "body end (worker clock; no body, on fake nodes: container terminated seen) -> completion first seen",
-    )?);
-    Ok(o)
+    )?))
 }
 
 /// Placement seen → body start; for a Job whose pod ran no body (a fake node), placement →
@@ -160,11 +169,7 @@ pub(super) fn kubernetes(
             "submit -> body start: placement was seen for fewer than half the invocations",
         )?);
     }
-    o.stages.completion = delay(f.fixed(
-        "completion",
-        values(warm, completion_of),
-        "body end (worker clock; no body, on fake nodes: container terminated seen) -> completion first seen",
-    )?);
+    o.stages.completion = completion_delay(f, warm)?;
     Ok(o)
 }
 

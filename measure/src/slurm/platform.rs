@@ -93,6 +93,18 @@ impl SlurmPlatform {
             .map(|a| shell_quote(a))
             .collect::<Vec<_>>()
             .join(" ");
+        let mut args = Self::placement_args(spec);
+        args.extend([
+            "--output".into(),
+            self.log_path(spec).display().to_string(),
+            "--wrap".into(),
+            format!("exec {wrap}"),
+        ]);
+        args
+    }
+
+    /// One task on the invocation's node, named after the invocation (sbatch and srun alike).
+    fn placement_args(spec: &InvocationSpec) -> Vec<String> {
         vec![
             "--job-name".into(),
             Self::job_name(spec),
@@ -100,23 +112,12 @@ impl SlurmPlatform {
             spec.node.clone(),
             "--nodes=1".into(),
             "--ntasks=1".into(),
-            "--output".into(),
-            self.log_path(spec).display().to_string(),
-            "--wrap".into(),
-            format!("exec {wrap}"),
         ]
     }
 
     fn srun_args(&self, spec: &InvocationSpec) -> Vec<String> {
-        let mut args = vec![
-            "--job-name".into(),
-            Self::job_name(spec),
-            "--nodelist".into(),
-            spec.node.clone(),
-            "--nodes=1".into(),
-            "--ntasks=1".into(),
-            "--quiet".into(),
-        ];
+        let mut args = Self::placement_args(spec);
+        args.push("--quiet".into());
         args.extend(self.worker_args(spec));
         args
     }

@@ -10,13 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
-
 use crate::SimError;
 use crate::metrics::RunResult;
 use crate::model::simulate;
-use crate::replicate::replication_seed;
+use crate::replicate::{parallel_indexed, replication_seed};
 use crate::scenario::{GridPoint, Scenario};
 use crate::trace::NoTrace;
 
@@ -94,9 +91,6 @@ pub fn run_units(
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<UnitResult>, SimError> {
     let platforms = &scenario.file.platforms;
-    let next = AtomicUsize::new(0);
-    let slots: Mutex<Vec<Option<Result<UnitResult, SimError>>>> =
-        Mutex::new(units.iter().map(|_| None).collect());
     let run = |unit: &Unit| -> Result<UnitResult, SimError> {
         let point = grid.get(unit.point).ok_or_else(|| SimError::Invalid {
             what: format!("unit of grid point {} beyond the grid", unit.point),
@@ -117,31 +111,13 @@ pub fn run_units(
             result,
         })
     };
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, units.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(unit) = units.get(i) else { break };
-                    let result = run(unit);
-                    progress();
-                    slots.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(result);
-                }
-            });
-        }
-    });
-    slots
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(SimError::Invalid {
-                    what: "a sweep unit did not run (a thread panicked)".into(),
-                })
-            })
-        })
-        .collect()
+    parallel_indexed(
+        units.len(),
+        threads,
+        "a sweep unit",
+        |i| run(&units[i]),
+        progress,
+    )
 }
 
 /// Runs chunk `index` of `chunks` of `scenario`'s sweep.
