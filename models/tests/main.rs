@@ -177,3 +177,139 @@ proptest! {
         }
     }
 }
+
+fn model(text: &str) -> Distribution {
+    toml::from_str(text).unwrap()
+}
+
+fn close(got: f64, want: f64, what: &str) {
+    assert!((got - want).abs() < 1e-9, "{what}: {got} vs {want}");
+}
+
+/// The CDF and quantile of every family at points computed by hand, below, inside and above
+/// the support.
+#[test]
+fn cdf_and_quantile_match_hand_computed_values() {
+    let e1 = 1.0 - (-1.0f64).exp();
+    let cases: [(&str, &[(f64, f64)]); 10] = [
+        (
+            r#"family = "constant"
+value = 2.0"#,
+            &[(1.99, 0.0), (2.0, 1.0), (9.0, 1.0)],
+        ),
+        (
+            r#"family = "uniform"
+low = 1.0
+high = 3.0"#,
+            &[(0.5, 0.0), (1.5, 0.25), (2.5, 0.75), (3.0, 1.0)],
+        ),
+        (
+            r#"family = "weibull"
+shape = 2.0
+scale = 1.5"#,
+            &[(-1.0, 0.0), (1.5, e1), (3.0, 1.0 - (-4.0f64).exp())],
+        ),
+        (
+            r#"family = "shifted_exponential"
+shift = 0.1
+rate = 5.0"#,
+            &[(0.1, 0.0), (0.3, e1), (0.5, 1.0 - (-2.0f64).exp())],
+        ),
+        (
+            r#"family = "lognormal"
+mu = 0.0
+sigma = 1.0"#,
+            &[
+                (0.0, 0.0),
+                (1.0, 0.5),
+                (std::f64::consts::E, 0.841_344_746_068_542_9),
+            ],
+        ),
+        (
+            r#"family = "gamma"
+shape = 1.0
+scale = 2.0"#,
+            &[(0.0, 0.0), (2.0, e1), (4.0, 1.0 - (-2.0f64).exp())],
+        ),
+        // Truncated at 0, but 10 standard deviations away: the plain normal's values.
+        (
+            r#"family = "normal"
+mean = 10.0
+std = 1.0"#,
+            &[(-1.0, 0.0), (10.0, 0.5), (11.0, 0.841_344_746_068_542_9)],
+        ),
+        (
+            r#"family = "empirical"
+values = [4.0, 1.0, 3.0, 2.0]"#,
+            &[(0.5, 0.0), (2.0, 0.5), (2.5, 0.5), (4.0, 1.0)],
+        ),
+        (
+            r#"family = "quantile_table"
+points = [[0.0, 1.0], [0.5, 2.0], [1.0, 4.0]]"#,
+            &[(0.5, 0.0), (1.5, 0.25), (2.0, 0.5), (3.0, 0.75), (5.0, 1.0)],
+        ),
+        (
+            r#"family = "mixture"
+components = [ { weight = 1.0, model = { family = "constant", value = 1.0 } },
+               { weight = 3.0, model = { family = "uniform", low = 2.0, high = 4.0 } } ]"#,
+            &[
+                (0.5, 0.0),
+                (1.0, 0.25),
+                (3.0, 0.25 + 0.75 * 0.5),
+                (4.0, 1.0),
+            ],
+        ),
+    ];
+    for (text, points) in cases {
+        let d = model(text);
+        for &(x, p) in points {
+            close(d.cdf(x), p, &format!("{} cdf({x})", d.family()));
+            // Inside the support of a continuous family, the quantile inverts the CDF.
+            let continuous = !matches!(d.family(), "constant" | "empirical" | "mixture");
+            if continuous && p > 0.0 && p < 1.0 {
+                close(d.quantile(p), x, &format!("{} quantile({p})", d.family()));
+            }
+        }
+    }
+}
+
+/// Mixtures have no closed-form quantile: bisection finds the smallest value whose CDF reaches
+/// p, also far above the first bracket [0, 1].
+#[test]
+fn mixture_quantiles_invert_the_cdf_by_bisection() {
+    let d = model(
+        r#"family = "mixture"
+components = [ { weight = 1.0, model = { family = "uniform", low = 5000.0, high = 6000.0 } },
+               { weight = 1.0, model = { family = "uniform", low = 7000.0, high = 9000.0 } } ]"#,
+    );
+    close(d.quantile(0.25), 5500.0, "first component's median");
+    close(d.quantile(0.75), 8000.0, "second component's median");
+    close(d.quantile(0.5), 6000.0, "the gap between them");
+    let small = model(
+        r#"family = "mixture"
+components = [ { weight = 1.0, model = { family = "uniform", low = 0.2, high = 0.4 } },
+               { weight = 1.0, model = { family = "constant", value = 0.6 } } ]"#,
+    );
+    close(small.quantile(0.25), 0.3, "below the first bracket");
+    close(small.quantile(0.9), 0.6, "an atom");
+}
+
+/// `a + b·bytes` with its two terms drawn per call: constant terms give the sum exactly.
+#[test]
+fn a_size_model_adds_the_fixed_part_to_the_per_byte_part_times_bytes() {
+    let mut rng = rng_from_seed(1);
+    let both = SizeModel {
+        latency: Some(Distribution::constant(0.5).unwrap()),
+        per_byte: Some(Distribution::constant(2e-9).unwrap()),
+    };
+    close(both.sample(3e9, &mut rng), 6.5, "both terms");
+    close(both.mean(3e9), 6.5, "mean");
+    let fixed = SizeModel::fixed(Distribution::constant(0.5).unwrap());
+    close(fixed.sample(3e9, &mut rng), 0.5, "fixed only");
+    let per_byte = SizeModel {
+        latency: None,
+        per_byte: Some(Distribution::constant(2e-9).unwrap()),
+    };
+    close(per_byte.sample(3e9, &mut rng), 6.0, "per byte only");
+    close(SizeModel::default().sample(3e9, &mut rng), 0.0, "absent");
+}

@@ -143,6 +143,32 @@ impl<E> Engine<E> {
 mod tests {
     use super::*;
 
+    /// An id not handed out yet cancels nothing, not the event that later gets it; a
+    /// cancelled event never comes out, the others do.
+    #[test]
+    fn cancelling_cancels_only_an_issued_event() {
+        let mut e = Engine::new();
+        e.cancel(EventId(0));
+        let a = e.schedule(1, "a");
+        assert_eq!(a, EventId(0));
+        let b = e.schedule(2, "b");
+        e.schedule(3, "c");
+        e.cancel(b);
+        assert_eq!(e.next_event(), Some((1, "a")));
+        assert_eq!(e.next_event(), Some((3, "c")));
+        assert_eq!(e.next_event(), None);
+        assert_eq!(e.processed(), 2);
+    }
+
+    /// Entries are equal exactly when time and sequence are (the event is not compared).
+    #[test]
+    fn entries_are_equal_by_time_and_sequence() {
+        let entry = |time, seq, event| Entry { time, seq, event };
+        assert!(entry(1, 2, "x") == entry(1, 2, "y"));
+        assert!(entry(1, 2, "x") != entry(1, 3, "x"));
+        assert!(entry(1, 2, "x") != entry(2, 2, "x"));
+    }
+
     #[test]
     fn orders_by_time_then_insertion() {
         let mut e = Engine::new();

@@ -298,3 +298,128 @@ impl<J: Copy> Cluster<J> {
         self.model.name()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(spec: PlacementSpec, used: &[(u64, u64, u32)]) -> Cluster<u32> {
+        let mut c = Cluster::new(&spec, used.len());
+        for (u, &(cpu, memory, pods)) in c.used.iter_mut().zip(used) {
+            *u = Used { cpu, memory, pods };
+        }
+        c
+    }
+
+    const REQUEST: Request = Request {
+        cpu_millicores: 1000,
+        memory_mib: 1024,
+    };
+    const NODE: Allocatable = Allocatable {
+        cpu_millicores: 4000,
+        memory_mib: 8192,
+        max_pods: 10,
+    };
+
+    /// Three nodes loaded differently in CPU and memory; scores computed by hand: the mean of
+    /// the CPU and memory shares after one more Job.
+    #[test]
+    fn scores_are_the_mean_allocated_share_after_one_more_job() {
+        let used = [(1000, 4096, 1), (2000, 0, 1), (0, 0, 0)];
+        let least = cluster(
+            PlacementSpec::LeastAllocated {
+                request: REQUEST,
+                node: NODE,
+            },
+            &used,
+        );
+        for (n, want) in [
+            (0, 0.5 * (0.5 + 0.625)),
+            (1, 0.5 * (0.75 + 0.125)),
+            (2, 0.5 * (0.25 + 0.125)),
+        ] {
+            assert!(
+                (least.score(n) - want).abs() < 1e-12,
+                "node {n}: {} vs {want}",
+                least.score(n)
+            );
+        }
+        let mut least = least;
+        assert_eq!(least.try_place(0), Some(2), "spread: the emptiest node");
+        let mut most = cluster(
+            PlacementSpec::MostAllocated {
+                request: REQUEST,
+                node: NODE,
+            },
+            &used,
+        );
+        assert_eq!(most.try_place(2), Some(0), "bin packing: the fullest node");
+        // Node 2 cannot take a Job now: the next best of each model.
+        let full = [(1000, 4096, 1), (2000, 0, 1), (3500, 0, 1)];
+        let mut least = cluster(
+            PlacementSpec::LeastAllocated {
+                request: REQUEST,
+                node: NODE,
+            },
+            &full,
+        );
+        assert_eq!(least.try_place(2), Some(1));
+        let mut pinned = cluster(
+            PlacementSpec::Pinned {
+                request: REQUEST,
+                node: NODE,
+            },
+            &full,
+        );
+        assert_eq!(pinned.try_place(2), None, "pinned waits for its own node");
+        assert_eq!(pinned.try_place(1), Some(1));
+    }
+
+    /// A Job that fills a node exactly fits; one millicore, MiB or pod more does not.
+    #[test]
+    fn a_job_that_exactly_fills_a_node_fits() {
+        let spec = PlacementSpec::Pinned {
+            request: REQUEST,
+            node: NODE,
+        };
+        let edge = cluster(
+            spec.clone(),
+            &[(3000, 7168, 9), (3001, 0, 0), (0, 7169, 0), (0, 0, 10)],
+        );
+        assert!(edge.fits(0));
+        assert!(!edge.fits(1), "CPU over");
+        assert!(!edge.fits(2), "memory over");
+        assert!(!edge.fits(3), "pods over");
+    }
+
+    /// With no CPU or memory requested, the pod count is the share.
+    #[test]
+    fn without_requests_the_pod_count_decides() {
+        let none = Request {
+            cpu_millicores: 0,
+            memory_mib: 0,
+        };
+        let used = [(0, 0, 3), (0, 0, 1), (0, 0, 8)];
+        let least = cluster(
+            PlacementSpec::LeastAllocated {
+                request: none,
+                node: NODE,
+            },
+            &used,
+        );
+        for (n, want) in [(0, 0.4), (1, 0.2), (2, 0.9)] {
+            assert!((least.score(n) - want).abs() < 1e-12, "node {n}");
+        }
+        let mut least = least;
+        assert_eq!(least.try_place(0), Some(1));
+        let mut most = cluster(
+            PlacementSpec::MostAllocated {
+                request: none,
+                node: NODE,
+            },
+            &used,
+        );
+        assert_eq!(most.try_place(0), Some(2));
+        assert_eq!(most.pods(), vec![3, 1, 9]);
+    }
+}

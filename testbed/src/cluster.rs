@@ -694,7 +694,13 @@ pub async fn down(dir: &Path) -> Result<(), TestbedError> {
     if instance.apiserver_alive() {
         if let Err(e) = delete_workloads(&instance).await {
             // The API is gone or broken: the cgroup sweep below still stops every pod.
-            tracing::warn!("{e}");
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            tracing::warn!("{text}; the pods are stopped through their cgroups instead");
         }
     }
     for component in instance.components.iter().rev() {
@@ -755,10 +761,16 @@ async fn delete_workloads(instance: &Instance) -> Result<(), TestbedError> {
         let (Some(ns), Some(name)) = (pod.metadata.namespace, pod.metadata.name) else {
             continue;
         };
-        Api::<Pod>::namespaced(client.clone(), &ns)
+        match Api::<Pod>::namespaced(client.clone(), &ns)
             .delete(&name, &DeleteParams::default().grace_period(0))
             .await
-            .map_err(fail("deleting a pod"))?;
+        {
+            // Gone already: its Job's deletion took it with it.
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            other => {
+                other.map_err(fail("deleting a pod"))?;
+            }
+        }
     }
     let socket = instance.containerd_socket();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -1,0 +1,151 @@
+//! What the submission policies and the reported decomposition must satisfy, stated as
+//! numbers a reader can check: the Poisson rate, the replayed arrival times, the decomposition
+//! that sums to the latency.
+
+use std::sync::Arc;
+
+use faastwin_sim::{Body, SubmitPolicy, VecTrace, simulate};
+
+use crate::{DELAYS_ONLY, PER_NODE, platform, workload};
+
+fn submissions(trace: &VecTrace, partition: u32) -> Vec<f64> {
+    let mut rows: Vec<_> = trace
+        .rows
+        .iter()
+        .filter(|r| r.partition == partition)
+        .collect();
+    rows.sort_by_key(|r| r.invocation);
+    rows.iter().map(|r| r.instants[0]).collect()
+}
+
+/// Open loop at rate r: inter-arrivals are exponential with mean 1/r (coefficient of variation
+/// 1) in each partition, whatever the latencies, so invocations overlap.
+#[test]
+fn a_poisson_batch_arrives_at_its_rate_in_every_partition() {
+    let platform = platform(DELAYS_ONLY, "p", Body::Relay);
+    let rate = 4.0;
+    let w = workload(8000, 2, 1, SubmitPolicy::Poisson { rate_per_s: rate });
+    let mut trace = VecTrace::default();
+    simulate(&platform, &w, 11, 0, &mut trace).unwrap();
+    for partition in 0..2 {
+        let times = submissions(&trace, partition);
+        let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|g| *g >= 0.0), "arrivals in id order");
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let sd = (gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64).sqrt();
+        // 4,000 gaps: the mean's standard error is 1.6 %; allow about 4 of them.
+        assert!(
+            (mean * rate - 1.0).abs() < 0.065,
+            "partition {partition}: mean gap {mean}"
+        );
+        assert!(
+            (sd / mean - 1.0).abs() < 0.1,
+            "partition {partition}: cv {}",
+            sd / mean
+        );
+    }
+    // A Job takes about 2.6 s: at 4 per second many are in flight at once.
+    let overlapping = trace
+        .rows
+        .iter()
+        .filter(|r| r.partition == 0)
+        .filter(|r| {
+            trace.rows.iter().any(|o| {
+                o.partition == 0
+                    && o.invocation != r.invocation
+                    && o.instants[0] > r.instants[0]
+                    && o.instants[0] < r.instants[6]
+            })
+        })
+        .count();
+    assert!(
+        overlapping > 3000,
+        "{overlapping} of 4000 overlap a later submission"
+    );
+}
+
+/// An arrival file is replayed exactly: invocation i is submitted times_s[i] after its node is
+/// ready, however long the invocations before it take.
+#[test]
+fn an_arrival_file_is_replayed_exactly_after_the_node_is_ready() {
+    let times: Vec<f64> = vec![0.0, 0.25, 0.5, 0.5, 3.0, 3.125, 40.0, 40.5];
+    for (cal, nodes) in [(DELAYS_ONLY, 1), (PER_NODE, 1), (PER_NODE, 2)] {
+        let platform = platform(cal, "p", Body::Relay);
+        let w = workload(
+            times.len() as u64,
+            2,
+            nodes,
+            SubmitPolicy::Arrivals {
+                times_s: Arc::from(times.clone()),
+            },
+        );
+        let mut trace = VecTrace::default();
+        let result = simulate(&platform, &w, 5, 0, &mut trace).unwrap();
+        let mut rows: Vec<_> = trace.rows.iter().collect();
+        rows.sort_by_key(|r| r.invocation);
+        for row in rows {
+            // The node's ready instant: the earliest possible submission on it is its first.
+            let ready = trace
+                .rows
+                .iter()
+                .filter(|o| o.node == row.node)
+                .map(|o| o.instants[0] - times[o.invocation as usize])
+                .fold(f64::INFINITY, f64::min);
+            if nodes == 1 {
+                let expected_ready = result.startup_overhead_s.unwrap_or(0.0);
+                assert!(
+                    (ready - expected_ready).abs() < 1e-6,
+                    "ready {ready} vs {expected_ready}"
+                );
+            }
+            let at = row.instants[0] - ready;
+            assert!(
+                (at - times[row.invocation as usize]).abs() < 1e-6,
+                "{cal:.20}: invocation {} submitted at {at}, file says {}",
+                row.invocation,
+                times[row.invocation as usize]
+            );
+        }
+    }
+}
+
+/// The mean decomposition is the mean of each stage's duration, in the stages' order, and its
+/// parts add up to the mean latency; the body is read + compute + write.
+#[test]
+fn the_decomposition_sums_to_the_latency_stage_by_stage() {
+    let cal = format!(
+        "{}\n[platforms.p.stages.completion]\ndelay = {{ latency = {{ family = \"gamma\", shape = 2.0, scale = 0.02 }} }}\n",
+        crate::SHARED
+    );
+    let platform = platform(&cal, "p", Body::Relay);
+    let w = workload(300, 3, 2, SubmitPolicy::Window { size: 2 });
+    let mut trace = VecTrace::default();
+    let result = simulate(&platform, &w, 3, 0, &mut trace).unwrap();
+    let d = &result.decomposition;
+    let parts = d.as_array();
+    let n = trace.rows.len() as f64;
+    for (stage, part) in parts.iter().enumerate() {
+        let mean = trace
+            .rows
+            .iter()
+            .map(|r| r.instants[stage + 1] - r.instants[stage])
+            .sum::<f64>()
+            / n;
+        assert!(
+            (part - mean).abs() < 1e-6,
+            "stage {stage}: {part} vs {mean}"
+        );
+    }
+    assert!(
+        parts.iter().all(|p| *p > 0.0),
+        "every stage takes time here: {parts:?}"
+    );
+    let total: f64 = parts.iter().sum();
+    assert!(
+        (total - result.latency.mean_s).abs() < 1e-6,
+        "{total} vs {}",
+        result.latency.mean_s
+    );
+    assert!((d.body_s() - (parts[2] + parts[3] + parts[4])).abs() < 1e-12);
+    assert!((result.body_share - d.body_s() / result.latency.mean_s).abs() < 1e-9);
+}
