@@ -19,7 +19,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::io::{host_name, read_input, write_atomically};
+mod fast;
+
+use crate::io::{host_name, open_input, write_atomically};
 use crate::report::{Counts, Stopwatch};
 use crate::{Body, Report, WorkerError};
 
@@ -226,55 +228,166 @@ pub struct Aggregation {
 
 /// Parses, transforms, filters and aggregates a whole shard held in memory.
 pub fn aggregate(shard: &[u8]) -> Aggregation {
-    let mut groups = vec![Accumulator::default(); (MAX_STATION + 1) * Category::ALL.len()];
-    let mut agg = Aggregation {
-        seen: 0,
-        kept: 0,
-        filtered: 0,
-        malformed: 0,
-        first_malformed: None,
-        groups: Vec::new(),
-    };
-    let mut line_no = 0u64;
-    let mut start = 0usize;
-    let ends = memchr::memchr_iter(b'\n', shard).chain(std::iter::once(shard.len()));
-    for end in ends {
-        if start > shard.len() {
+    let mut aggregator = Aggregator::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', shard) {
+        aggregator.line(&shard[start..end]);
+        start = end + 1;
+    }
+    aggregator.line(&shard[start..]);
+    aggregator.finish()
+}
+
+/// First size of the streaming buffer [bytes].
+pub const STREAM_BUFFER_BYTES: usize = 1 << 20;
+
+/// Longest line the streaming parser holds [bytes]; a longer one is counted as malformed
+/// without being held (no record of the generator comes near: they are about 130 bytes).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// What streaming a shard gives: the aggregation, the bytes read and the time spent waiting
+/// for them [ns] (the rest of the body is compute).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Streamed {
+    /// The aggregation, as [`aggregate`] gives it for the same bytes.
+    pub aggregation: Aggregation,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Time inside `read` calls [ns].
+    pub read_ns: u64,
+}
+
+/// Aggregates a shard read from `input` through a buffer of [`STREAM_BUFFER_BYTES`] (grown
+/// for a longer line up to [`MAX_LINE_BYTES`]): memory stays bounded whatever the shard's size,
+/// and the result is that of [`aggregate`] on the same bytes.
+pub fn aggregate_stream(mut input: impl std::io::Read) -> std::io::Result<Streamed> {
+    let mut aggregator = Aggregator::new();
+    let mut buf = vec![0u8; STREAM_BUFFER_BYTES];
+    // Bytes of an unfinished line at the front of `buf`.
+    let mut held = 0;
+    // Inside a line too long to hold: skip to its end.
+    let mut skipping = false;
+    let (mut bytes, mut read_ns) = (0u64, 0u64);
+    loop {
+        if held == buf.len() {
+            if buf.len() < MAX_LINE_BYTES {
+                buf.resize((buf.len() * 2).min(MAX_LINE_BYTES), 0);
+            } else {
+                aggregator.too_long();
+                skipping = true;
+                held = 0;
+            }
+        }
+        let started = std::time::Instant::now();
+        let n = loop {
+            match input.read(&mut buf[held..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        read_ns += started.elapsed().as_nanos() as u64;
+        bytes += n as u64;
+        if n == 0 {
+            if !skipping {
+                aggregator.line(&buf[..held]);
+            }
             break;
         }
-        let mut line = &shard[start..end];
-        start = end + 1;
-        line_no += 1;
+        let filled = held + n;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &buf[held..filled]).map(|e| e + held) {
+            if skipping {
+                skipping = false;
+            } else {
+                aggregator.line(&buf[start..end]);
+            }
+            start = end + 1;
+        }
+        if skipping {
+            held = 0;
+        } else {
+            buf.copy_within(start..filled, 0);
+            held = filled - start;
+        }
+    }
+    Ok(Streamed {
+        aggregation: aggregator.finish(),
+        bytes,
+        read_ns,
+    })
+}
+
+/// Aggregation state, fed one line (without its newline) at a time.
+struct Aggregator {
+    groups: Vec<Accumulator>,
+    agg: Aggregation,
+    line_no: u64,
+}
+
+impl Aggregator {
+    fn new() -> Self {
+        Aggregator {
+            groups: vec![Accumulator::default(); (MAX_STATION + 1) * Category::ALL.len()],
+            agg: Aggregation {
+                seen: 0,
+                kept: 0,
+                filtered: 0,
+                malformed: 0,
+                first_malformed: None,
+                groups: Vec::new(),
+            },
+            line_no: 0,
+        }
+    }
+
+    fn line(&mut self, mut line: &[u8]) {
+        self.line_no += 1;
         if let Some(stripped) = line.strip_suffix(b"\r") {
             line = stripped;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+            return;
         }
-        agg.seen += 1;
-        match serde_json::from_slice::<RawRecord<'_>>(line) {
-            Err(e) => {
-                agg.malformed += 1;
-                if agg.first_malformed.is_none() {
-                    agg.first_malformed = Some((line_no, e.to_string()));
-                }
-            }
+        self.agg.seen += 1;
+        let parsed = match fast::record(line) {
+            Some(record) => Ok(record),
+            None => serde_json::from_slice::<RawRecord<'_>>(line).map_err(|e| e.to_string()),
+        };
+        match parsed {
+            Err(e) => self.malformed(e),
             Ok(record) => match transform(&record) {
                 Some((group, value, daytime)) => {
-                    agg.kept += 1;
-                    groups[group].add(value, daytime);
+                    self.agg.kept += 1;
+                    self.groups[group].add(value, daytime);
                 }
-                None => agg.filtered += 1,
+                None => self.agg.filtered += 1,
             },
         }
     }
-    agg.groups = groups
-        .iter()
-        .enumerate()
-        .filter(|(_, acc)| acc.count > 0)
-        .map(|(index, acc)| group_stats(index, acc))
-        .collect();
-    agg
+
+    fn too_long(&mut self) {
+        self.line_no += 1;
+        self.agg.seen += 1;
+        self.malformed(format!("line longer than {MAX_LINE_BYTES} bytes"));
+    }
+
+    fn malformed(&mut self, detail: String) {
+        self.agg.malformed += 1;
+        if self.agg.first_malformed.is_none() {
+            self.agg.first_malformed = Some((self.line_no, detail));
+        }
+    }
+
+    fn finish(mut self) -> Aggregation {
+        self.agg.groups = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, acc)| acc.count > 0)
+            .map(|(index, acc)| group_stats(index, acc))
+            .collect();
+        self.agg
+    }
 }
 
 /// Applies the transform and the filter: the group index, normalised value and daytime flag of
@@ -333,12 +446,23 @@ fn group_stats(index: usize, acc: &Accumulator) -> GroupStats {
 /// Runs the ETL body on `input`, writing the result to `output`.
 pub fn run(input: &Path, output: &Path, options: &EtlOptions) -> Result<Report, WorkerError> {
     let mut watch = Stopwatch::start();
-    let (bytes, read_ns) = Stopwatch::time(|| read_input(input));
-    let bytes = bytes?;
-    watch.read_ns = read_ns;
-
+    let (file, open_ns) = Stopwatch::time(|| open_input(input));
+    let file = file?;
+    // Reading and parsing interleave: the time inside reads is the read, the rest compute.
+    let (streamed, stream_ns) = Stopwatch::time(|| aggregate_stream(file));
+    let streamed = streamed.map_err(|source| WorkerError::InputUnreadable {
+        path: input.to_owned(),
+        source,
+    })?;
+    if streamed.bytes == 0 {
+        return Err(WorkerError::InputEmpty {
+            path: input.to_owned(),
+        });
+    }
+    watch.read_ns = open_ns + streamed.read_ns;
+    let bytes_read = streamed.bytes;
+    let agg = streamed.aggregation;
     let (result, compute_ns) = Stopwatch::time(|| -> Result<_, WorkerError> {
-        let agg = aggregate(&bytes);
         check_bad_share(input, &agg, options.max_bad_share)?;
         let invocation_id = options.invocation_id.clone().unwrap_or_else(|| {
             input
@@ -366,14 +490,14 @@ pub fn run(input: &Path, output: &Path, options: &EtlOptions) -> Result<Report, 
         Ok((out, encoded))
     });
     let (out, encoded) = result?;
-    watch.compute_ns = compute_ns;
+    watch.compute_ns = stream_ns.saturating_sub(streamed.read_ns) + compute_ns;
 
     let (written, write_ns) = Stopwatch::time(|| write_atomically(output, &encoded));
     written?;
     watch.write_ns = write_ns;
 
     let counts = Counts {
-        bytes_read: bytes.len() as u64,
+        bytes_read,
         bytes_written: encoded.len() as u64,
         seen: out.records_seen,
         kept: out.records_kept,

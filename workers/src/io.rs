@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::WorkerError;
 
-/// Reads the whole input file, classifying failures as missing, unreadable or empty.
-pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, WorkerError> {
-    let bytes = fs::read(path).map_err(|source| match source.kind() {
+/// The error of an input that cannot be opened or read: missing or unreadable.
+fn input_error(path: &Path, source: std::io::Error) -> WorkerError {
+    match source.kind() {
         ErrorKind::NotFound => WorkerError::InputMissing {
             path: path.to_owned(),
         },
@@ -16,7 +16,17 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, WorkerError> {
             path: path.to_owned(),
             source,
         },
-    })?;
+    }
+}
+
+/// Opens the input file for streaming (a directory opens, then its first read fails).
+pub(crate) fn open_input(path: &Path) -> Result<fs::File, WorkerError> {
+    fs::File::open(path).map_err(|source| input_error(path, source))
+}
+
+/// Reads the whole input file, classifying failures as missing, unreadable or empty.
+pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, WorkerError> {
+    let bytes = fs::read(path).map_err(|source| input_error(path, source))?;
     if bytes.is_empty() {
         return Err(WorkerError::InputEmpty {
             path: path.to_owned(),

@@ -90,3 +90,76 @@ fn unit_conversions_are_exact_where_they_should_be() {
     assert_eq!(Category::WindSpeed.normalise("km/h", 36.0), Some(10.0));
     assert_eq!(Category::Humidity.normalise("degC", 1.0), None);
 }
+
+/// A reader that hands out at most `step` bytes per call, so lines straddle reads.
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(buf.len()).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// Streaming gives what the whole shard in memory gives, however the reads cut the lines:
+/// a generated shard, the hand-made one (a cut record, a blank line), CRLF endings, white
+/// space only lines, a last line without its newline, and fields in another order or with
+/// escapes (parsed the slow way).
+#[test]
+fn streaming_gives_what_the_whole_shard_gives_however_reads_cut_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = faastwin_workers::dataset::DatasetSpec::Etl {
+        count: 1,
+        seed: 3,
+        shard_bytes: 3 << 20,
+    };
+    let entries = faastwin_workers::dataset::generate(&spec, dir.path(), &|_| {}).unwrap();
+    let generated = std::fs::read(dir.path().join(&entries[0].path)).unwrap();
+    let odd = [
+        tiny_shard(),
+        tiny_shard().replace('\n', "\r\n"),
+        format!("{}\n   \n\t\n", tiny_shard()),
+        r#"{"ts_ms":1767261600000,"event_id":1,"station":"ST-0001","category":"temperature","value":20.0,"unit":"degC","quality":0.9}"#.to_owned()
+            + "\n"
+            + r#"{"event_id":2,"ts_ms":1767261600000,"station":"ST-0001","category":"temp\u0065rature","value":2.5e1,"unit":"degC","quality":0.9}"#,
+    ];
+    let mut shards: Vec<Vec<u8>> = odd.iter().map(|s| s.as_bytes().to_vec()).collect();
+    shards.push(generated);
+    for shard in &shards {
+        let whole = etl::aggregate(shard);
+        for step in [1, 7, 4096, usize::MAX] {
+            let streamed = etl::aggregate_stream(Trickle { bytes: shard, step }).unwrap();
+            assert_eq!(streamed.bytes, shard.len() as u64);
+            assert_eq!(streamed.aggregation, whole, "step {step}");
+        }
+    }
+    assert!(
+        etl::aggregate(&shards[4]).kept > 20_000,
+        "the generated shard is not trivial"
+    );
+}
+
+/// A line longer than the streaming parser holds is one malformed record, and the lines after
+/// it are read as usual.
+#[test]
+fn a_line_too_long_to_hold_is_one_malformed_record() {
+    let good = r#"{"event_id":1,"ts_ms":1767261600000,"station":"ST-0001","category":"temperature","value":20.0,"unit":"degC","quality":0.9}"#;
+    let mut shard = format!("{good}\n").into_bytes();
+    shard.extend(std::iter::repeat_n(b'x', etl::MAX_LINE_BYTES + 10));
+    shard.extend(format!("\n{good}\n{good}").bytes());
+    let streamed = etl::aggregate_stream(Trickle {
+        bytes: &shard,
+        step: 1 << 20,
+    })
+    .unwrap();
+    let agg = streamed.aggregation;
+    assert_eq!((agg.seen, agg.kept, agg.malformed), (4, 3, 1));
+    let (line, detail) = agg.first_malformed.unwrap();
+    assert_eq!(line, 2);
+    assert!(detail.contains("longer than"), "{detail}");
+}
