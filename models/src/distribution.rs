@@ -295,15 +295,6 @@ impl Distribution {
         Distribution::new(RawDistribution::Constant { value })
     }
 
-    /// Lognormal with the given median [s] and log-scale spread `sigma`.
-    pub fn lognormal_median(median: f64, sigma: f64) -> Result<Self, ModelError> {
-        check("lognormal", "median", median, median > 0.0, "> 0")?;
-        Distribution::new(RawDistribution::Lognormal {
-            mu: median.ln(),
-            sigma,
-        })
-    }
-
     /// The serde form.
     pub fn raw(&self) -> &RawDistribution {
         &self.raw

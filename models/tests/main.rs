@@ -313,3 +313,63 @@ fn a_size_model_adds_the_fixed_part_to_the_per_byte_part_times_bytes() {
     close(per_byte.sample(3e9, &mut rng), 6.0, "per byte only");
     close(SizeModel::default().sample(3e9, &mut rng), 0.0, "absent");
 }
+
+/// What the mutants of `cdf`, `quantile`, `mean` and equality showed unpinned: the cut of the
+/// truncated normal, a lognormal without spread, type-7 quantiles of empirical values, the
+/// table's mean, and equality by parameters.
+#[test]
+fn edges_of_the_families_are_pinned() {
+    let phi_minus_1 = 0.158_655_253_931_457_07;
+    let normal = model("family = \"normal\"\nmean = 1.0\nstd = 1.0");
+    close(normal.cdf(-1.0), 0.0, "nothing below the cut at 0");
+    close(
+        normal.cdf(1.0),
+        (0.5 - phi_minus_1) / (1.0 - phi_minus_1),
+        "truncated normal at its mean",
+    );
+    let point = model("family = \"lognormal\"\nmu = 0.0\nsigma = 0.0");
+    close(point.cdf(0.5), 0.0, "lognormal, sigma 0, below e^mu");
+    close(point.cdf(1.0), 1.0, "at e^mu");
+    close(point.cdf(2.0), 1.0, "above e^mu");
+    let empirical = model("family = \"empirical\"\nvalues = [4.0, 1.0, 3.0, 2.0]");
+    close(empirical.quantile(0.5), 2.5, "type 7 interpolates");
+    close(empirical.quantile(0.25), 1.75, "type 7 at 0.25");
+    let table = model("family = \"quantile_table\"\npoints = [[0.0, 1.0], [0.5, 2.0], [1.0, 4.0]]");
+    close(
+        table.mean(),
+        0.5 * 1.5 + 0.5 * 3.0,
+        "table mean: trapezoids",
+    );
+    close(
+        model("family = \"uniform\"\nlow = 1.0\nhigh = 4.0").mean(),
+        2.5,
+        "uniform mean",
+    );
+    assert!(normal != point, "different families differ");
+    assert!(
+        model("family = \"constant\"\nvalue = 1.0") != model("family = \"constant\"\nvalue = 2.0"),
+        "different parameters differ"
+    );
+    assert!(normal == model("family = \"normal\"\nmean = 1.0\nstd = 1.0"));
+}
+
+/// A stage with neither term takes no time and says so; either term alone makes it non-zero.
+#[test]
+fn a_size_model_is_zero_only_without_both_terms() {
+    let d = || Some(Distribution::constant(1.0).unwrap());
+    assert!(SizeModel::default().is_zero());
+    assert!(
+        !SizeModel {
+            latency: d(),
+            per_byte: None
+        }
+        .is_zero()
+    );
+    assert!(
+        !SizeModel {
+            latency: None,
+            per_byte: d()
+        }
+        .is_zero()
+    );
+}

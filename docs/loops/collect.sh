@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Keeps what is needed to redraw a `faastwin loop` result: the calibration, every run's
+# run.json and summary.csv, the loop's printed table, and the validation of each held-out run
+# as CSV (predicted against measured, per metric).
+#
+# Usage: docs/loops/collect.sh LOOP_OUT NAME [LOOP_STDOUT]
+#   LOOP_OUT     the --out directory of `faastwin loop`
+#   NAME         the folder under docs/loops/ to write (e.g. k8s-1)
+#   LOOP_STDOUT  the loop's printed table, if it was saved
+set -euo pipefail
+loop="$1"
+name="$2"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+dest="$root/docs/loops/$name"
+faastwin="${FAASTWIN:-$root/target/release/faastwin}"
+mkdir -p "$dest"
+cp "$loop/calibration.toml" "$dest/"
+for run in "$loop"/run-*; do
+  base="$(basename "$run")"
+  mkdir -p "$dest/$base"
+  cp "$run/run.json" "$run/summary.csv" "$dest/$base/"
+  [ -f "$run/ksi-startup.csv" ] && cp "$run/ksi-startup.csv" "$dest/$base/"
+done
+if [ $# -ge 3 ]; then cp "$3" "$dest/loop.txt"; fi
+held_out=("$loop"/run-B*)
+# validate exits 1 when an error exceeds its tolerance: the CSV is what matters here.
+"$faastwin" validate --calibration "$loop/calibration.toml" --runs "${held_out[@]}" \
+  --format csv > "$dest/validation.csv" || true
+echo "kept $loop as $dest"
