@@ -378,7 +378,11 @@ impl Figure for Fits {
         let cells = root.split_evenly((rows, 3));
         for (cell, (component, values, model)) in cells.iter().zip(&self.panels) {
             // Readable units: per-byte costs in ns/B, short durations in ms.
-            let per_byte = component.contains('.');
+            // Body parts are named `<body>.<part>` and drawn per byte; other names may hold a
+            // decimal point ("completion less 0.82 s of service").
+            let per_byte = [".read", ".compute", ".write"]
+                .iter()
+                .any(|part| component.ends_with(part));
             let top_value = model
                 .quantile(0.99)
                 .max(values.iter().copied().fold(0.0, f64::max));

@@ -364,8 +364,30 @@ fn fit_panels(spec: &PlatformSpec, runs: &[Run]) -> Vec<(String, Vec<f64>, Distr
             m,
         ));
     }
-    if let Some(m) = fixed(&spec.stages.completion) {
-        panels.push(("completion".to_owned(), values(&|x| x.completion_s), m));
+    if let Some(stage) = &spec.stages.completion {
+        let part =
+            |m: &Option<faastwin_models::SizeModel>| m.as_ref().and_then(|m| m.latency.clone());
+        match (part(&stage.delay), part(&stage.work)) {
+            // A delay, then service on a shared server (the Kubernetes control plane): the
+            // model drawn is the delay, over the measured values less the mean service time.
+            (Some(delay), Some(service)) => {
+                let mean = service.mean();
+                let less: Vec<f64> = values(&|x| x.completion_s)
+                    .into_iter()
+                    .map(|v| (v - mean).max(0.0))
+                    .collect();
+                panels.push((
+                    format!("completion less {mean:.2} s of service"),
+                    less,
+                    delay,
+                ));
+            }
+            (delay, work) => {
+                if let Some(m) = work.or(delay) {
+                    panels.push(("completion".to_owned(), values(&|x| x.completion_s), m));
+                }
+            }
+        }
     }
     for (kind, stages) in &spec.workloads {
         let per_byte = |stage: &Option<faastwin_sim::StageSpec>| {
@@ -555,4 +577,38 @@ fn page(
     }
     html.push_str("</body>\n</html>\n");
     Ok(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A completion that is a delay and then service on a shared server is drawn as the delay
+    /// (its own model), named with the service time taken off the measured values.
+    #[test]
+    fn a_completion_with_service_is_drawn_as_its_delay() {
+        let calibration = faastwin_sim::Calibration::from_toml(
+            r#"
+[platforms.k]
+[platforms.k.resources.cp]
+scope = "cluster"
+discipline = { kind = "fifo", servers = 1 }
+[platforms.k.stages.completion]
+delay = { latency = { family = "constant", value = 1.5 } }
+work = { latency = { family = "constant", value = 0.25 } }
+resource = "cp"
+"#,
+            "test",
+        )
+        .unwrap();
+        let spec = &calibration.platforms["k"];
+        let panels = fit_panels(spec, &[]);
+        let (name, values, model) = panels
+            .iter()
+            .find(|(n, _, _)| n.starts_with("completion"))
+            .unwrap();
+        assert_eq!(name, "completion less 0.25 s of service");
+        assert!(values.is_empty());
+        assert_eq!(model.mean(), 1.5, "the delay, not the service");
+    }
 }
