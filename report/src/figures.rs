@@ -159,6 +159,28 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// Labelled ticks of a log axis over [lo, hi]: 1, 2 and 5 times the powers of ten inside it, or
+/// every digit times them when those are fewer than four (a range within one decade would
+/// otherwise have no label at all).
+pub(crate) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo && hi.is_finite()) {
+        return Vec::new();
+    }
+    let ticks = |mantissas: &[f64]| -> Vec<f64> {
+        let (first, last) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+        (first..=last)
+            .flat_map(|k| mantissas.iter().map(move |m| m * 10f64.powi(k)))
+            .filter(|t| (lo..=hi).contains(t))
+            .collect()
+    };
+    let coarse = ticks(&[1.0, 2.0, 5.0]);
+    if coarse.len() >= 4 {
+        coarse
+    } else {
+        ticks(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    }
+}
+
 /// Box plots of Job latency and, beside them, of the function body, one box per group.
 pub(crate) struct LatencyBoxes {
     /// (label, Job latencies [s], function bodies [s]).
@@ -185,7 +207,15 @@ impl Figure for LatencyBoxes {
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(70)
-                .build_cartesian_2d(slots(labels.len()).into_segmented(), (lo..hi).log_scale())
+                .build_cartesian_2d(
+                    slots(labels.len()).into_segmented(),
+                    (lo..hi).log_scale().with_key_points(
+                        log_ticks(f64::from(lo), f64::from(hi))
+                            .into_iter()
+                            .map(|t| t as f32)
+                            .collect(),
+                    ),
+                )
                 .map_err(err)?;
             chart
                 .configure_mesh()
@@ -230,7 +260,12 @@ impl Figure for Ecdf {
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(60)
-            .build_cartesian_2d((lo * 0.9..hi * 1.1).log_scale(), 0.0..1.0)
+            .build_cartesian_2d(
+                (lo * 0.9..hi * 1.1)
+                    .log_scale()
+                    .with_key_points(log_ticks(lo * 0.9, hi * 1.1)),
+                0.0..1.0,
+            )
             .map_err(err)?;
         chart
             .configure_mesh()

@@ -611,4 +611,20 @@ resource = "cp"
         assert!(values.is_empty());
         assert_eq!(model.mean(), 1.5, "the delay, not the service");
     }
+
+    /// A log axis within one decade gets every digit as a label; a wider one 1, 2 and 5.
+    #[test]
+    fn log_axes_are_labelled_within_a_decade_too() {
+        let close = |a: Vec<f64>, b: &[f64]| {
+            assert_eq!(a.len(), b.len(), "{a:?}");
+            assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12), "{a:?}");
+        };
+        close(figures::log_ticks(2.5, 6.5), &[3.0, 4.0, 5.0, 6.0]);
+        close(
+            figures::log_ticks(0.004, 0.6),
+            &[0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5],
+        );
+        assert!(figures::log_ticks(0.0, 1.0).is_empty());
+        assert!(figures::log_ticks(2.0, 1.0).is_empty());
+    }
 }
