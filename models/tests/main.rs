@@ -341,6 +341,16 @@ fn edges_of_the_families_are_pinned() {
         "table mean: trapezoids",
     );
     close(
+        table.quantile(1.0),
+        4.0,
+        "table quantile at 1: the last value",
+    );
+    close(
+        table.quantile(0.0),
+        1.0,
+        "table quantile at 0: the first value",
+    );
+    close(
         model("family = \"uniform\"\nlow = 1.0\nhigh = 4.0").mean(),
         2.5,
         "uniform mean",
@@ -372,4 +382,25 @@ fn a_size_model_is_zero_only_without_both_terms() {
         }
         .is_zero()
     );
+}
+
+/// A quantile table needs two points at least, from probability 0 to 1, increasing, with
+/// values that never decrease; two points are enough.
+#[test]
+fn quantile_tables_are_checked_point_by_point() {
+    let table = |points: &str| {
+        toml::from_str::<Distribution>(&format!("family = \"quantile_table\"\npoints = {points}"))
+    };
+    assert!(table("[[0.0, 1.0], [1.0, 2.0]]").is_ok());
+    for bad in [
+        "[[0.0, 1.0]]",
+        "[[0.1, 1.0], [1.0, 2.0]]",
+        "[[0.0, 1.0], [0.9, 2.0]]",
+        "[[0.0, 1.0], [0.5, 2.0], [0.5, 3.0], [1.0, 4.0]]",
+        "[[0.0, 2.0], [1.0, 1.0]]",
+        "[[0.0, -1.0], [1.0, 1.0]]",
+    ] {
+        let err = table(bad).expect_err(bad).to_string();
+        assert!(err.contains("points"), "{bad}: {err}");
+    }
 }
