@@ -166,28 +166,26 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn serde(line: &str) -> Option<(i64, String, String, Option<u64>, String, u64)> {
-        let r: RawRecord<'_> = serde_json::from_str(line).ok()?;
-        Some((
+    type Fields = (i64, String, String, Option<u64>, String, u64);
+
+    /// A record's fields, the floats as their bits.
+    fn fields(r: RawRecord<'_>) -> Fields {
+        (
             r.ts_ms,
             r.station.into(),
             r.category.into(),
             r.value.map(f64::to_bits),
             r.unit.into(),
             r.quality.to_bits(),
-        ))
+        )
     }
 
-    fn fast(line: &str) -> Option<(i64, String, String, Option<u64>, String, u64)> {
-        let r = record(line.as_bytes())?;
-        Some((
-            r.ts_ms,
-            r.station.into(),
-            r.category.into(),
-            r.value.map(f64::to_bits),
-            r.unit.into(),
-            r.quality.to_bits(),
-        ))
+    fn serde(line: &str) -> Option<Fields> {
+        serde_json::from_str(line).ok().map(fields)
+    }
+
+    fn fast(line: &str) -> Option<Fields> {
+        record(line.as_bytes()).map(fields)
     }
 
     #[test]
