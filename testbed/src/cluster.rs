@@ -694,13 +694,10 @@ pub async fn down(dir: &Path) -> Result<(), TestbedError> {
     if instance.apiserver_alive() {
         if let Err(e) = delete_workloads(&instance).await {
             // The API is gone or broken: the cgroup sweep below still stops every pod.
-            let mut text = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                text.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            tracing::warn!("{text}; the pods are stopped through their cgroups instead");
+            tracing::warn!(
+                "{:#}; the pods are stopped through their cgroups instead",
+                anyhow::Error::new(e)
+            );
         }
     }
     for component in instance.components.iter().rev() {
