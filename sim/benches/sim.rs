@@ -1,33 +1,85 @@
-//! Simulator throughput: the bare engine (ping-pong, as DSLab's simcore benchmark), the K3s
-//! and KSI platform models per simulated invocation, and one million invocations on 1,000
-//! nodes. Each group also prints `Processed N events in X s (Y events/s)` once, as DSLab does.
+//! Simulator throughput, each figure beside an anchor measured in the same run:
+//!
+//! - the bare engine, ping-pong between 2 processes and among 1,000 processes with 10 peers
+//!   each, beside the same ping-pong on DSLab's `simcore` (the engine of dslab-faas);
+//! - the study's relay model (K3s and KSI) per simulated invocation at 1M and 10M
+//!   invocations, with events per invocation and the process's peak memory;
+//! - 1M invocations on 1,000 nodes beside the same on 2 nodes.
+//!
+//! The side-by-side figures alternate their two sides three times and print each ratio and
+//! their median (these machines are shared and noisy). Criterion then times the short cases.
 
 #![allow(clippy::expect_used)]
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use faastwin_models::{Rng, rng_from_seed};
 use faastwin_sim::{Body, Engine, NoTrace, Scenario, SubmitPolicy, Workload, simulate};
+use rand::Rng as _;
 
-/// Two processes exchange messages with a small random-ish delay until `events` are handled.
-fn ping_pong(events: u64) -> u64 {
-    let mut engine: Engine<(u8, u64)> = Engine::new();
-    engine.schedule(0, (0, 1));
-    engine.schedule(0, (1, 1));
+/// Ping-pong on our engine: `processes` processes, each sending to one of its `peers`
+/// successors (chosen at random) after a random delay, until `events` are handled.
+fn ping_pong(processes: u32, peers: u32, events: u64) -> u64 {
+    let mut engine: Engine<u32> = Engine::new();
+    let mut rng: Rng = rng_from_seed(123);
+    for p in 0..processes {
+        engine.schedule(0, p);
+    }
     let mut handled = 0;
-    while let Some((_, (who, n))) = engine.next_event() {
+    while let Some((_, to)) = engine.next_event() {
         handled += 1;
         if handled >= events {
             break;
         }
-        let delay = 1 + (n.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54);
-        engine.schedule_in(delay, (1 - who, n + 1));
+        let peer = (to + 1 + rng.random_range(0..peers)) % processes;
+        let delay = rng.random_range(500_000_000..1_000_000_000);
+        engine.schedule_in(delay, peer);
     }
     handled
 }
 
+/// The same ping-pong on simcore: one component per process, delays in seconds from the
+/// simulation's own generator.
+fn simcore_ping_pong(processes: u32, peers: u32, events: u64) -> u64 {
+    #[derive(Clone, serde::Serialize)]
+    struct Ping;
+    struct Process {
+        ctx: simcore::SimulationContext,
+        peers: Vec<simcore::Id>,
+    }
+    impl simcore::EventHandler for Process {
+        fn on(&mut self, _event: simcore::Event) {
+            let peer = self.peers[self.ctx.gen_range(0..self.peers.len())];
+            let delay = self.ctx.gen_range(0.5..1.0);
+            self.ctx.emit(Ping, peer, delay);
+        }
+    }
+    let mut sim = simcore::Simulation::new(123);
+    let contexts: Vec<_> = (0..processes)
+        .map(|p| sim.create_context(format!("p{p}")))
+        .collect();
+    let ids: Vec<_> = contexts.iter().map(|c| c.id()).collect();
+    for (p, ctx) in contexts.into_iter().enumerate() {
+        let peers = (1..=peers as usize)
+            .map(|k| ids[(p + k) % ids.len()])
+            .collect();
+        ctx.emit_self_now(Ping);
+        let name = ctx.name().to_owned();
+        sim.add_handler(name, Rc::new(RefCell::new(Process { ctx, peers })));
+    }
+    let mut handled = 0;
+    while handled < events && sim.step() {
+        handled += 1;
+    }
+    handled
+}
+
+/// The study's relay model on `platform`, sequential partitions, one per node.
 fn study_workload(
     platform: &str,
     invocations: u64,
@@ -49,23 +101,95 @@ fn study_workload(
     (compiled, workload)
 }
 
-fn report(what: &str, f: impl FnOnce() -> (u64, u64)) {
+/// Simulates `invocations` of the relay model; returns (invocations per second, events).
+fn relay_rate(platform: &str, invocations: u64, nodes: u32) -> (f64, u64) {
+    let (platform, workload) = study_workload(platform, invocations, nodes);
     let start = Instant::now();
-    let (events, invocations) = f();
-    let s = start.elapsed().as_secs_f64();
+    let r = simulate(&platform, &workload, 1, 0, &mut NoTrace).expect("run");
+    (
+        r.invocations as f64 / start.elapsed().as_secs_f64(),
+        r.events,
+    )
+}
+
+/// Events per second of `f`, which returns the events it handled.
+fn events_rate(f: impl FnOnce() -> u64) -> f64 {
+    let start = Instant::now();
+    let events = f();
+    events as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs `ours` and `anchor` alternately three times; prints both rates and their ratio.
+fn side_by_side(
+    what: &str,
+    unit: &str,
+    mut ours: impl FnMut() -> f64,
+    mut anchor: impl FnMut() -> f64,
+) {
+    let mut ratios = Vec::new();
+    for _ in 0..3 {
+        let (a, b) = (ours(), anchor());
+        eprintln!(
+            "{what}: {:.2}M {unit}/s against {:.2}M: ratio {:.2}",
+            a / 1e6,
+            b / 1e6,
+            a / b
+        );
+        ratios.push(a / b);
+    }
+    ratios.sort_by(f64::total_cmp);
     eprintln!(
-        "{what}: Processed {events} events in {s:.3} s ({:.2}M events/s, {:.3}M invocations/s)",
-        events as f64 / s / 1e6,
-        invocations as f64 / s / 1e6
+        "{what}: median ratio {:.2} (from {:.2} to {:.2})",
+        ratios[1], ratios[0], ratios[2]
     );
 }
 
+/// The process's peak resident memory [MB], from /proc (Linux).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 fn benches(c: &mut Criterion) {
-    report("engine ping-pong", || (ping_pong(10_000_000), 0));
+    side_by_side(
+        "ping-pong, 2 processes: faastwin against simcore",
+        "events",
+        || events_rate(|| ping_pong(2, 1, 2_000_000)),
+        || events_rate(|| simcore_ping_pong(2, 1, 2_000_000)),
+    );
+    side_by_side(
+        "ping-pong, 1000 processes with 10 peers: faastwin against simcore",
+        "events",
+        || events_rate(|| ping_pong(1000, 10, 2_000_000)),
+        || events_rate(|| simcore_ping_pong(1000, 10, 2_000_000)),
+    );
+    for platform in ["k3s", "ksi"] {
+        for invocations in [1_000_000, 10_000_000] {
+            let (rate, events) = relay_rate(platform, invocations, 2);
+            eprintln!(
+                "{platform} relay, {invocations} invocations on 2 nodes: {:.2}M invocations/s, {:.2} events per invocation, peak RSS so far {:.0} MB",
+                rate / 1e6,
+                events as f64 / invocations as f64,
+                peak_rss_mb().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    side_by_side(
+        "ksi relay, 1M invocations: 1000 nodes against 2 nodes",
+        "invocations",
+        || relay_rate("ksi", 1_000_000, 1000).0,
+        || relay_rate("ksi", 1_000_000, 2).0,
+    );
+
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(1_000_000));
     group.bench_function("ping_pong_1M_events", |b| {
-        b.iter(|| black_box(ping_pong(1_000_000)))
+        b.iter(|| black_box(ping_pong(2, 1, 1_000_000)))
+    });
+    group.bench_function("simcore_ping_pong_1M_events", |b| {
+        b.iter(|| black_box(simcore_ping_pong(2, 1, 1_000_000)))
     });
     group.finish();
 
@@ -73,20 +197,12 @@ fn benches(c: &mut Criterion) {
     group.sample_size(10);
     for name in ["ksi", "k3s"] {
         let (platform, workload) = study_workload(name, 200_000, 2);
-        report(&format!("{name} relay 200k invocations, 2 nodes"), || {
-            let r = simulate(&platform, &workload, 1, 0, &mut NoTrace).expect("run");
-            (r.events, r.invocations)
-        });
         group.throughput(Throughput::Elements(workload.invocations));
         group.bench_function(format!("{name}_relay_200k_invocations"), |b| {
             b.iter(|| simulate(&platform, &workload, 1, 0, &mut NoTrace).expect("run"))
         });
     }
     let (platform, workload) = study_workload("ksi", 1_000_000, 1_000);
-    report("ksi relay 1M invocations, 1000 nodes", || {
-        let r = simulate(&platform, &workload, 1, 0, &mut NoTrace).expect("run");
-        (r.events, r.invocations)
-    });
     group.throughput(Throughput::Elements(workload.invocations));
     group.bench_function("ksi_relay_1M_invocations_1000_nodes", |b| {
         b.iter(|| simulate(&platform, &workload, 1, 0, &mut NoTrace).expect("run"))

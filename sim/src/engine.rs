@@ -1,7 +1,6 @@
 //! The event queue: simulated time in integer nanoseconds, ties broken by insertion order.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::HashSet;
 
 /// Simulated time [ns since the start of the run]. Integer, so every run is bit-for-bit
 /// reproducible and two events at the same instant are ordered by their sequence number.
@@ -13,10 +12,19 @@ pub(crate) const NS_PER_S: f64 = 1e9;
 /// Converts seconds to simulated time, rounding to the nearest nanosecond (negative → 0).
 #[inline]
 pub fn from_secs(s: f64) -> SimTime {
-    if s <= 0.0 {
-        0
+    let ns = s * NS_PER_S;
+    if ns > 0.0 {
+        // `ns.round()`, exactly (half away from zero), without a libm call. From 2^52 on every
+        // f64 is whole; below, the conversions are one instruction each and `ns - whole` is
+        // exact.
+        if ns >= 4_503_599_627_370_496.0 {
+            return ns as SimTime;
+        }
+        let whole = ns as i64;
+        (whole + i64::from(ns - whole as f64 >= 0.5)) as SimTime
     } else {
-        (s * NS_PER_S).round() as SimTime
+        // Negative, zero and NaN.
+        0
     }
 }
 
@@ -36,21 +44,70 @@ struct Entry<E> {
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
+impl<E> Entry<E> {
+    /// Earlier time first, then earlier scheduling; unique, since sequence numbers are.
+    #[inline]
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.seq)
     }
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+
+/// A 4-ary min-heap on (time, sequence): half the depth of a binary heap. Measured beside
+/// `std`'s binary heap, a radix heap and a calendar queue (R. Brown, 1988) on the relay model,
+/// it was the fastest at 2 nodes and at 1,000 (the calendar queue wins the bare ping-pong among
+/// 1,000 processes, but its scattered buckets lose more to cache misses in a whole model than
+/// the heap's extra levels cost).
+struct QuadHeap<E> {
+    entries: Vec<Entry<E>>,
 }
-impl<E> Ord for Entry<E> {
-    // BinaryHeap is a max-heap: the earliest (time, seq) must compare greatest.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.time.cmp(&self.time).then(other.seq.cmp(&self.seq))
+
+impl<E> QuadHeap<E> {
+    #[inline]
+    fn push(&mut self, entry: Entry<E>) {
+        let mut i = self.entries.len();
+        let key = entry.key();
+        self.entries.push(entry);
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if self.entries[parent].key() <= key {
+                break;
+            }
+            self.entries.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<Entry<E>> {
+        let last = self.entries.pop()?;
+        if self.entries.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut self.entries[0], last);
+        let n = self.entries.len();
+        let key = self.entries[0].key();
+        let mut i = 0;
+        loop {
+            let first = 4 * i + 1;
+            if first >= n {
+                break;
+            }
+            let mut least = first;
+            let mut least_key = self.entries[first].key();
+            for child in first + 1..(first + 4).min(n) {
+                let k = self.entries[child].key();
+                if k < least_key {
+                    least = child;
+                    least_key = k;
+                }
+            }
+            if least_key >= key {
+                break;
+            }
+            self.entries.swap(i, least);
+            i = least;
+        }
+        Some(top)
     }
 }
 
@@ -59,7 +116,7 @@ impl<E> Ord for Entry<E> {
 pub struct Engine<E> {
     now: SimTime,
     seq: u64,
-    heap: BinaryHeap<Entry<E>>,
+    queue: QuadHeap<E>,
     cancelled: HashSet<u64>,
     processed: u64,
 }
@@ -69,7 +126,9 @@ impl<E> Default for Engine<E> {
         Engine {
             now: 0,
             seq: 0,
-            heap: BinaryHeap::new(),
+            queue: QuadHeap {
+                entries: Vec::new(),
+            },
             cancelled: HashSet::new(),
             processed: 0,
         }
@@ -95,7 +154,7 @@ impl<E> Engine<E> {
 
     /// Events waiting (cancelled ones included until they reach the head).
     pub fn pending(&self) -> usize {
-        self.heap.len()
+        self.queue.entries.len()
     }
 
     /// Schedules `event` at absolute time `at` (never before now).
@@ -103,7 +162,7 @@ impl<E> Engine<E> {
     pub fn schedule(&mut self, at: SimTime, event: E) -> EventId {
         let seq = self.seq;
         self.seq += 1;
-        self.heap.push(Entry {
+        self.queue.push(Entry {
             time: at.max(self.now),
             seq,
             event,
@@ -127,7 +186,7 @@ impl<E> Engine<E> {
     /// Takes the next event and advances time to it.
     #[inline]
     pub fn next_event(&mut self) -> Option<(SimTime, E)> {
-        while let Some(entry) = self.heap.pop() {
+        while let Some(entry) = self.queue.pop() {
             if !self.cancelled.is_empty() && self.cancelled.remove(&entry.seq) {
                 continue;
             }
@@ -160,13 +219,86 @@ mod tests {
         assert_eq!(e.processed(), 2);
     }
 
-    /// Entries are equal exactly when time and sequence are (the event is not compared).
+    /// Whatever the order of scheduling, events come out by time and then by scheduling order,
+    /// through many levels of the heap (against a sort of the same events).
     #[test]
-    fn entries_are_equal_by_time_and_sequence() {
-        let entry = |time, seq, event| Entry { time, seq, event };
-        assert!(entry(1, 2, "x") == entry(1, 2, "y"));
-        assert!(entry(1, 2, "x") != entry(1, 3, "x"));
-        assert!(entry(1, 2, "x") != entry(2, 2, "x"));
+    fn many_events_come_out_in_time_then_scheduling_order() {
+        let mut e = Engine::new();
+        let mut want = Vec::new();
+        let mut x: u64 = 7;
+        for i in 0..5_000u64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let at = (x >> 40) % 997;
+            e.schedule(at, i);
+            // An event is never scheduled before now.
+            want.push((at.max(e.now()), i));
+            if i % 3 == 0 {
+                // Interleave pops with pushes, as a run does.
+                want.sort();
+                let next = want.remove(0);
+                assert_eq!(e.next_event(), Some(next));
+            }
+        }
+        want.sort();
+        let got: Vec<_> = std::iter::from_fn(|| e.next_event()).collect();
+        assert_eq!(got, want);
+    }
+
+    /// Against a sorted model, over delays of every scale (ties, nanoseconds, seconds, hours),
+    /// bursts that grow and shrink the queue, and events scheduled before every pending one.
+    #[test]
+    fn the_queue_agrees_with_a_sorted_model_at_every_scale() {
+        let mut x: u64 = 11;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x >> 20
+        };
+        for round in 0..24u64 {
+            let mut e = Engine::new();
+            let mut model = std::collections::BTreeSet::new();
+            let mut seq = 0u64;
+            // Bursts of scheduling, then of taking, from a few pending events to thousands.
+            let burst = 20 + round * round * 4;
+            for step in 0..12_000u64 {
+                let schedule = (step / burst) % 2 == 0 || model.is_empty();
+                if schedule && next() % 4 != 0 {
+                    let scale =
+                        [0, 10, 1_000_000, 4_000_000_000, 3_600_000_000_000][(next() % 5) as usize];
+                    let delay = if scale == 0 { 0 } else { next() % scale };
+                    e.schedule_in(delay, seq);
+                    model.insert((e.now() + delay, seq));
+                    seq += 1;
+                } else {
+                    let want = model.pop_first();
+                    assert_eq!(e.next_event(), want, "round {round} step {step}");
+                }
+            }
+            while let Some(want) = model.pop_first() {
+                assert_eq!(e.next_event(), Some(want), "round {round} draining");
+            }
+            assert_eq!(e.next_event(), None);
+        }
+    }
+
+    /// The queue grows (and its buckets change width) with every pending event far ahead; an
+    /// event scheduled now still comes out first, and the rest in order.
+    #[test]
+    fn an_event_due_now_comes_first_after_the_queue_grows() {
+        let mut e = Engine::new();
+        e.schedule(5, 0u64);
+        assert_eq!(e.next_event(), Some((5, 0)));
+        // Several levels of the heap.
+        for i in 1..=2_000u64 {
+            e.schedule_in(1_000_000_000 + i * 10_000_000, i);
+        }
+        e.schedule_in(0, 2_001);
+        assert_eq!(e.next_event(), Some((5, 2_001)));
+        let order: Vec<u64> = std::iter::from_fn(|| e.next_event().map(|(_, i)| i)).collect();
+        assert_eq!(order, (1..=2_000).collect::<Vec<_>>());
     }
 
     #[test]
@@ -189,6 +321,34 @@ mod tests {
         assert_eq!(e.next_event(), Some((10, 1)));
         e.schedule(2, 2);
         assert_eq!(e.next_event(), Some((10, 2)));
+    }
+
+    /// The conversion rounds half away from zero like `f64::round`, also at the halves, at the
+    /// edges of exactness and beyond the range of the type.
+    #[test]
+    fn seconds_round_like_f64_round() {
+        for ns in [
+            0.5,
+            1.5,
+            2.5,
+            0.499_999_999_999_999_94,
+            1.0,
+            7.25,
+            1e9 + 0.5,
+            4_503_599_627_370_495.5,
+            9_007_199_254_740_993.0,
+            1.8e19,
+            1e30,
+            f64::INFINITY,
+        ] {
+            assert_eq!(
+                from_secs(ns / NS_PER_S),
+                (ns / NS_PER_S * NS_PER_S).round() as SimTime,
+                "{ns}"
+            );
+        }
+        assert_eq!(from_secs(f64::NAN), 0);
+        assert_eq!(from_secs(2.5e-9), 3);
     }
 
     #[test]

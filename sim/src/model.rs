@@ -48,8 +48,11 @@ enum Event {
     NodeReady(u32),
     /// A partition submits its next invocation.
     Submit(u32),
-    /// The pure-delay part of an invocation's current stage ended.
+    /// The delays before the resource of an invocation's current stage ended: its work starts.
     DelayDone(Slot),
+    /// An invocation enters its current stage, which touches shared state (placement, the
+    /// release of a place, its observed completion), after a run of delays.
+    Enter(Slot),
     /// An invocation's FIFO or cycle service ended.
     WorkDone(Slot),
     /// A processor-sharing instance's next job finishes.
@@ -170,6 +173,10 @@ impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
                         self.enter_stage(slot, stage + 1)?;
                     }
                 }
+                Event::Enter(slot) => {
+                    let stage = self.slots[slot as usize].stage;
+                    self.enter_stage(slot, stage)?;
+                }
                 Event::WorkDone(slot) => self.work_done(slot)?,
                 Event::PsDone(instance) => self.ps_done(instance as usize)?,
                 Event::BatchPass(instance) => self.batch_pass(instance as usize),
@@ -231,6 +238,38 @@ resource = "nfs"
 work = { per_byte = { family = "lognormal", mu = -16.0, sigma = 0.3 } }
 resource = "cores"
 "#;
+
+    /// A run of stages without shared resources costs one event: on the study's K3s model
+    /// an invocation costs three (the end of the control plane's delay, the end of its work on
+    /// the API server, its observed completion, which submits the next one), plus a
+    /// submission event where more than one invocation of a partition is in flight.
+    #[test]
+    fn an_invocation_costs_one_event_per_meeting_with_shared_state() {
+        let platform = crate::scenario::embedded_calibration()
+            .unwrap()
+            .compile("k3s", Body::Relay)
+            .unwrap();
+        // Two node-ready events; under the window, the first two submissions of each
+        // partition happen at its node's readiness, without an event of their own.
+        for (policy, events) in [
+            (SubmitPolicy::Sequential, 3 * 1_000 + 2),
+            (SubmitPolicy::Window { size: 2 }, 4 * 1_000 - 2 * 2 + 2),
+        ] {
+            let workload = Workload {
+                body: Body::Relay,
+                invocations: 1_000,
+                partitions: 2,
+                nodes: 2,
+                input_bytes: Distribution::constant(2200.0).unwrap(),
+                policy: policy.clone(),
+                placement: None,
+                allocation_queue: None,
+            };
+            let r = simulate(&platform, &workload, 7, 0, &mut crate::trace::NoTrace).unwrap();
+            assert_eq!(r.invocations, 1_000);
+            assert_eq!(r.events, events, "{policy:?}");
+        }
+    }
 
     proptest! {
         /// Processor sharing conserves work: bytes served equal bytes requested, whatever

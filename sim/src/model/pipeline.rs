@@ -1,49 +1,77 @@
 //! The stage pipeline: each stage is a pure delay, then work on a resource; placement holds a
 //! node's room from the end of the control plane to the end of the body.
 
-use super::{Event, STAGES, Sim, at};
+use super::{Event, STAGES, Sim, at as at_stage};
 use crate::SimError;
-use crate::engine::from_secs;
+use crate::engine::{SimTime, from_secs};
 use crate::platform::Stage;
 use crate::resource::{Resource, Slot};
 use crate::trace::TraceSink;
 
 impl<T: TraceSink + ?Sized> Sim<'_, T> {
-    /// Moves an invocation into stage `stage` (skipping absent stages), or finishes it.
-    pub(super) fn enter_stage(&mut self, slot: Slot, mut stage: usize) -> Result<(), SimError> {
+    /// Moves an invocation into stage `stage` now (skipping absent stages), or finishes it.
+    pub(super) fn enter_stage(&mut self, slot: Slot, stage: usize) -> Result<(), SimError> {
+        let now = self.engine.now();
+        self.enter_stage_at(slot, stage, now)
+    }
+
+    /// Moves an invocation into stage `stage` at `at` (now or later).
+    ///
+    /// A run of stages that touch no shared state costs one event: their delays are drawn now,
+    /// in stage order from the invocation's own stream (so the values are those an event per
+    /// stage would draw), their start instants follow from the sums, and one event is
+    /// scheduled where the invocation next meets something shared: a resource, a place on a
+    /// node, the release of a place or batch slot, or its observed completion.
+    pub(super) fn enter_stage_at(
+        &mut self,
+        slot: Slot,
+        mut stage: usize,
+        mut at: SimTime,
+    ) -> Result<(), SimError> {
         let now = self.engine.now();
         loop {
             let inv = &mut self.slots[slot as usize];
-            inv.instants[stage] = now;
+            inv.instants[stage] = at;
             inv.stage = stage;
-            let placed = inv.placed;
+            // The observed completion, placement after the control plane and the release of a
+            // place or batch slot when the body ends all touch shared state: they happen at
+            // their own instant.
+            let shared = stage == STAGES
+                || (stage == at_stage(Stage::Startup)
+                    && !inv.placed
+                    && self.resources.cluster.is_some())
+                || (stage == at_stage(Stage::Completion) && (inv.placed || inv.batch.is_some()));
+            if shared && at > now {
+                self.engine.schedule(at, Event::Enter(slot));
+                return Ok(());
+            }
             if stage == STAGES {
                 return self.finish(slot);
             }
-            // Placement: after the control plane, the pod needs room on a node; it is released
-            // when the body ends.
-            if stage == at(Stage::Startup)
-                && !placed
+            if stage == at_stage(Stage::Startup)
+                && !inv.placed
                 && self.resources.cluster.is_some()
                 && !self.place(slot)
             {
                 return Ok(());
             }
-            if stage == at(Stage::Completion) {
+            if stage == at_stage(Stage::Completion) {
                 self.release(slot)?;
                 self.release_batch(slot);
             }
             let inv = &mut self.slots[slot as usize];
             if let Some(spec) = &self.platform.stages[stage] {
                 if let Some(delay) = &spec.delay {
-                    let dt = from_secs(delay.sample(inv.bytes, &mut inv.rng));
-                    if dt > 0 {
-                        self.engine.schedule(now + dt, Event::DelayDone(slot));
+                    at += from_secs(delay.sample(inv.bytes, &mut inv.rng));
+                }
+                if spec.work.is_some() && spec.resource.is_some() {
+                    if at > now {
+                        self.engine.schedule(at, Event::DelayDone(slot));
                         return Ok(());
                     }
-                }
-                if self.start_work(slot, stage) {
-                    return Ok(());
+                    if self.start_work(slot, stage) {
+                        return Ok(());
+                    }
                 }
             }
             stage += 1;
@@ -102,8 +130,8 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             inv.node = node as u32;
             inv.placed = true;
             // Startup begins now: the wait for room counts as control plane.
-            inv.instants[at(Stage::Startup)] = now;
-            self.enter_stage(waiting, at(Stage::Startup))?;
+            inv.instants[at_stage(Stage::Startup)] = now;
+            self.enter_stage(waiting, at_stage(Stage::Startup))?;
         }
         Ok(())
     }

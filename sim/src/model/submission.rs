@@ -108,9 +108,15 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         self.engine.schedule(at, Event::Submit(p));
     }
 
-    /// Partition `p` submits its next invocation (if it has one left).
+    /// Partition `p` submits its next invocation now (if it has one left).
     pub(super) fn submit(&mut self, p: u32) -> Result<(), SimError> {
         let now = self.engine.now();
+        self.submit_at(p, now)
+    }
+
+    /// Partition `p` submits its next invocation at `now` or later (if it has one left).
+    pub(super) fn submit_at(&mut self, p: u32, at: SimTime) -> Result<(), SimError> {
+        let now = at;
         let partitions = u64::from(self.workload.partitions);
         let part = &mut self.submitters.partitions[p as usize];
         if part.submitted >= part.size {
@@ -146,6 +152,6 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         if self.workload.policy.window().is_none() {
             self.schedule_arrival(p, now);
         }
-        self.enter_stage(slot, 0)
+        self.enter_stage_at(slot, 0, at)
     }
 }
