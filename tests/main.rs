@@ -7,6 +7,7 @@ mod calibrate_cli;
 mod container;
 mod dataset_cli;
 mod golden;
+mod kept_loops;
 mod measure_cli;
 mod new_user;
 mod report_cli;

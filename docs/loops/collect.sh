@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Keeps what is needed to redraw a `faastwin loop` result: the calibration, every run's
-# run.json and summary.csv, the loop's printed table, and the validation of each held-out run
-# as CSV (predicted against measured, per metric).
+# Keeps what is needed to redraw a `faastwin loop` result and to calibrate again from its runs:
+# the calibration, every run's run.json, summary.csv and invocations.csv (every timing layer
+# of every invocation; the bodies' result files are left out), the loop's printed table, and
+# the validation of each held-out run as CSV (predicted against measured, per metric).
 #
 # Usage: docs/loops/collect.sh LOOP_OUT NAME [LOOP_STDOUT]
 #   LOOP_OUT     the --out directory of `faastwin loop`
@@ -18,7 +19,7 @@ cp "$loop/calibration.toml" "$dest/"
 for run in "$loop"/run-*; do
   base="$(basename "$run")"
   mkdir -p "$dest/$base"
-  cp "$run/run.json" "$run/summary.csv" "$dest/$base/"
+  cp "$run/run.json" "$run/summary.csv" "$run/invocations.csv" "$dest/$base/"
   [ -f "$run/ksi-startup.csv" ] && cp "$run/ksi-startup.csv" "$dest/$base/"
 done
 if [ $# -ge 3 ]; then cp "$3" "$dest/loop.txt"; fi
