@@ -66,7 +66,7 @@ pub(crate) struct ValidateArgs {
     #[arg(long, default_value_t = 0.05, allow_negative_numbers = true, value_parser = share)]
     pub(crate) tolerance: f64,
     /// Replications per run.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = replications)]
     pub(crate) replications: u32,
     /// Base seed.
     #[arg(long, default_value_t = 1)]
@@ -181,7 +181,7 @@ pub(crate) struct SimulateArgs {
     /// Scenario file (TOML); see scenarios/README.md.
     pub(crate) scenario: PathBuf,
     /// Replications per platform [default: the scenario's].
-    #[arg(long)]
+    #[arg(long, value_parser = replications)]
     pub(crate) replications: Option<u32>,
     /// Base seed [default: the scenario's].
     #[arg(long)]
@@ -193,7 +193,7 @@ pub(crate) struct SimulateArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub(crate) format: OutputFormat,
     /// Worker threads for replications [default: all cores].
-    #[arg(long)]
+    #[arg(long, value_parser = threads)]
     pub(crate) threads: Option<usize>,
 }
 
@@ -206,13 +206,13 @@ pub(crate) struct SweepArgs {
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
     /// Replications per grid point and platform [default: the scenario's].
-    #[arg(long)]
+    #[arg(long, value_parser = replications)]
     pub(crate) replications: Option<u32>,
     /// Base seed, the same at every grid point (common random numbers) [default: the scenario's].
     #[arg(long)]
     pub(crate) seed: Option<u64>,
     /// Worker threads for replications [default: all cores].
-    #[arg(long)]
+    #[arg(long, value_parser = threads)]
     pub(crate) threads: Option<usize>,
     /// Run the sweep as a Slurm job array and merge the chunks into OUT/sweep.csv.
     #[arg(long, requires = "out")]
@@ -274,6 +274,28 @@ pub(crate) struct DatasetArgs {
 }
 
 /// A share (0.05 = 5 %): finite, at least 0.
+/// Parses a replication count: at least 1, at most what a scenario file may ask for.
+fn replications(s: &str) -> Result<u32, String> {
+    let max = faastwin_sim::scenario::MAX_REPLICATIONS;
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not a replication count from 1 to {max}")),
+    }
+}
+
+/// Most worker threads.
+const MAX_THREADS: usize = 4096;
+
+/// Parses a thread count: at least 1.
+fn threads(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a thread count from 1 to {MAX_THREADS}"
+        )),
+    }
+}
+
 fn share(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),

@@ -31,7 +31,6 @@ pub(crate) fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let replications = args.replications.unwrap_or(scenario.file.replications);
-    anyhow::ensure!(replications > 0, "--replications must be at least 1");
     let seed = args.seed.unwrap_or(scenario.file.seed);
     let bar = progress::items(
         scenario.file.platforms.len() as u64 * u64::from(replications),

@@ -407,3 +407,39 @@ fn a_run_in_which_every_invocation_failed_exits_non_zero() {
         .code(1)
         .stderr(predicate::str::contains("every invocation failed"));
 }
+
+/// A replication or thread count given on the command line has the limits a scenario file has
+/// (`--replications 4000000000` once ran for ever; `--threads 0` was taken).
+#[test]
+fn replication_and_thread_counts_from_the_command_line_are_bounded() {
+    let scenario = repo_path("scenarios/study/relay-two-node.toml");
+    for (command, flag, value, limit) in [
+        ("simulate", "--replications", "4000000000", "1 to 100000"),
+        ("simulate", "--replications", "0", "1 to 100000"),
+        ("simulate", "--threads", "0", "1 to 4096"),
+        ("sweep", "--replications", "100001", "1 to 100000"),
+        ("sweep", "--threads", "0", "1 to 4096"),
+    ] {
+        faastwin()
+            .arg(command)
+            .arg(&scenario)
+            .args([flag, value])
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(flag).and(predicate::str::contains(limit)));
+    }
+    faastwin()
+        .args([
+            "validate",
+            "--replications",
+            "0",
+            "--calibration",
+            "c.toml",
+            "--runs",
+            "r",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("1 to 100000"));
+}

@@ -161,9 +161,17 @@ impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
                 None => 0,
             };
             self.engine
-                .schedule(allocated + ready, Event::NodeReady(node));
+                .schedule(allocated.saturating_add(ready), Event::NodeReady(node));
         }
-        while let Some((_, event)) = self.engine.next_event() {
+        while let Some((at, event)) = self.engine.next_event() {
+            if at == SimTime::MAX {
+                return Err(SimError::Invalid {
+                    what: format!(
+                        "{}: simulated time ran past its end (about 584 years): a delay, service time or arrival gap of the platform or the policy is far too long",
+                        self.platform.name
+                    ),
+                });
+            }
             match event {
                 Event::NodeReady(node) => self.node_ready(node)?,
                 Event::Submit(p) => self.submit(p)?,

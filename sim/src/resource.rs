@@ -183,7 +183,7 @@ impl ProcessorSharing {
         let remaining = (head.virtual_time - self.virtual_time).max(0.0);
         let rate = self.rate();
         let dt_ns = (remaining / rate * NS_PER_S).ceil();
-        Some(now + (dt_ns as SimTime).max(1))
+        Some(now.saturating_add((dt_ns as SimTime).max(1)))
     }
 
     /// Work requested and served so far [s at rate 1].

@@ -149,3 +149,21 @@ fn the_decomposition_sums_to_the_latency_stage_by_stage() {
     assert!((d.body_s() - (parts[2] + parts[3] + parts[4])).abs() < 1e-12);
     assert!((result.body_share - d.body_s() / result.latency.mean_s).abs() < 1e-9);
 }
+
+/// A rate so low (or a delay so long) that simulated time would pass its end (2^64 ns, about
+/// 584 years) is an error naming the platform, not a clock that wraps around to nonsense
+/// (it once reported a makespan of 0 s).
+#[test]
+fn a_run_past_the_end_of_simulated_time_is_an_error() {
+    let platform = platform(DELAYS_ONLY, "p", Body::Relay);
+    let w = workload(10, 2, 1, SubmitPolicy::Poisson { rate_per_s: 1e-300 });
+    let err = simulate(&platform, &w, 1, 0, &mut VecTrace::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("simulated time ran past its end"),
+        "{err}"
+    );
+    // A rate whose gaps stay within the clock still runs.
+    let w = workload(10, 2, 1, SubmitPolicy::Poisson { rate_per_s: 1e-6 });
+    let r = simulate(&platform, &w, 1, 0, &mut VecTrace::default()).unwrap();
+    assert!(r.warm_makespan_s > 1e5, "{}", r.warm_makespan_s);
+}

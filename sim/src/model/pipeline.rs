@@ -62,7 +62,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             let inv = &mut self.slots[slot as usize];
             if let Some(spec) = &self.platform.stages[stage] {
                 if let Some(delay) = &spec.delay {
-                    at += from_secs(delay.sample(inv.bytes, &mut inv.rng));
+                    at = at.saturating_add(from_secs(delay.sample(inv.bytes, &mut inv.rng)));
                 }
                 if spec.work.is_some() && spec.resource.is_some() {
                     if at > now {
@@ -153,7 +153,8 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             Resource::Fifo(fifo) => {
                 let service = from_secs(demand);
                 if fifo.arrive(now, slot, service) {
-                    self.engine.schedule(now + service, Event::WorkDone(slot));
+                    self.engine
+                        .schedule(now.saturating_add(service), Event::WorkDone(slot));
                 }
             }
             Resource::ProcessorSharing(ps) => {
@@ -161,7 +162,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
                 self.reschedule_ps(instance);
             }
             Resource::Cycle(cycle) => {
-                let at = cycle.next_tick(now) + from_secs(demand);
+                let at = cycle.next_tick(now).saturating_add(from_secs(demand));
                 self.engine.schedule(at, Event::WorkDone(slot));
             }
             Resource::Batch(batch) => {
@@ -185,7 +186,8 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         }
         for (slot, work) in started {
             self.slots[slot as usize].batch = Some(instance as u32);
-            self.engine.schedule(now + work, Event::WorkDone(slot));
+            self.engine
+                .schedule(now.saturating_add(work), Event::WorkDone(slot));
         }
     }
 
@@ -201,7 +203,8 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             let instance = self.resources.instance(resource, inv.node);
             if let Resource::Fifo(fifo) = &mut self.resources.instances[instance] {
                 if let Some((next, service)) = fifo.depart(now) {
-                    self.engine.schedule(now + service, Event::WorkDone(next));
+                    self.engine
+                        .schedule(now.saturating_add(service), Event::WorkDone(next));
                 }
             }
         }

@@ -73,7 +73,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         if self.workload.policy.window().is_some() && part.submitted < part.size {
             rec.gap_sum_s += gap;
             rec.gaps += 1;
-            let at = now + from_secs(gap);
+            let at = now.saturating_add(from_secs(gap));
             if self.workload.policy.window() == Some(1) {
                 // The partition's only invocation in flight ended, so nothing can come between
                 // here and its next submission: submit it now, for its instant.

@@ -96,12 +96,14 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         }
         let at = match (&self.workload.policy, &submitters.arrival_exp) {
             (SubmitPolicy::Poisson { .. }, Some(exp)) => {
-                now + from_secs(exp.sample(&mut part.arrivals))
+                now.saturating_add(from_secs(exp.sample(&mut part.arrivals)))
             }
             (SubmitPolicy::Arrivals { times_s }, _) => {
                 let id = u64::from(p) + part.submitted * u64::from(self.workload.partitions);
                 let ready = submitters.node_ready[part.node as usize];
-                (ready + from_secs(times_s[id as usize])).max(now)
+                ready
+                    .saturating_add(from_secs(times_s[id as usize]))
+                    .max(now)
             }
             _ => now,
         };
