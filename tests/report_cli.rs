@@ -257,3 +257,23 @@ fn one_measured_run_draws_visible_bars_and_boxes() {
     assert_eq!(label_x.len(), 2, "the group is labelled under both panels");
     assert!(label_x[0] > 150.0 && label_x[1] > 600.0, "{label_x:?}");
 }
+
+/// An output that cannot be written is named with the operating system's reason, once (it was
+/// printed twice: "g.json: File exists (os error 17): File exists (os error 17)").
+#[test]
+fn an_unwritable_output_names_the_reason_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.json");
+    std::fs::write(&file, "{}").unwrap();
+    let out = crate::faastwin()
+        .arg("report")
+        .arg(crate::repo_path("docs/loops/k8s-1/calibration.toml"))
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("g.json"), "{err}");
+    assert_eq!(err.matches("os error 17").count(), 1, "{err}");
+}

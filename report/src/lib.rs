@@ -59,7 +59,7 @@ pub enum ReportError {
         detail: String,
     },
     /// The output could not be written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -294,6 +294,14 @@ impl Scenario {
                     axis.parameter.name()
                 )));
             }
+            for &value in &axis.values {
+                if let Some(why) = unusable(axis.parameter, value, &workload) {
+                    return Err(invalid(format!(
+                        "sweep over {}: the value {value} {why}",
+                        axis.parameter.name()
+                    )));
+                }
+            }
             points = points.saturating_mul(axis.values.len() as u64);
         }
         if points > MAX_GRID_POINTS {
@@ -346,6 +354,31 @@ impl Scenario {
                 }
             })
             .collect()
+    }
+}
+
+/// Why `value` cannot be a value of `parameter`'s axis, if it cannot (a fraction of a node, a
+/// negative size, a background rate without a queue): `apply` would otherwise round it or drop
+/// it without a word.
+fn unusable(parameter: SweepParameter, value: f64, w: &Workload) -> Option<&'static str> {
+    let whole = value.is_finite() && value.fract() == 0.0;
+    match parameter {
+        SweepParameter::Partitions
+        | SweepParameter::Nodes
+        | SweepParameter::NodesAndPartitions
+        | SweepParameter::Invocations
+        | SweepParameter::Window
+            if !whole =>
+        {
+            Some("is not a whole number")
+        }
+        SweepParameter::InputBytes if !(value.is_finite() && value >= 0.0) => {
+            Some("is not a size in bytes (a number >= 0)")
+        }
+        SweepParameter::BackgroundRate if w.allocation_queue.is_none() => {
+            Some("has nothing to change: the workload has no allocation_queue")
+        }
+        _ => None,
     }
 }
 

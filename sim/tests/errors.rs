@@ -70,6 +70,28 @@ fn zero_counts_are_refused() {
     );
 }
 
+/// A sweep value the axis cannot take is refused, naming the axis and the value, instead of
+/// being rounded (1.5 nodes ran as 2) or dropped (a negative size, or a background rate with no
+/// queue, left the workload as it was).
+#[test]
+fn sweep_values_an_axis_cannot_take_are_refused() {
+    for (parameter, value, why) in [
+        ("nodes", "1.5", "is not a whole number"),
+        ("nodes_and_partitions", "2.25", "is not a whole number"),
+        ("window", "nan", "is not a whole number"),
+        ("input_bytes", "-5", "is not a size in bytes"),
+        ("background_rate", "0.5", "no allocation_queue"),
+    ] {
+        let err = parse_err(&format!(
+            "{GOOD}\n[[sweep]]\nparameter = \"{parameter}\"\nvalues = [1, {value}]\n"
+        ));
+        assert!(
+            err.contains(&format!("sweep over {parameter}: the value")) && err.contains(why),
+            "{parameter} = {value}: {err}"
+        );
+    }
+}
+
 #[test]
 fn a_missing_calibration_file_is_named() {
     let err = parse_err(&format!("calibration = \"nope.toml\"\n{GOOD}"));
