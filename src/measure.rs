@@ -45,6 +45,12 @@ async fn resolve(args: &MeasureArgs) -> anyhow::Result<(RunOptions, PathBuf, Pat
             .as_deref()
             .context("--out DIR is required (or --resume DIR)")?,
     )?;
+    anyhow::ensure!(
+        !out.starts_with(&dataset),
+        "--out {} is inside the dataset {}: choose a directory outside it (the run's files would mix with the inputs)",
+        out.display(),
+        dataset.display()
+    );
     let platform = args
         .platform
         .context("--platform is required (or --resume DIR)")?;

@@ -443,3 +443,40 @@ fn replication_and_thread_counts_from_the_command_line_are_bounded() {
         .code(2)
         .stderr(predicate::str::contains("1 to 100000"));
 }
+
+/// A run that would measure nothing warm in some partition, or leave partitions without an
+/// invocation, or write into its own dataset, is refused before anything runs (`--warmup
+/// 1000000000` exited 0 with an empty table; `--out` equal to `--dataset` mixed the run's
+/// files with the inputs).
+#[test]
+fn runs_that_would_measure_nothing_or_write_into_their_inputs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = relay(dir.path(), 4);
+    for (args, says) in [
+        (vec!["--warmup", "1000000000"], "--warmup 1000000000"),
+        (
+            vec!["--partitions", "2", "--warmup", "2"],
+            "would measure none warm",
+        ),
+        (
+            vec!["--partitions", "64"],
+            "60 partitions would submit nothing",
+        ),
+    ] {
+        let out = dir.path().join("run");
+        measure_local(&data, &out)
+            .args(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(says));
+        assert!(
+            !out.join("invocations.csv").exists(),
+            "{args:?}: nothing ran"
+        );
+    }
+    measure_local(&data, &data.join("run"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is inside the dataset"));
+    assert!(!data.join("run").exists());
+}

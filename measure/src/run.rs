@@ -334,14 +334,30 @@ fn validate(options: &RunOptions, dataset: &Dataset) -> Result<(), MeasureError>
         }
         _ => {}
     }
+    let available = dataset.entries.len() as u64;
     if let Some(n) = options.invocations {
-        let available = dataset.entries.len() as u64;
         if n == 0 || n > available {
             return refuse(format!(
                 "--invocations {n}: the dataset {} holds {available} inputs (use at most that many, or make a larger dataset)",
                 dataset.dir.display()
             ));
         }
+    }
+    let n = options.invocations.unwrap_or(available);
+    let partitions = u64::from(options.partitions);
+    if partitions > n {
+        return refuse(format!(
+            "--partitions {partitions}: only {n} invocations to share, so {} partitions would submit nothing",
+            partitions - n
+        ));
+    }
+    // The smallest partition holds n / partitions invocations.
+    if options.warmup >= n / partitions {
+        return refuse(format!(
+            "--warmup {}: the smallest of the {partitions} partitions holds {} of the {n} invocations, so it would measure none warm",
+            options.warmup,
+            n / partitions
+        ));
     }
     Ok(())
 }
