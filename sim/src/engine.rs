@@ -309,9 +309,12 @@ mod tests {
         e.schedule(5, "c");
         let x = e.schedule(4, "cancelled");
         e.cancel(x);
+        // A cancelled event waits until it reaches the head.
+        assert_eq!(e.pending(), 4);
         let order: Vec<_> = std::iter::from_fn(|| e.next_event()).collect();
         assert_eq!(order, vec![(3, "a"), (5, "b"), (5, "c")]);
         assert_eq!(e.processed(), 3);
+        assert_eq!(e.pending(), 0);
     }
 
     #[test]
