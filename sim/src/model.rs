@@ -246,16 +246,36 @@ work = { per_byte = { family = "lognormal", mu = -16.0, sigma = 0.3 } }
 resource = "cores"
 "#;
 
+    /// The study's K3s relay model and a relay workload on it (2,200-byte inputs).
+    fn k3s_relay(
+        invocations: u64,
+        nodes: u32,
+        policy: SubmitPolicy,
+        placement: Option<crate::placement::PlacementSpec>,
+    ) -> (CompiledPlatform, Workload) {
+        let platform = crate::scenario::embedded_calibration()
+            .unwrap()
+            .compile("k3s", Body::Relay)
+            .unwrap();
+        let workload = Workload {
+            body: Body::Relay,
+            invocations,
+            partitions: nodes,
+            nodes,
+            input_bytes: Distribution::constant(2200.0).unwrap(),
+            policy,
+            placement,
+            allocation_queue: None,
+        };
+        (platform, workload)
+    }
+
     /// A run of stages without shared resources costs one event: on the study's K3s model
     /// an invocation costs three (the end of the control plane's delay, the end of its work on
     /// the API server, its observed completion, which submits the next one), plus a
     /// submission event where more than one invocation of a partition is in flight.
     #[test]
     fn an_invocation_costs_one_event_per_meeting_with_shared_state() {
-        let platform = crate::scenario::embedded_calibration()
-            .unwrap()
-            .compile("k3s", Body::Relay)
-            .unwrap();
         // Two node-ready events; under the window, the first two submissions of each
         // partition happen at its node's readiness, without an event of their own. With a
         // placement model an invocation also stops where its place is released (the end of
@@ -280,16 +300,7 @@ resource = "cores"
             ),
             (SubmitPolicy::Sequential, room, 4 * 1_000 + 2),
         ] {
-            let workload = Workload {
-                body: Body::Relay,
-                invocations: 1_000,
-                partitions: 2,
-                nodes: 2,
-                input_bytes: Distribution::constant(2200.0).unwrap(),
-                policy: policy.clone(),
-                placement,
-                allocation_queue: None,
-            };
+            let (platform, workload) = k3s_relay(1_000, 2, policy.clone(), placement);
             let r = simulate(&platform, &workload, 7, 0, &mut crate::trace::NoTrace).unwrap();
             assert_eq!(r.invocations, 1_000);
             assert_eq!(r.events, events, "{policy:?}");
@@ -301,20 +312,7 @@ resource = "cores"
     /// duration (the control plane's 2.3 s of work dominates its stage).
     #[test]
     fn trace_instants_are_the_starts_of_their_stages() {
-        let platform = crate::scenario::embedded_calibration()
-            .unwrap()
-            .compile("k3s", Body::Relay)
-            .unwrap();
-        let workload = Workload {
-            body: Body::Relay,
-            invocations: 20,
-            partitions: 1,
-            nodes: 1,
-            input_bytes: Distribution::constant(2200.0).unwrap(),
-            policy: SubmitPolicy::Sequential,
-            placement: None,
-            allocation_queue: None,
-        };
+        let (platform, workload) = k3s_relay(20, 1, SubmitPolicy::Sequential, None);
         let mut trace = crate::trace::VecTrace::default();
         simulate(&platform, &workload, 3, 0, &mut trace).unwrap();
         assert_eq!(trace.rows.len(), 20);
