@@ -253,9 +253,20 @@ resource = "cores"
         policy: SubmitPolicy,
         placement: Option<crate::placement::PlacementSpec>,
     ) -> (CompiledPlatform, Workload) {
+        study_relay("k3s", invocations, nodes, policy, placement)
+    }
+
+    /// One of the study's relay models (`k3s`, `ksi`) and a relay workload on it.
+    fn study_relay(
+        name: &str,
+        invocations: u64,
+        nodes: u32,
+        policy: SubmitPolicy,
+        placement: Option<crate::placement::PlacementSpec>,
+    ) -> (CompiledPlatform, Workload) {
         let platform = crate::scenario::embedded_calibration()
             .unwrap()
-            .compile("k3s", Body::Relay)
+            .compile(name, Body::Relay)
             .unwrap();
         let workload = Workload {
             body: Body::Relay,
@@ -324,6 +335,44 @@ resource = "cores"
             assert!((0.7..1.0).contains(&(t[2] - t[1])), "{t:?}");
             assert!((0.5..0.9).contains(&(t[6] - t[5])), "{t:?}");
         }
+    }
+
+    /// A node with room for one Job holds one at a time, from its placement to the end of its
+    /// body, however many its partition keeps in flight; the others wait for the room. (On
+    /// KSI, whose per-node control plane passes Jobs faster than they start, they would
+    /// overlap.)
+    #[test]
+    fn a_node_with_room_for_one_job_runs_one_at_a_time() {
+        let one = Some(crate::placement::PlacementSpec::LeastAllocated {
+            request: crate::placement::Request {
+                cpu_millicores: 1000,
+                memory_mib: 64,
+            },
+            node: crate::placement::Allocatable {
+                cpu_millicores: 1000,
+                memory_mib: 4096,
+                max_pods: 110,
+            },
+        });
+        let (platform, free) = study_relay("ksi", 40, 1, SubmitPolicy::Window { size: 4 }, None);
+        let overlaps = |workload: &Workload| {
+            let mut trace = crate::trace::VecTrace::default();
+            simulate(&platform, workload, 5, 0, &mut trace).unwrap();
+            let mut held: Vec<(f64, f64)> = trace
+                .rows
+                .iter()
+                .map(|r| (r.instants[1], r.instants[5]))
+                .collect();
+            held.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert_eq!(held.len(), 40);
+            held.windows(2).filter(|p| p[1].0 < p[0].1).count()
+        };
+        assert!(overlaps(&free) > 10, "without placement, Jobs overlap");
+        let workload = Workload {
+            placement: one,
+            ..free.clone()
+        };
+        assert_eq!(overlaps(&workload), 0, "two Jobs on the node at once");
     }
 
     proptest! {
