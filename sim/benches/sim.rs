@@ -112,6 +112,28 @@ fn relay_rate(platform: &str, invocations: u64, nodes: u32) -> (f64, u64) {
     )
 }
 
+/// Invocations per second if an invocation did nothing but its random draws: seed its own
+/// stream, draw the eight lognormals of the relay model (seven stages and the client gap).
+/// The floor under the simulator's cost per invocation.
+fn draws_rate(invocations: u64) -> f64 {
+    let stage = faastwin_models::Distribution::new(faastwin_models::RawDistribution::Lognormal {
+        mu: -0.4,
+        sigma: 0.05,
+    })
+    .expect("lognormal");
+    let start = Instant::now();
+    let mut sum = 0.0;
+    for i in 0..invocations {
+        let mut rng =
+            rng_from_seed(faastwin_models::splitmix64(1) ^ faastwin_models::splitmix64(i));
+        for _ in 0..8 {
+            sum += stage.sample(&mut rng);
+        }
+    }
+    black_box(sum);
+    invocations as f64 / start.elapsed().as_secs_f64()
+}
+
 /// Events per second of `f`, which returns the events it handled.
 fn events_rate(f: impl FnOnce() -> u64) -> f64 {
     let start = Instant::now();
@@ -181,6 +203,13 @@ fn benches(c: &mut Criterion) {
         "invocations",
         || relay_rate("ksi", 1_000_000, 1000).0,
         || relay_rate("ksi", 1_000_000, 2).0,
+    );
+
+    side_by_side(
+        "ksi relay, 1M invocations on 2 nodes: the whole model against its random draws alone",
+        "invocations",
+        || relay_rate("ksi", 1_000_000, 2).0,
+        || draws_rate(1_000_000),
     );
 
     let mut group = c.benchmark_group("engine");
