@@ -337,6 +337,28 @@ resource = "cores"
         }
     }
 
+    /// The run-level figures of the K3s relay model follow from its parameters: a mean client
+    /// gap of the lognormal's mean (median 0.080 s), a body share of body over mean latency,
+    /// and two sequential partitions keeping the one API server busy (the study's point).
+    #[test]
+    fn run_figures_follow_from_the_model() {
+        let (platform, workload) = k3s_relay(2_000, 2, SubmitPolicy::Sequential, None);
+        let r = simulate(&platform, &workload, 9, 0, &mut crate::trace::NoTrace).unwrap();
+        let gap_mean = (-2.5257f64 + 0.1f64.powi(2) / 2.0).exp();
+        assert!(
+            (r.mean_client_gap_s / gap_mean - 1.0).abs() < 0.01,
+            "{}",
+            r.mean_client_gap_s
+        );
+        let share = r.decomposition.body_s() / r.latency.mean_s;
+        assert!((r.body_share - share).abs() < 1e-12 && share > 0.0 && share < 0.01);
+        let names: Vec<&str> = r.utilisation.iter().map(|u| u.resource.as_str()).collect();
+        assert_eq!(names, ["api_server", "cores", "nfs"]);
+        assert!(r.utilisation[0].utilisation > 0.95, "{:?}", r.utilisation);
+        assert!(r.utilisation[0].utilisation <= 1.0, "{:?}", r.utilisation);
+        assert_eq!(r.utilisation[1].utilisation, 0.0, "relay bodies are delays");
+    }
+
     /// A node with room for one Job holds one at a time, from its placement to the end of its
     /// body, however many its partition keeps in flight; the others wait for the room. (On
     /// KSI, whose per-node control plane passes Jobs faster than they start, they would
