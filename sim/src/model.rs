@@ -246,6 +246,21 @@ work = { per_byte = { family = "lognormal", mu = -16.0, sigma = 0.3 } }
 resource = "cores"
 "#;
 
+    /// Spread placement of Jobs requesting `request` millicores on nodes of `node`.
+    fn spread(request: u32, node: u32) -> Option<crate::placement::PlacementSpec> {
+        Some(crate::placement::PlacementSpec::LeastAllocated {
+            request: crate::placement::Request {
+                cpu_millicores: request,
+                memory_mib: 64,
+            },
+            node: crate::placement::Allocatable {
+                cpu_millicores: node,
+                memory_mib: 4096,
+                max_pods: 110,
+            },
+        })
+    }
+
     /// The study's K3s relay model and a relay workload on it (2,200-byte inputs).
     fn k3s_relay(
         invocations: u64,
@@ -291,17 +306,7 @@ resource = "cores"
         // partition happen at its node's readiness, without an event of their own. With a
         // placement model an invocation also stops where its place is released (the end of
         // its body); it takes its place when the control plane's work ends, with no event.
-        let room = Some(crate::placement::PlacementSpec::LeastAllocated {
-            request: crate::placement::Request {
-                cpu_millicores: 500,
-                memory_mib: 64,
-            },
-            node: crate::placement::Allocatable {
-                cpu_millicores: 4000,
-                memory_mib: 4096,
-                max_pods: 110,
-            },
-        });
+        let room = spread(500, 4000);
         for (policy, placement, events) in [
             (SubmitPolicy::Sequential, None, 3 * 1_000 + 2),
             (
@@ -365,17 +370,7 @@ resource = "cores"
     /// overlap.)
     #[test]
     fn a_node_with_room_for_one_job_runs_one_at_a_time() {
-        let one = Some(crate::placement::PlacementSpec::LeastAllocated {
-            request: crate::placement::Request {
-                cpu_millicores: 1000,
-                memory_mib: 64,
-            },
-            node: crate::placement::Allocatable {
-                cpu_millicores: 1000,
-                memory_mib: 4096,
-                max_pods: 110,
-            },
-        });
+        let one = spread(1000, 1000);
         let (platform, free) = study_relay("ksi", 40, 1, SubmitPolicy::Window { size: 4 }, None);
         let overlaps = |workload: &Workload| {
             let mut trace = crate::trace::VecTrace::default();
