@@ -36,10 +36,11 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             // The observed completion, placement after the control plane and the release of a
             // place or batch slot when the body ends all touch shared state: they happen at
             // their own instant.
+            let needs_place = stage == at_stage(Stage::Startup)
+                && !inv.placed
+                && self.resources.cluster.is_some();
             let shared = stage == STAGES
-                || (stage == at_stage(Stage::Startup)
-                    && !inv.placed
-                    && self.resources.cluster.is_some())
+                || needs_place
                 || (stage == at_stage(Stage::Completion) && (inv.placed || inv.batch.is_some()));
             if shared && at > now {
                 self.engine.schedule(at, Event::Enter(slot));
@@ -48,11 +49,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             if stage == STAGES {
                 return self.finish(slot);
             }
-            if stage == at_stage(Stage::Startup)
-                && !inv.placed
-                && self.resources.cluster.is_some()
-                && !self.place(slot)
-            {
+            if needs_place && !self.place(slot) {
                 return Ok(());
             }
             if stage == at_stage(Stage::Completion) {
