@@ -321,6 +321,42 @@ mod tests {
         max_pods: 10,
     };
 
+    /// A Job that fits on no empty node (too much CPU, too much memory, or nodes that take no
+    /// pods) is refused up front, each reason on its own; one that just fits is taken; a node
+    /// section without max_pods gets the kubelet's default of 110.
+    #[test]
+    fn a_job_that_fits_on_no_node_is_refused() {
+        let spec = |cpu, memory, max_pods| PlacementSpec::Pinned {
+            request: Request {
+                cpu_millicores: cpu,
+                memory_mib: memory,
+            },
+            node: Allocatable { max_pods, ..NODE },
+        };
+        assert!(spec(4000, 8192, 1).validate().is_ok());
+        for bad in [spec(4001, 1, 10), spec(1, 8193, 10), spec(1, 1, 0)] {
+            let err = bad.validate().unwrap_err().to_string();
+            assert!(err.contains("fits on no node"), "{err}");
+        }
+        assert_eq!(max_pods(), 110);
+        let names = [
+            PlacementSpec::Pinned {
+                request: REQUEST,
+                node: NODE,
+            },
+            PlacementSpec::LeastAllocated {
+                request: REQUEST,
+                node: NODE,
+            },
+            PlacementSpec::MostAllocated {
+                request: REQUEST,
+                node: NODE,
+            },
+        ]
+        .map(|s| Cluster::<u32>::new(&s, 1).model_name());
+        assert_eq!(names, ["pinned", "least_allocated", "most_allocated"]);
+    }
+
     /// Three nodes loaded differently in CPU and memory; scores computed by hand: the mean of
     /// the CPU and memory shares after one more Job.
     #[test]
