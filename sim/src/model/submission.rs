@@ -118,7 +118,6 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
 
     /// Partition `p` submits its next invocation at `now` or later (if it has one left).
     pub(super) fn submit_at(&mut self, p: u32, at: SimTime) -> Result<(), SimError> {
-        let now = at;
         let partitions = u64::from(self.workload.partitions);
         let part = &mut self.submitters.partitions[p as usize];
         if part.submitted >= part.size {
@@ -126,7 +125,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         }
         let id = u64::from(p) + part.submitted * partitions;
         part.submitted += 1;
-        part.first_submit.get_or_insert(now);
+        part.first_submit.get_or_insert(at);
         let node = part.node;
         let mut rng = stream(self.seed, STREAM_INVOCATION, id);
         let bytes = self.workload.input_bytes.sample(&mut rng);
@@ -136,7 +135,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             node,
             bytes,
             stage: 0,
-            instants: [now; STAGES + 1],
+            instants: [at; STAGES + 1],
             rng,
             placed: false,
             batch: None,
@@ -152,7 +151,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             }
         };
         if self.workload.policy.window().is_none() {
-            self.schedule_arrival(p, now);
+            self.schedule_arrival(p, at);
         }
         self.enter_stage_at(slot, 0, at)
     }
