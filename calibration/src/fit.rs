@@ -3,6 +3,7 @@
 
 use faastwin_models::{Distribution, RawDistribution, quantile};
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, Normal as StatrsNormal};
 use statrs::function::gamma::{digamma, ln_gamma};
 
 use crate::CalibrationError;
@@ -221,13 +222,19 @@ fn fit_lognormal(x: &[f64]) -> Fitted {
 fn fit_normal(x: &[f64]) -> Fitted {
     let m = mean(x);
     let sd = (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
-    if sd <= 0.0 || m <= -2.0 * sd {
+    if sd <= 0.0 {
         return None;
     }
+    // The model is truncated at zero (faastwin_models::Distribution): its density is the
+    // normal's over the mass above zero.
+    let above = 1.0 - StatrsNormal::standard().cdf(-m / sd);
     let ll: f64 = x
         .iter()
         .map(|v| {
-            -sd.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln() - (v - m).powi(2) / (2.0 * sd * sd)
+            -sd.ln()
+                - 0.5 * (2.0 * std::f64::consts::PI).ln()
+                - (v - m).powi(2) / (2.0 * sd * sd)
+                - above.ln()
         })
         .sum();
     Some((RawDistribution::Normal { mean: m, std: sd }, 2.0, ll))
