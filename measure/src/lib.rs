@@ -37,7 +37,9 @@ pub use faastwin_models::{Body, PlatformKind, SubmitPolicy, UnknownName};
 pub use platform::{Platform, PlatformInfo};
 pub use process::{Launch, ProcessPlatform, parse_report};
 pub use record::{InvocationRecord, InvocationSpec, Observation, Outcome, PlatformTimes};
-pub use run::{NoProgress, ProgressSink, RunMeta, RunOptions, RunOutcome, RunStatus, plan, run};
+pub use run::{
+    NoProgress, NodeCpu, ProgressSink, RunMeta, RunOptions, RunOutcome, RunStatus, plan, run,
+};
 pub use setup::{
     KsiSetup, KubernetesSetup, PlatformSetup, absolute, default_nodes, default_worker, dry_run,
     new_run_id,

@@ -132,6 +132,27 @@ pub struct RunMeta {
     pub driver_cpu_s: Option<f64>,
     /// `driver_cpu_s` per recorded invocation [ms]: the measuring process's own cost.
     pub driver_cpu_ms_per_invocation: Option<f64>,
+    /// The CPU the whole machine spent while the last session measured, when the invocations
+    /// run on the driver's machine (local processes, containers): what a start and a teardown
+    /// cost in CPU beyond the bodies, which wall times alone cannot tell.
+    #[serde(default)]
+    pub node_cpu: Option<NodeCpu>,
+}
+
+/// Busy CPU time of the machine over one session's measurement (`/proc/stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NodeCpu {
+    /// The session these figures belong to (the records' `session`).
+    pub session: u32,
+    /// Busy CPU time of every core (user, nice, system, irq, softirq, steal) [s].
+    pub busy_s: f64,
+    /// Wall time over which it was taken [s].
+    pub wall_s: f64,
+    /// Busy CPU time of the machine before the run, per second of wall time: what other
+    /// processes spend, to subtract [s/s].
+    pub idle_busy_s_per_s: f64,
+    /// CPU time of the measuring process in the same interval [s].
+    pub driver_s: f64,
 }
 
 impl RunMeta {
@@ -430,8 +451,14 @@ pub async fn run(
         between_runs: Vec::new(),
         driver_cpu_s: None,
         driver_cpu_ms_per_invocation: None,
+        node_cpu: None,
     };
     write_meta(&out_dir, &meta)?;
+    let cpu_start = if options.platform.runs_on_node_cores() {
+        CpuSample::before_run().await
+    } else {
+        None
+    };
 
     // The partitions stop on the user's cancel and on a failure of the driver itself (the
     // record writer, a panicking partition): `stop` carries both.
@@ -524,6 +551,7 @@ pub async fn run(
     }
     drop(tx);
     forwarder.abort();
+    let cpu_end = CpuSample::now();
     let interrupted = *cancel.borrow();
     let cleaned = platform.cleanup(&options.run_id).await;
     let written = writer_task.await.map_err(|source| MeasureError::Task {
@@ -546,6 +574,9 @@ pub async fn run(
     meta.driver_cpu_ms_per_invocation = meta
         .driver_cpu_s
         .map(|s| 1e3 * s / records.len().max(1) as f64);
+    meta.node_cpu = cpu_start
+        .zip(cpu_end)
+        .map(|((start, idle), end)| start.until(&end, idle, previous.session));
     write_meta(&out_dir, &meta)?;
     if let Some(failure) = failure {
         return Err(failure);
@@ -555,6 +586,70 @@ pub async fn run(
         summaries,
         interrupted,
     })
+}
+
+/// The machine's busy CPU time, the driver's own and the wall clock at one instant.
+#[derive(Debug, Clone, Copy)]
+struct CpuSample {
+    machine_s: f64,
+    driver_s: f64,
+    at: std::time::Instant,
+}
+
+impl CpuSample {
+    fn now() -> Option<CpuSample> {
+        Some(CpuSample {
+            machine_s: machine_busy_seconds()?,
+            driver_s: own_cpu_seconds()?,
+            at: std::time::Instant::now(),
+        })
+    }
+
+    /// A sample at the start of the measurement, with what the machine spends when the run
+    /// does nothing (over 0.3 s before it) [s/s].
+    async fn before_run() -> Option<(CpuSample, f64)> {
+        let quiet = CpuSample::now()?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let start = CpuSample::now()?;
+        let wall = start.at.duration_since(quiet.at).as_secs_f64();
+        let other = (start.machine_s - quiet.machine_s) - (start.driver_s - quiet.driver_s);
+        Some((start, (other / wall).max(0.0)))
+    }
+
+    fn until(&self, end: &CpuSample, idle_busy_s_per_s: f64, session: u32) -> NodeCpu {
+        NodeCpu {
+            session,
+            busy_s: end.machine_s - self.machine_s,
+            wall_s: end.at.duration_since(self.at).as_secs_f64(),
+            idle_busy_s_per_s,
+            driver_s: end.driver_s - self.driver_s,
+        }
+    }
+}
+
+/// Busy CPU time of every core of the machine since boot [s], from the first line of
+/// /proc/stat (user, nice, system, irq, softirq and steal; guest time is inside user).
+fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    busy_seconds_of(stat.lines().next()?)
+}
+
+/// The busy seconds of a `/proc/stat` `cpu` line.
+fn busy_seconds_of(line: &str) -> Option<f64> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let ticks: Vec<f64> = fields
+        .map(|f| f.parse::<f64>().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| ticks.get(i).copied().unwrap_or(0.0))
+        .sum::<f64>();
+    // USER_HZ is 100 on every Linux ABI faastwin targets.
+    (ticks.len() >= 4).then_some(busy / 100.0)
 }
 
 /// User + system CPU of this process (all threads, children excluded), from /proc/self/stat.
@@ -661,4 +756,36 @@ impl PartitionContext {
 fn rand_unit(rng: &mut faastwin_models::Rng) -> f64 {
     use rand::Rng as _;
     rng.random::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::busy_seconds_of;
+
+    #[test]
+    fn busy_time_counts_user_nice_system_irq_softirq_and_steal_not_idle_or_iowait() {
+        // user nice system idle iowait irq softirq steal guest guest_nice [ticks]
+        let line = "cpu  100 20 30 5000 400 6 7 8 50 0";
+        assert_eq!(busy_seconds_of(line), Some(1.71));
+        assert_eq!(busy_seconds_of("cpu0 1 2 3 4"), None, "only the total line");
+        assert_eq!(busy_seconds_of("cpu 1 x 3 4"), None);
+        assert_eq!(
+            busy_seconds_of("cpu 1 2"),
+            None,
+            "too short to be /proc/stat"
+        );
+    }
+
+    #[test]
+    fn this_machine_reports_busy_time_that_grows() {
+        let before = super::machine_busy_seconds().expect("/proc/stat");
+        let mut x = 0u64;
+        let t = std::time::Instant::now();
+        while t.elapsed().as_millis() < 100 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        }
+        std::hint::black_box(x);
+        let after = super::machine_busy_seconds().expect("/proc/stat");
+        assert!(after >= before + 0.05, "{before} -> {after}");
+    }
 }

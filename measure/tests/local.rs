@@ -74,6 +74,20 @@ async fn sequential_partitions_record_every_layer() {
     assert_eq!(meta["options"]["partitions"], 3);
     assert_eq!(meta["dataset_manifest_sha256"].as_str().unwrap().len(), 64);
     assert!(meta["driver_cpu_ms_per_invocation"].as_f64().is_some());
+    // The machine's CPU over the measurement: at least the driver's own, over the run's wall.
+    let node = &meta["node_cpu"];
+    assert_eq!(node["session"], 0);
+    let (busy, wall, driver) = (
+        node["busy_s"].as_f64().unwrap(),
+        node["wall_s"].as_f64().unwrap(),
+        node["driver_s"].as_f64().unwrap(),
+    );
+    assert!(wall > 0.0 && wall < 600.0, "wall {wall}");
+    assert!(
+        busy >= driver && driver >= 0.0,
+        "busy {busy}, driver {driver}"
+    );
+    assert!(node["idle_busy_s_per_s"].as_f64().unwrap() >= 0.0);
     assert!(
         std::fs::read_to_string(out.join("summary.csv"))
             .unwrap()

@@ -150,10 +150,6 @@ pub(super) fn stage(model: SizeModel, on_cores: bool) -> StageSpec {
     }
 }
 
-pub(super) fn on_cores(model: Option<Distribution>) -> Option<StageSpec> {
-    model.map(|d| stage(SizeModel::fixed(d), true))
-}
-
 /// The factor that turns a duration measured with more bodies per node than cores into the
 /// service time on one core (processor sharing stretched it by bodies / cores).
 pub(super) fn scale_of(runs: &[&&Run], cpus: Option<u32>) -> f64 {

@@ -7,7 +7,7 @@ use faastwin_measure::InvocationRecord;
 use faastwin_models::{Distribution, SizeModel};
 use faastwin_sim::{Discipline, OrchestrationStages, ResourceSpec, Scope, StageSpec};
 
-use super::fitter::{Fitter, contention_scaled, delay, on_cores};
+use super::fitter::{Fitter, contention_scaled, delay};
 use crate::CalibrationError;
 use crate::fit::FLOOR_S;
 
@@ -35,25 +35,90 @@ fn values(warm: &[&InvocationRecord], get: fn(&InvocationRecord) -> Option<f64>)
         .collect()
 }
 
-/// Local processes and containers: spawning, starting and reaping are CPU work on the node's
-/// cores, shared with the bodies.
+/// Local processes and containers: spawning, starting and reaping take the node's CPU for a
+/// share of their wall time and wait (on locks, the kernel, conmon) for the rest. The share
+/// comes from the machine's busy CPU time over the runs beyond the bodies' (`run.json`
+/// `node_cpu`); runs that did not record it count the whole as CPU work.
 pub(super) fn processes(
     f: &mut Fitter<'_>,
     warm: &[&InvocationRecord],
 ) -> Result<Orchestration, CalibrationError> {
     let runs = f.runs;
+    let share = cpu_share(runs);
+    let how = match share {
+        Some(s) => format!(
+            "{:.0} % of it CPU work on the node's cores (the machine's busy CPU beyond the bodies, over the runs), the rest a wait",
+            100.0 * s
+        ),
+        None => "CPU work on the node's cores (no run recorded the machine's CPU)".to_owned(),
+    };
+    let share = share.unwrap_or(1.0);
     let mut o = Orchestration::default();
-    o.stages.startup = on_cores(f.fixed(
+    o.stages.startup = split(
+        f,
         "startup",
         contention_scaled(warm, runs, pre_body),
-        "spawn requested -> body start (worker clock); CPU work on the node's cores",
-    )?);
-    o.stages.completion = on_cores(f.fixed(
+        share,
+        &format!("spawn requested -> body start (worker clock); {how}"),
+    )?;
+    o.stages.completion = split(
+        f,
         "completion",
         contention_scaled(warm, runs, |r| r.completion_s),
-        "body end -> exit seen (process teardown and reaping); CPU work on the node's cores",
-    )?);
+        share,
+        &format!("body end -> exit seen (process teardown and reaping); {how}"),
+    )?;
     Ok(o)
+}
+
+/// Below this share of CPU work a stage is all wait, above one minus it all work.
+const WHOLE: f64 = 0.02;
+
+/// A stage whose durations are `share` CPU work on the node's cores and the rest a delay.
+fn split(
+    f: &mut Fitter<'_>,
+    component: &str,
+    values: Vec<f64>,
+    share: f64,
+    method: &str,
+) -> Result<Option<StageSpec>, CalibrationError> {
+    let part = |s: f64| values.iter().map(|v| v * s).collect::<Vec<_>>();
+    let work = if share > WHOLE {
+        f.fixed(component, part(share), method)?
+    } else {
+        None
+    };
+    let wait = if share < 1.0 - WHOLE {
+        f.fixed(&format!("{component}_wait"), part(1.0 - share), method)?
+    } else {
+        None
+    };
+    Ok((work.is_some() || wait.is_some()).then(|| StageSpec {
+        delay: wait.map(SizeModel::fixed),
+        resource: work.is_some().then(|| "cores".to_owned()),
+        work: work.map(SizeModel::fixed),
+    }))
+}
+
+/// The share of spawn, start and teardown that is CPU work: the machine's busy CPU time over
+/// the runs, less what it spends idle and what the bodies spent, over the summed wall time of
+/// the invocations' startup and completion. `None` when a run did not record it.
+pub(super) fn cpu_share(runs: &[&crate::runs::Run]) -> Option<f64> {
+    let (mut cpu, mut wall) = (0.0, 0.0);
+    for run in runs {
+        let node = run.meta.node_cpu?;
+        let session = run.records.iter().filter(|r| r.session == node.session);
+        let (mut bodies, mut around) = (0.0, 0.0);
+        for r in session {
+            bodies += r.body_s.unwrap_or(0.0);
+            around += pre_body(r).unwrap_or(0.0).max(0.0) + r.completion_s.unwrap_or(0.0).max(0.0);
+        }
+        if around > 0.0 {
+            cpu += node.busy_s - node.idle_busy_s_per_s * node.wall_s - bodies;
+            wall += around;
+        }
+    }
+    (wall > 0.0).then(|| (cpu / wall).clamp(0.0, 1.0))
 }
 
 /// Native Slurm: a batch scheduler whose passes come every `sched_interval` and whose slots
@@ -203,4 +268,73 @@ fn node_startup(f: &mut Fitter<'_>) -> Result<Option<Distribution>, CalibrationE
         values,
         "launch -> first successful API call, per node (ksi-startup.csv)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use faastwin_measure::NodeCpu;
+
+    use super::{cpu_share, pre_body};
+    use crate::runs::Run;
+
+    fn kept(name: &str) -> Run {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/loops/container-1");
+        Run::load(&dir.join(name)).expect("a kept container run")
+    }
+
+    #[test]
+    fn the_cpu_share_is_the_machines_cpu_beyond_idle_and_bodies_over_start_and_teardown() {
+        let mut a = kept("run-A-small");
+        let mut b = kept("run-A-double");
+        assert_eq!(
+            cpu_share(&[&a, &b]),
+            None,
+            "runs without node_cpu: no share"
+        );
+        let sums = |run: &Run| {
+            run.records.iter().fold((0.0, 0.0), |(bodies, around), r| {
+                (
+                    bodies + r.body_s.unwrap_or(0.0),
+                    around + pre_body(r).unwrap_or(0.0) + r.completion_s.unwrap_or(0.0),
+                )
+            })
+        };
+        let ((bodies_a, around_a), (bodies_b, around_b)) = (sums(&a), sums(&b));
+        assert!(around_a > 1.0 && around_b > 1.0);
+        // Machine busy for the bodies, 0.1 s/s of other work over 20 s, and 40 % of the
+        // starts and teardowns in A, 60 % in B.
+        let node = |bodies: f64, around: f64, share: f64| NodeCpu {
+            session: 0,
+            busy_s: bodies + 0.1 * 20.0 + share * around,
+            wall_s: 20.0,
+            idle_busy_s_per_s: 0.1,
+            driver_s: 0.3,
+        };
+        a.meta.node_cpu = Some(node(bodies_a, around_a, 0.4));
+        assert!((cpu_share(&[&a]).unwrap() - 0.4).abs() < 1e-9);
+        b.meta.node_cpu = Some(node(bodies_b, around_b, 0.6));
+        let want = (0.4 * around_a + 0.6 * around_b) / (around_a + around_b);
+        assert!((cpu_share(&[&a, &b]).unwrap() - want).abs() < 1e-9);
+        // Records of another session are not this session's CPU.
+        b.meta.node_cpu = Some(NodeCpu {
+            session: 1,
+            ..node(bodies_b, around_b, 0.6)
+        });
+        assert_eq!(
+            cpu_share(&[&b]),
+            None,
+            "no record of session 1: no wall time"
+        );
+        assert!(
+            (cpu_share(&[&a, &b]).unwrap() - 0.4).abs() < 1e-9,
+            "nor CPU to count"
+        );
+        // A share outside [0, 1] (a busy machine, a clock step) is clamped.
+        a.meta.node_cpu = Some(node(bodies_a, around_a, 3.0));
+        assert_eq!(cpu_share(&[&a]), Some(1.0));
+        a.meta.node_cpu = Some(node(bodies_a, around_a, -1.0));
+        assert_eq!(cpu_share(&[&a]), Some(0.0));
+    }
 }
