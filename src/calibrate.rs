@@ -14,7 +14,8 @@ use crate::cli::{CalibrateArgs, LoopArgs, OutputFormat, ValidateArgs};
 
 fn load_runs(dirs: &[PathBuf]) -> anyhow::Result<Vec<Run>> {
     dirs.iter()
-        .map(|d| Run::load(d).with_context(|| format!("cannot read run {}", d.display())))
+        // The error names the run and the file (`run DIR: DIR/run.json: ...`).
+        .map(|d| Run::load(d).map_err(anyhow::Error::from))
         .collect()
 }
 

@@ -139,8 +139,10 @@ pub struct RunMeta {
     pub node_cpu: Option<NodeCpu>,
 }
 
-/// Busy CPU time of the machine over one session's measurement (`/proc/stat`).
+/// Busy CPU time of the machine over one session's measurement (`/proc/stat`). Checked as it
+/// is read: a negative or infinite time is refused with the line of `run.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawNodeCpu")]
 pub struct NodeCpu {
     /// The session these figures belong to (the records' `session`).
     pub session: u32,
@@ -153,6 +155,49 @@ pub struct NodeCpu {
     pub idle_busy_s_per_s: f64,
     /// CPU time of the measuring process in the same interval [s].
     pub driver_s: f64,
+}
+
+/// [`NodeCpu`] as written, before its values are checked.
+#[derive(Deserialize)]
+struct RawNodeCpu {
+    session: u32,
+    busy_s: f64,
+    wall_s: f64,
+    idle_busy_s_per_s: f64,
+    driver_s: f64,
+}
+
+impl TryFrom<RawNodeCpu> for NodeCpu {
+    type Error = String;
+
+    fn try_from(raw: RawNodeCpu) -> Result<NodeCpu, String> {
+        for (field, value) in [
+            ("busy_s", raw.busy_s),
+            ("wall_s", raw.wall_s),
+            ("idle_busy_s_per_s", raw.idle_busy_s_per_s),
+            ("driver_s", raw.driver_s),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(format!(
+                    "node_cpu.{field} = {value} is not a time (finite, at least 0)"
+                ));
+            }
+        }
+        // A year of wall time, or more than 4096 cores busy over it, is no measurement.
+        if raw.wall_s > 3.2e7 || raw.busy_s > 4096.0 * raw.wall_s.max(1.0) {
+            return Err(format!(
+                "node_cpu: busy_s = {} over wall_s = {} is not a measurement of one machine",
+                raw.busy_s, raw.wall_s
+            ));
+        }
+        Ok(NodeCpu {
+            session: raw.session,
+            busy_s: raw.busy_s,
+            wall_s: raw.wall_s,
+            idle_busy_s_per_s: raw.idle_busy_s_per_s,
+            driver_s: raw.driver_s,
+        })
+    }
 }
 
 impl RunMeta {
@@ -760,7 +805,35 @@ fn rand_unit(rng: &mut faastwin_models::Rng) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::busy_seconds_of;
+    use super::{NodeCpu, busy_seconds_of};
+
+    #[test]
+    fn a_node_cpu_record_that_is_no_measurement_is_refused_naming_its_field() {
+        let read = |json: &str| serde_json::from_str::<NodeCpu>(json).map_err(|e| e.to_string());
+        let good =
+            r#"{"session":1,"busy_s":2.5,"wall_s":3.0,"idle_busy_s_per_s":0.01,"driver_s":0.1}"#;
+        assert_eq!(read(good).unwrap().busy_s, 2.5);
+        for (field, bad, named) in [
+            ("busy_s", -5.0, "node_cpu.busy_s = -5"),
+            ("wall_s", f64::NAN, "node_cpu.wall_s"),
+            ("idle_busy_s_per_s", -0.1, "node_cpu.idle_busy_s_per_s"),
+            ("driver_s", -1.0, "node_cpu.driver_s"),
+            ("wall_s", 1e9, "not a measurement of one machine"),
+            ("busy_s", 1e7, "not a measurement of one machine"),
+        ] {
+            let mut value: serde_json::Value = serde_json::from_str(good).unwrap();
+            // NaN has no JSON form: written as null, it is not a number either.
+            value[field] =
+                serde_json::Number::from_f64(bad).map_or(serde_json::Value::Null, Into::into);
+            let err = read(&value.to_string()).unwrap_err();
+            let named = if bad.is_nan() {
+                "invalid type: null"
+            } else {
+                named
+            };
+            assert!(err.contains(named), "{field} = {bad}: {err}");
+        }
+    }
 
     #[test]
     fn busy_time_counts_user_nice_system_irq_softirq_and_steal_not_idle_or_iowait() {
