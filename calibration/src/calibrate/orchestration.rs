@@ -44,15 +44,16 @@ pub(super) fn processes(
     warm: &[&InvocationRecord],
 ) -> Result<Orchestration, CalibrationError> {
     let runs = f.runs;
-    let share = cpu_share(runs);
-    let how = match share {
-        Some(s) => format!(
-            "{:.0} % of it CPU work on the node's cores (the machine's busy CPU beyond the bodies, over the runs), the rest a wait",
-            100.0 * s
+    let (share, how) = match cpu_share(runs) {
+        Ok(s) => (
+            s,
+            format!(
+                "{:.0} % of it CPU work on the node's cores (the machine's busy CPU beyond the bodies, over the runs), the rest a wait",
+                100.0 * s
+            ),
         ),
-        None => "CPU work on the node's cores (no run recorded the machine's CPU)".to_owned(),
+        Err(why) => (1.0, format!("CPU work on the node's cores ({why})")),
     };
-    let share = share.unwrap_or(1.0);
     let mut o = Orchestration::default();
     o.stages.startup = split(
         f,
@@ -100,13 +101,29 @@ fn split(
     }))
 }
 
+/// Other work on the machine before a run above this many CPUs per core makes its busy time
+/// no measurement of the run.
+const OTHER_WORK_PER_CORE: f64 = 0.1;
+
 /// The share of spawn, start and teardown that is CPU work: the machine's busy CPU time over
-/// the runs, less what it spends idle and what the bodies spent, over the summed wall time of
-/// the invocations' startup and completion. `None` when a run did not record it.
-pub(super) fn cpu_share(runs: &[&crate::runs::Run]) -> Option<f64> {
+/// the runs, less what it spent on other work just before each and what the bodies spent, over
+/// the summed wall time of the invocations' startup and completion. An error says why there is
+/// no trustworthy share: a run did not record the machine's CPU, the machine was busy with
+/// other work, or the share is far outside 0-100 %.
+pub(super) fn cpu_share(runs: &[&crate::runs::Run]) -> Result<f64, String> {
     let (mut cpu, mut wall) = (0.0, 0.0);
     for run in runs {
-        let node = run.meta.node_cpu?;
+        let Some(node) = run.meta.node_cpu else {
+            return Err(format!("{} did not record the machine's CPU", run.label()));
+        };
+        let cores = f64::from(run.meta.platform.cpus_per_node.unwrap_or(1).max(1));
+        if node.idle_busy_s_per_s > OTHER_WORK_PER_CORE * cores {
+            return Err(format!(
+                "{}: the machine was busy with other work before it ({:.2} of {cores} CPUs), so its busy time measures more than the run",
+                run.label(),
+                node.idle_busy_s_per_s
+            ));
+        }
         let session = run.records.iter().filter(|r| r.session == node.session);
         let (mut bodies, mut around) = (0.0, 0.0);
         for r in session {
@@ -118,7 +135,17 @@ pub(super) fn cpu_share(runs: &[&crate::runs::Run]) -> Option<f64> {
             wall += around;
         }
     }
-    (wall > 0.0).then(|| (cpu / wall).clamp(0.0, 1.0))
+    if wall <= 0.0 {
+        return Err("no run recorded a startup or completion of this session".into());
+    }
+    let share = cpu / wall;
+    if !(-0.05..=1.15).contains(&share) {
+        return Err(format!(
+            "the machine's busy time gives a share of {:.0} %: other work ran during the runs",
+            100.0 * share
+        ));
+    }
+    Ok(share.clamp(0.0, 1.0))
 }
 
 /// Native Slurm: a batch scheduler whose passes come every `sched_interval` and whose slots
@@ -288,11 +315,8 @@ mod tests {
     fn the_cpu_share_is_the_machines_cpu_beyond_idle_and_bodies_over_start_and_teardown() {
         let mut a = kept("run-A-small");
         let mut b = kept("run-A-double");
-        assert_eq!(
-            cpu_share(&[&a, &b]),
-            None,
-            "runs without node_cpu: no share"
-        );
+        let err = cpu_share(&[&a, &b]).unwrap_err();
+        assert!(err.contains("run-A-small did not record"), "{err}");
         let sums = |run: &Run| {
             run.records.iter().fold((0.0, 0.0), |(bodies, around), r| {
                 (
@@ -322,19 +346,31 @@ mod tests {
             session: 1,
             ..node(bodies_b, around_b, 0.6)
         });
-        assert_eq!(
-            cpu_share(&[&b]),
-            None,
+        assert!(
+            cpu_share(&[&b]).unwrap_err().contains("no run recorded"),
             "no record of session 1: no wall time"
         );
         assert!(
             (cpu_share(&[&a, &b]).unwrap() - 0.4).abs() < 1e-9,
             "nor CPU to count"
         );
-        // A share outside [0, 1] (a busy machine, a clock step) is clamped.
+        // A share just outside [0, 1] is clamped; far outside, other work ran.
+        a.meta.node_cpu = Some(node(bodies_a, around_a, 1.1));
+        assert_eq!(cpu_share(&[&a]), Ok(1.0));
+        a.meta.node_cpu = Some(node(bodies_a, around_a, -0.04));
+        assert_eq!(cpu_share(&[&a]), Ok(0.0));
         a.meta.node_cpu = Some(node(bodies_a, around_a, 3.0));
-        assert_eq!(cpu_share(&[&a]), Some(1.0));
+        let err = cpu_share(&[&a]).unwrap_err();
+        assert!(err.contains("share of 300 %"), "{err}");
         a.meta.node_cpu = Some(node(bodies_a, around_a, -1.0));
-        assert_eq!(cpu_share(&[&a]), Some(0.0));
+        assert!(cpu_share(&[&a]).is_err());
+        // Other work on the machine before the run: more than 0.1 CPU per core.
+        let cores = f64::from(a.meta.platform.cpus_per_node.unwrap());
+        a.meta.node_cpu = Some(NodeCpu {
+            idle_busy_s_per_s: 0.11 * cores,
+            ..node(bodies_a, around_a, 0.4)
+        });
+        let err = cpu_share(&[&a]).unwrap_err();
+        assert!(err.contains("busy with other work before it"), "{err}");
     }
 }
