@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fits;
+mod kubernetes;
 mod pipeline;
 #[path = "../../tests/support/worker.rs"]
 mod support;

@@ -1,0 +1,98 @@
+//! The control plane fitted from kept Kubernetes and KSI loops (`docs/loops/`, real pods on the
+//! testbed): processor sharing of one unit per cluster (K3s-like) or per node's cluster (KSI),
+//! fitted at two loads, with the delays taken from the runs at the lower one.
+
+use std::path::Path;
+
+use faastwin_calibration::{PlatformFit, Run, calibrate};
+use faastwin_sim::{Discipline, Scope};
+
+fn a_runs(name: &str) -> Vec<Run> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/loops")
+        .join(name);
+    let mut runs: Vec<Run> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("run-A")
+        })
+        .map(|p| Run::load(&p).unwrap())
+        .collect();
+    runs.sort_by(|a, b| a.dir.cmp(&b.dir));
+    runs
+}
+
+fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a faastwin_calibration::ComponentFit {
+    fit.components
+        .iter()
+        .find(|c| c.component == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} missing from {:?}",
+                fit.components
+                    .iter()
+                    .map(|c| &c.component)
+                    .collect::<Vec<_>>()
+            )
+        })
+}
+
+/// Warm rows of the runs with `partitions` partitions.
+fn warm_rows(runs: &[Run], partitions: u32) -> usize {
+    runs.iter()
+        .filter(|r| r.meta.options.partitions == partitions)
+        .map(|r| r.warm().count())
+        .sum()
+}
+
+#[test]
+fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
+    for (name, scope, loads) in [
+        // Runs sorted: 4 partitions, double, small; K3s: every partition shares the cluster.
+        ("k8s-2", Scope::Cluster, "[4, 2, 2]"),
+        // KSI: two nodes, each its own cluster: half the partitions share one.
+        ("ksi-2", Scope::Node, "[2, 1, 1]"),
+    ] {
+        let runs = a_runs(name);
+        assert_eq!(runs.len(), 3, "{name}");
+        let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
+        let kind = runs[0].platform();
+        let spec = &calibration.platforms[kind.name()];
+        let shared = &spec.resources["control_plane"];
+        assert_eq!(shared.scope, scope, "{name}");
+        assert_eq!(
+            shared.discipline,
+            Discipline::ProcessorSharing {
+                capacity: 1.0,
+                per_job_cap: 1.0
+            },
+            "{name}: real pods"
+        );
+        let completion = spec.stages.completion.as_ref().unwrap();
+        assert_eq!(completion.resource.as_deref(), Some("control_plane"));
+        let service = completion.work.as_ref().unwrap().mean(0.0);
+        let fit = &fits[0];
+        let delay = component(fit, "completion");
+        assert!(
+            service > 0.05 && service < 0.9 * (service + delay.fit.model.mean()) + 1e-9,
+            "{name}: service {service} s beside a delay of {} s",
+            delay.fit.model.mean()
+        );
+        let chosen = component(fit, "control_plane.service");
+        assert!(
+            chosen.method.contains(&format!("Jobs in flight: {loads}")),
+            "{name}: {}",
+            chosen.method
+        );
+        assert!(chosen.method.contains("processor sharing of one unit"));
+        // The delays come from the lower load only (the two runs of two partitions).
+        let low = warm_rows(&runs, 2);
+        assert!(low < fit.rows, "{name}: {low} of {}", fit.rows);
+        assert_eq!(component(fit, "control_plane").rows, low, "{name}");
+        assert_eq!(component(fit, "startup").rows, low, "{name}");
+    }
+}
