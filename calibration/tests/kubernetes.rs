@@ -94,5 +94,28 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
         assert!(low < fit.rows, "{name}: {low} of {}", fit.rows);
         assert_eq!(component(fit, "control_plane").rows, low, "{name}");
         assert_eq!(component(fit, "startup").rows, low, "{name}");
+        // Each delay is fitted to its own timing layer: medians of model and rows agree.
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let rows = |get: fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
+            median(
+                runs.iter()
+                    .filter(|r| r.meta.options.partitions == 2)
+                    .flat_map(|r| r.warm().filter_map(get).collect::<Vec<_>>())
+                    .collect(),
+            )
+        };
+        for (part, want) in [
+            ("control_plane", rows(|r| r.control_plane_s)),
+            ("startup", rows(|r| r.startup_s)),
+        ] {
+            let got = component(fit, part).fit.model.quantile(0.5);
+            assert!(
+                (got / want - 1.0).abs() < 0.15,
+                "{name} {part}: model median {got}, rows {want}"
+            );
+        }
     }
 }

@@ -5,5 +5,6 @@
 mod fits;
 mod kubernetes;
 mod pipeline;
+mod processes;
 #[path = "../../tests/support/worker.rs"]
 mod support;

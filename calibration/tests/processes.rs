@@ -1,0 +1,60 @@
+//! Local processes and containers: start and teardown are split into CPU work on the node's
+//! cores and a wait by the share of the machine's CPU the runs measured (`node_cpu`).
+
+use std::path::Path;
+
+use faastwin_calibration::{Run, calibrate};
+
+#[test]
+fn container_start_and_teardown_are_split_by_the_measured_cpu_share() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/loops/container-4");
+    let runs: Vec<Run> = ["run-A-double", "run-A-small"]
+        .iter()
+        .map(|r| Run::load(&dir.join(r)).unwrap())
+        .collect();
+    let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
+    let spec = &calibration.platforms["container"];
+    let startup_method = &fits[0]
+        .components
+        .iter()
+        .find(|c| c.component == "startup")
+        .unwrap()
+        .method;
+    let percent: f64 = startup_method
+        .split(" % of it CPU work")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no share in {startup_method}"));
+    assert!((60.0..90.0).contains(&percent), "{percent}");
+    for (name, stage) in [
+        ("startup", spec.stages.startup.as_ref().unwrap()),
+        ("completion", spec.stages.completion.as_ref().unwrap()),
+    ] {
+        assert_eq!(stage.resource.as_deref(), Some("cores"), "{name}");
+        let work = stage.work.as_ref().unwrap().mean(0.0);
+        let wait = stage.delay.as_ref().unwrap().mean(0.0);
+        let share = work / (work + wait);
+        assert!(
+            (share * 100.0 - percent).abs() < 3.0,
+            "{name}: work {work} s, wait {wait} s, share {share} against {percent} %"
+        );
+        // Together they are the measured wall time of the stage.
+        let measured: Vec<f64> = runs
+            .iter()
+            .flat_map(|r| {
+                r.warm()
+                    .filter_map(|i| match name {
+                        "startup" => Some((i.w_body_start? as f64 - i.t_submit? as f64) / 1e9),
+                        _ => i.completion_s,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mean = measured.iter().sum::<f64>() / measured.len() as f64;
+        assert!(
+            ((work + wait) / mean - 1.0).abs() < 0.05,
+            "{name}: {work} + {wait} s against {mean} s measured"
+        );
+    }
+}
