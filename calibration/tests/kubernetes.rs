@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use faastwin_calibration::{PlatformFit, Run, calibrate};
+use faastwin_calibration::{PlatformFit, Run, calibrate, validate};
 use faastwin_sim::{Discipline, Scope};
 
 fn a_runs(name: &str) -> Vec<Run> {
@@ -94,6 +94,21 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
         assert!(low < fit.rows, "{name}: {low} of {}", fit.rows);
         assert_eq!(component(fit, "control_plane").rows, low, "{name}");
         assert_eq!(component(fit, "startup").rows, low, "{name}");
+        // The service time is chosen so that A's own runs are predicted (here within 4 % for
+        // the makespan and 15 % for p95 latency).
+        for run in &runs {
+            let v = validate(&calibration, kind.name(), run, 5, 1, 2).unwrap();
+            for (metric, bound) in [("warm_makespan_s", 0.06), ("p95_latency_s", 0.2)] {
+                let m = v.metrics.iter().find(|m| m.metric == metric).unwrap();
+                assert!(
+                    m.rel_error.abs() < bound,
+                    "{name} {}: {metric} predicted {:.3}, measured {:.3}",
+                    run.dir.display(),
+                    m.predicted,
+                    m.measured
+                );
+            }
+        }
         // Each delay is fitted to its own timing layer: medians of model and rows agree.
         let median = |mut v: Vec<f64>| {
             v.sort_by(f64::total_cmp);
