@@ -238,3 +238,60 @@ pub(super) fn fit_service(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use faastwin_models::PlatformKind;
+
+    use super::{in_flight, lowest_load};
+    use crate::runs::Run;
+
+    fn kept(name: &str) -> Run {
+        Run::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../docs/loops")
+                .join(name),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn jobs_in_flight_count_windows_and_on_ksi_one_nodes_share() {
+        // 2 partitions with a window of 2; KSI spreads them over 2 nodes, one cluster each.
+        assert_eq!(
+            in_flight(&kept("k8s-2/run-B3-window-2"), PlatformKind::K8s),
+            4
+        );
+        assert_eq!(
+            in_flight(&kept("ksi-2/run-B3-window-2"), PlatformKind::Ksi),
+            2
+        );
+        assert_eq!(
+            in_flight(&kept("k8s-2/run-B1-8-partitions"), PlatformKind::K8s),
+            8
+        );
+        assert_eq!(
+            in_flight(&kept("ksi-2/run-B1-8-partitions"), PlatformKind::Ksi),
+            4
+        );
+    }
+
+    #[test]
+    fn the_lowest_load_separates_a_service_time_only_at_twice_the_load() {
+        let small = kept("k8s-2/run-A-small");
+        let double = kept("k8s-2/run-A-double");
+        let four = kept("k8s-2/run-A-4-partitions");
+        let window = kept("k8s-2/run-B3-window-2");
+        let (low, apart) = lowest_load(&[&small, &double], PlatformKind::K8s);
+        assert_eq!((low.len(), apart), (2, false), "one load");
+        let (low, apart) = lowest_load(&[&four, &small, &double], PlatformKind::K8s);
+        assert_eq!(low.len(), 2);
+        assert!(low.iter().all(|r| r.meta.options.partitions == 2) && apart);
+        // 4 in flight against 8: twice; 4 against 4 (a window of 2): not.
+        let eight = kept("k8s-2/run-B1-8-partitions");
+        assert!(lowest_load(&[&four, &eight], PlatformKind::K8s).1);
+        assert!(!lowest_load(&[&four, &window], PlatformKind::K8s).1);
+    }
+}
