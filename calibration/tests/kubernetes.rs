@@ -109,6 +109,13 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
                 );
             }
         }
+        // KSI: every node's launch -> first Job accepted, of every run (2 nodes x 3 runs).
+        if name.starts_with("ksi") {
+            assert!(spec.node_startup.is_some());
+            assert_eq!(component(fit, "node_startup").rows, 6);
+        } else {
+            assert!(spec.node_startup.is_none(), "a persistent cluster");
+        }
         // Each delay is fitted to its own timing layer: medians of model and rows agree.
         let median = |mut v: Vec<f64>| {
             v.sort_by(f64::total_cmp);

@@ -58,3 +58,38 @@ fn container_start_and_teardown_are_split_by_the_measured_cpu_share() {
         );
     }
 }
+
+#[test]
+fn runs_that_did_not_record_the_machines_cpu_take_start_and_teardown_as_cpu_work() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/loops/container-1");
+    let runs: Vec<Run> = ["run-A-double", "run-A-small"]
+        .iter()
+        .map(|r| Run::load(&dir.join(r)).unwrap())
+        .collect();
+    assert!(runs.iter().all(|r| r.meta.node_cpu.is_none()));
+    let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
+    let spec = &calibration.platforms["container"];
+    for stage in [&spec.stages.startup, &spec.stages.completion] {
+        let stage = stage.as_ref().unwrap();
+        assert!(stage.work.is_some() && stage.delay.is_none(), "{stage:?}");
+    }
+    let components: Vec<&str> = fits[0]
+        .components
+        .iter()
+        .map(|c| c.component.as_str())
+        .collect();
+    assert!(
+        !components.iter().any(|c| c.ends_with("_wait")),
+        "{components:?}"
+    );
+    let startup = fits[0]
+        .components
+        .iter()
+        .find(|c| c.component == "startup")
+        .unwrap();
+    assert!(
+        startup.method.contains("did not record the machine's CPU"),
+        "{}",
+        startup.method
+    );
+}
