@@ -6,5 +6,6 @@ mod fits;
 mod kubernetes;
 mod pipeline;
 mod processes;
+mod slurm;
 #[path = "../../tests/support/worker.rs"]
 mod support;
