@@ -3,23 +3,29 @@
 
 use std::path::Path;
 
-use faastwin_calibration::{Run, calibrate};
+use faastwin_calibration::{ComponentFit, PlatformFit, Run, calibrate};
+
+/// Configuration A of a kept container loop (two partitions, two shard sizes).
+fn a_runs(name: &str) -> Vec<Run> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/loops")
+        .join(name);
+    ["run-A-double", "run-A-small"]
+        .iter()
+        .map(|r| Run::load(&dir.join(r)).unwrap())
+        .collect()
+}
+
+fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a ComponentFit {
+    fit.components.iter().find(|c| c.component == name).unwrap()
+}
 
 #[test]
 fn container_start_and_teardown_are_split_by_the_measured_cpu_share() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/loops/container-4");
-    let runs: Vec<Run> = ["run-A-double", "run-A-small"]
-        .iter()
-        .map(|r| Run::load(&dir.join(r)).unwrap())
-        .collect();
+    let runs = a_runs("container-4");
     let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
     let spec = &calibration.platforms["container"];
-    let startup_method = &fits[0]
-        .components
-        .iter()
-        .find(|c| c.component == "startup")
-        .unwrap()
-        .method;
+    let startup_method = &component(&fits[0], "startup").method;
     let percent: f64 = startup_method
         .split(" % of it CPU work")
         .next()
@@ -61,11 +67,7 @@ fn container_start_and_teardown_are_split_by_the_measured_cpu_share() {
 
 #[test]
 fn runs_that_did_not_record_the_machines_cpu_take_start_and_teardown_as_cpu_work() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/loops/container-1");
-    let runs: Vec<Run> = ["run-A-double", "run-A-small"]
-        .iter()
-        .map(|r| Run::load(&dir.join(r)).unwrap())
-        .collect();
+    let runs = a_runs("container-1");
     assert!(runs.iter().all(|r| r.meta.node_cpu.is_none()));
     let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
     let spec = &calibration.platforms["container"];
@@ -82,11 +84,7 @@ fn runs_that_did_not_record_the_machines_cpu_take_start_and_teardown_as_cpu_work
         !components.iter().any(|c| c.ends_with("_wait")),
         "{components:?}"
     );
-    let startup = fits[0]
-        .components
-        .iter()
-        .find(|c| c.component == "startup")
-        .unwrap();
+    let startup = component(&fits[0], "startup");
     assert!(
         startup.method.contains("did not record the machine's CPU"),
         "{}",
