@@ -82,6 +82,13 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
             "{name}: service {service} s beside a delay of {} s",
             delay.fit.model.mean()
         );
+        // The report shows the delay the model uses (completion less the service time).
+        let used = completion.delay.as_ref().unwrap().mean(0.0);
+        assert!(
+            (delay.fit.model.mean() / used - 1.0).abs() < 1e-9,
+            "{name}: reported {} s, used {used} s",
+            delay.fit.model.mean()
+        );
         let chosen = component(fit, "control_plane.service");
         assert!(
             chosen.method.contains(&format!("Jobs in flight: {loads}")),
