@@ -71,3 +71,12 @@ impl Run {
         format!("run {}", self.dir.display())
     }
 }
+
+/// A run kept under `docs/loops/` (`LOOP/RUN`), for tests.
+#[cfg(test)]
+pub(crate) fn kept(path: &str) -> Run {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/loops")
+        .join(path);
+    Run::load(&dir).unwrap_or_else(|e| panic!("kept run {path}: {e}"))
+}

@@ -2,29 +2,10 @@
 //! testbed): processor sharing of one unit per cluster (K3s-like) or per node's cluster (KSI),
 //! fitted at two loads, with the delays taken from the runs at the lower one.
 
-use std::path::Path;
-
 use faastwin_calibration::{PlatformFit, Run, calibrate, validate};
-use faastwin_sim::{Discipline, Scope};
 
-fn a_runs(name: &str) -> Vec<Run> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../docs/loops")
-        .join(name);
-    let mut runs: Vec<Run> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("run-A")
-        })
-        .map(|p| Run::load(&p).unwrap())
-        .collect();
-    runs.sort_by(|a, b| a.dir.cmp(&b.dir));
-    runs
-}
+use crate::kept::a_runs;
+use faastwin_sim::{Discipline, Scope};
 
 fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a faastwin_calibration::ComponentFit {
     fit.components

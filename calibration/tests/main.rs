@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fits;
+mod kept;
 mod kubernetes;
 mod pipeline;
 mod processes;

@@ -1,20 +1,9 @@
 //! Local processes and containers: start and teardown are split into CPU work on the node's
 //! cores and a wait by the share of the machine's CPU the runs measured (`node_cpu`).
 
-use std::path::Path;
+use faastwin_calibration::{ComponentFit, PlatformFit, calibrate};
 
-use faastwin_calibration::{ComponentFit, PlatformFit, Run, calibrate};
-
-/// Configuration A of a kept container loop (two partitions, two shard sizes).
-fn a_runs(name: &str) -> Vec<Run> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../docs/loops")
-        .join(name);
-    ["run-A-double", "run-A-small"]
-        .iter()
-        .map(|r| Run::load(&dir.join(r)).unwrap())
-        .collect()
-}
+use crate::kept::a_runs;
 
 fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a ComponentFit {
     fit.components.iter().find(|c| c.component == name).unwrap()

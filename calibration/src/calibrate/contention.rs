@@ -241,21 +241,10 @@ pub(super) fn fit_service(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use faastwin_models::PlatformKind;
 
     use super::{in_flight, lowest_load};
-    use crate::runs::Run;
-
-    fn kept(name: &str) -> Run {
-        Run::load(
-            &Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../docs/loops")
-                .join(name),
-        )
-        .unwrap()
-    }
+    use crate::runs::kept;
 
     #[test]
     fn jobs_in_flight_count_windows_and_on_ksi_one_nodes_share() {

@@ -299,22 +299,15 @@ fn node_startup(f: &mut Fitter<'_>) -> Result<Option<Distribution>, CalibrationE
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use faastwin_measure::NodeCpu;
 
     use super::{cpu_share, pre_body};
-    use crate::runs::Run;
-
-    fn kept(name: &str) -> Run {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/loops/container-1");
-        Run::load(&dir.join(name)).expect("a kept container run")
-    }
+    use crate::runs::{Run, kept};
 
     #[test]
     fn the_cpu_share_is_the_machines_cpu_beyond_idle_and_bodies_over_start_and_teardown() {
-        let mut a = kept("run-A-small");
-        let mut b = kept("run-A-double");
+        let mut a = kept("container-1/run-A-small");
+        let mut b = kept("container-1/run-A-double");
         let err = cpu_share(&[&a, &b]).unwrap_err();
         assert!(err.contains("run-A-small did not record"), "{err}");
         let sums = |run: &Run| {
