@@ -291,11 +291,18 @@ async fn an_api_server_restart_mid_run_loses_and_duplicates_nothing() {
         while std::fs::read_to_string(&records).map_or(0, |s| s.lines().count()) < 5 {
             std::thread::sleep(Duration::from_millis(100));
         }
-        std::process::Command::new(bin)
+        let restarted = std::process::Command::new(bin)
             .args(["restart", "kube-apiserver", "--dir"])
             .arg(tb_dir)
             .output()
-            .unwrap()
+            .unwrap();
+        // Shown if the run fails before the restart's status is checked below.
+        eprintln!(
+            "restart: {}; {}",
+            restarted.status,
+            String::from_utf8_lossy(&restarted.stderr).trim()
+        );
+        restarted
     });
     let outcome = measure(
         options(t, "t-restart", 2, setup(t, Pinning::NodeName)),

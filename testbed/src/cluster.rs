@@ -620,6 +620,9 @@ async fn start_fake_nodes(
     .await
 }
 
+/// How many times [`restart`] starts a component that exits at once.
+const STARTS: u32 = 3;
+
 /// Kills the API server of the instance in `dir` (SIGKILL, as a crash would) and starts it
 /// again with the same command line, waiting until it is ready; returns how long it was down.
 pub async fn restart(
@@ -654,16 +657,40 @@ pub async fn restart(
             dir: dir.to_owned(),
             detail: format!("{component} has no recorded command"),
         })?;
-    let new = start(component, Path::new(program), args, &dir.join("logs"))?;
-    let log = new.log.clone();
-    instance.components[index] = new;
-    instance.write()?;
-    if component == "kube-apiserver" {
+    // A component that exits at once (its port not yet free, say) is started again, twice at
+    // most; the error shows its log.
+    for attempt in 1..=STARTS {
+        let new = start(component, Path::new(program), args, &dir.join("logs"))?;
+        let log = new.log.clone();
+        instance.components[index] = new.clone();
+        instance.write()?;
+        if component != "kube-apiserver" {
+            break;
+        }
         let client = ready::client(&instance.kubeconfig).await?;
+        let mut exited = false;
         ready::until("the restarted API server", timeout, &log, || {
-            ready::api_ready(&client)
+            exited = !alive(&new);
+            let client = client.clone();
+            async move { exited || ready::api_ready(&client).await }
         })
         .await?;
+        if !exited {
+            break;
+        }
+        tracing::warn!(
+            attempt,
+            "the restarted API server exited; starting it again"
+        );
+        if attempt == STARTS {
+            return Err(TestbedError::NotReady {
+                what: format!("the restarted API server (it exited {STARTS} times)"),
+                seconds: timeout.as_secs(),
+                tail: crate::process::log_tail(&log, 6),
+                log,
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     Ok(down_at.elapsed())
 }

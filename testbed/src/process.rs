@@ -82,14 +82,22 @@ pub(crate) fn alive(component: &Component) -> bool {
     running(component.pid) && cmdline == started
 }
 
-/// True until process `pid` has finished exiting (gone, or a zombie: its files, sockets
-/// included, are closed by then; an exiting process loses its command line earlier).
+/// True until every thread of process `pid` has finished exiting (gone, or a zombie: its files,
+/// sockets included, are closed by then). The leader of a multi-threaded process (a Go
+/// component) shows as a zombie as soon as its own thread exits, while its other threads may
+/// still be exiting and hold its files, a listening port among them: each thread counts.
 fn running(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };
-    !stat
-        .rsplit_once(')')
+    tasks.flatten().any(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| !exited(&stat))
+    })
+}
+
+/// True when a `/proc/.../stat` line says zombie (`Z`) or dead (`X`).
+fn exited(stat: &str) -> bool {
+    stat.rsplit_once(')')
         .is_some_and(|(_, rest)| matches!(rest.trim_start().chars().next(), Some('Z' | 'X')))
 }
 
@@ -135,4 +143,83 @@ pub(crate) fn log_tail(log: &Path, lines: usize) -> String {
         |e| format!("({} unreadable: {e})", log.display()),
         |bytes| crate::build::tail(&bytes, lines),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process whose main thread exits (its leader turns zombie) while another thread keeps
+    /// listening on a port, as a Go component being killed can look for a moment.
+    const LEADER_EXITS: &str = r#"
+#include <pthread.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static void *hold(void *arg) { (void)arg; sleep(30); return NULL; }
+int main(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t n = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, n) || listen(s, 1) || getsockname(s, (struct sockaddr *)&a, &n)) return 1;
+    printf("%d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    pthread_t t;
+    pthread_create(&t, NULL, hold, NULL);
+    pthread_exit(NULL);
+}
+"#;
+
+    #[test]
+    fn a_zombie_leader_with_a_live_thread_is_still_running_and_holds_its_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, bin) = (dir.path().join("leader.c"), dir.path().join("leader"));
+        std::fs::write(&source, LEADER_EXITS).unwrap();
+        let built = Command::new("gcc")
+            .arg(&source)
+            .args(["-pthread", "-o"])
+            .arg(&bin)
+            .status();
+        if !built.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: no working gcc (apt-get install gcc libc6-dev)");
+            return;
+        }
+        let mut child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
+        let mut port = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut port,
+        )
+        .unwrap();
+        let port: u16 = port.trim().parse().unwrap();
+        let pid = child.id();
+        let leader = format!("/proc/{pid}/stat");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !exited(&std::fs::read_to_string(&leader).unwrap()) {
+            assert!(Instant::now() < deadline, "the leader never exited");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(running(pid), "a thread still runs");
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        signal(pid, "KILL");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running(pid) {
+            assert!(Instant::now() < deadline, "SIGKILL did not end it");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "once no thread runs, the port is free"
+        );
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn a_stat_line_says_exited_after_the_command_name_even_with_parentheses_in_it() {
+        assert!(exited("42 (a) b) Z 1 42"));
+        assert!(exited("42 (x) X 1"));
+        assert!(!exited("42 (a) Z) S 1 42"));
+        assert!(!exited("garbage"));
+    }
 }
