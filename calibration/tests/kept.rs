@@ -18,8 +18,21 @@ pub(crate) fn a_runs(name: &str) -> Vec<Run> {
                 .to_string_lossy()
                 .starts_with("run-A")
         })
-        .map(|p| Run::load(&p).unwrap())
+        .map(|p| {
+            run(&format!(
+                "{name}/{}",
+                p.file_name().unwrap().to_string_lossy()
+            ))
+        })
         .collect();
     runs.sort_by(|a, b| a.dir.cmp(&b.dir));
     runs
+}
+
+/// One kept run, `LOOP/RUN`.
+pub(crate) fn run(path: &str) -> Run {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/loops")
+        .join(path);
+    Run::load(&dir).unwrap_or_else(|e| panic!("kept run {path}: {e}"))
 }

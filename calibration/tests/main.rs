@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bodies;
 mod fits;
 mod kept;
 mod kubernetes;
@@ -10,3 +11,4 @@ mod processes;
 mod slurm;
 #[path = "../../tests/support/worker.rs"]
 mod support;
+mod validations;

@@ -1,0 +1,127 @@
+//! What `validate` reports: the warm makespan's error picked by name, the median over runs,
+//! the grouping by platform, and the three output formats, written exactly.
+
+use faastwin_calibration::{
+    MetricComparison, RunValidation, ValidationFormat, by_platform, median_abs_makespan_error,
+    write_validations,
+};
+
+fn validation(run: &str, platform: &str, makespan: Option<(f64, f64)>) -> RunValidation {
+    let mut metrics = vec![MetricComparison::new("p50_latency_s", 2.0, 2.5)];
+    if let Some((measured, predicted)) = makespan {
+        metrics.push(MetricComparison::new(
+            "warm_makespan_s",
+            measured,
+            predicted,
+        ));
+    }
+    RunValidation {
+        run: run.into(),
+        platform: platform.into(),
+        scenario: "6 x relay on 2 partitions / 1 nodes".into(),
+        metrics,
+        latency_ks_distance: 0.125,
+    }
+}
+
+fn written(validations: &[RunValidation], format: ValidationFormat) -> String {
+    let mut out = Vec::new();
+    write_validations(&mut out, validations, format).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn the_makespan_error_is_that_of_the_warm_makespan_whatever_its_place() {
+    let v = validation("r", "local", Some((10.0, 9.0)));
+    assert_eq!(v.metrics[0].metric, "p50_latency_s");
+    assert!((v.makespan_rel_error() - -0.1).abs() < 1e-12);
+    assert!(validation("r", "local", None).makespan_rel_error().is_nan());
+}
+
+#[test]
+fn the_median_error_is_of_absolute_values_over_runs() {
+    let runs = [
+        validation("a", "local", Some((10.0, 7.0))),  // -30 %
+        validation("b", "local", Some((10.0, 11.0))), // +10 %
+        validation("c", "local", Some((10.0, 8.0))),  // -20 %
+    ];
+    assert!((median_abs_makespan_error(&runs) - 0.2).abs() < 1e-12);
+    assert!(median_abs_makespan_error(&[]).is_nan());
+}
+
+#[test]
+fn validations_are_grouped_by_platform_in_name_order_keeping_run_order() {
+    let runs = [
+        validation("a", "slurm", Some((1.0, 1.0))),
+        validation("b", "local", Some((1.0, 1.0))),
+        validation("c", "slurm", Some((1.0, 1.0))),
+    ];
+    let groups = by_platform(&runs);
+    let names: Vec<(&str, Vec<&str>)> = groups
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.iter().map(|v| v.run.as_str()).collect()))
+        .collect();
+    assert_eq!(names, vec![("local", vec!["b"]), ("slurm", vec!["a", "c"])]);
+}
+
+#[test]
+fn csv_has_one_row_per_metric_and_one_for_the_ks_distance() {
+    let csv = written(
+        &[validation("runs/a", "local", Some((10.0, 9.0)))],
+        ValidationFormat::Csv,
+    );
+    assert_eq!(
+        csv,
+        "run,platform,metric,measured,predicted,abs_error,rel_error\n\
+         runs/a,local,p50_latency_s,2,2.5,0.5,0.25\n\
+         runs/a,local,warm_makespan_s,10,9,-1,-0.1\n\
+         runs/a,local,latency_ks_distance,,0.125,,\n"
+    );
+}
+
+#[test]
+fn json_reads_back_as_the_same_validations() {
+    let runs = vec![
+        validation("a", "local", Some((10.0, 9.0))),
+        validation("b", "k3s", None),
+    ];
+    let json = written(&runs, ValidationFormat::Json);
+    assert!(json.ends_with("}\n]\n"), "{json}");
+    let back: Vec<RunValidation> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.len(), 2);
+    for (a, b) in back.iter().zip(&runs) {
+        assert_eq!(
+            (&a.run, &a.platform, &a.metrics),
+            (&b.run, &b.platform, &b.metrics)
+        );
+        assert_eq!(a.latency_ks_distance, b.latency_ks_distance);
+    }
+}
+
+#[test]
+fn the_table_shows_each_metric_in_percent_and_the_median_only_over_several_runs() {
+    let one = written(
+        &[validation("runs/a", "local", Some((10.0, 9.0)))],
+        ValidationFormat::Table,
+    );
+    assert_eq!(
+        one,
+        "run runs/a (local): 6 x relay on 2 partitions / 1 nodes\n\
+         \x20 metric                   measured    predicted    abs error rel error\n\
+         \x20 p50_latency_s              2.0000       2.5000       0.5000     25.0%\n\
+         \x20 warm_makespan_s           10.0000       9.0000      -1.0000    -10.0%\n\
+         \x20 latency KS distance         0.125\n"
+    );
+    let two = written(
+        &[
+            validation("a", "local", Some((10.0, 9.0))),
+            validation("b", "local", Some((10.0, 13.0))),
+        ],
+        ValidationFormat::Table,
+    );
+    assert!(
+        two.ends_with("median |makespan error| over 2 runs: 20.0 %\n"),
+        "{two}"
+    );
+    assert_eq!(two.matches("run ").count(), 2);
+}
