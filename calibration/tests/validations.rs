@@ -125,3 +125,25 @@ fn the_table_shows_each_metric_in_percent_and_the_median_only_over_several_runs(
     );
     assert_eq!(two.matches("run ").count(), 2);
 }
+
+#[test]
+fn the_fit_table_has_a_header_and_one_aligned_line_per_component() {
+    let runs = crate::kept::a_runs("local-1");
+    let (_, fits) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
+    let mut out = Vec::new();
+    faastwin_calibration::write_fits(&mut out, &fits).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "platform   component                   n family                    KS D      KS p  method"
+    );
+    assert_eq!(lines.len(), 1 + fits[0].components.len());
+    for (line, c) in lines[1..].iter().zip(&fits[0].components) {
+        let want = format!(
+            "local      {:<22} {:>6} {:<20} {:>9.4} {:>9.3}  {}",
+            c.component, c.rows, c.fit.family, c.fit.ks_statistic, c.fit.ks_p_value, c.method
+        );
+        assert_eq!(*line, want);
+    }
+}
