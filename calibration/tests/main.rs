@@ -6,6 +6,7 @@ mod bodies;
 mod fits;
 mod kept;
 mod kubernetes;
+mod loops;
 mod names;
 mod pipeline;
 mod processes;

@@ -147,3 +147,21 @@ fn the_fit_table_has_a_header_and_one_aligned_line_per_component() {
         assert_eq!(*line, want);
     }
 }
+
+#[test]
+fn a_runs_own_prediction_compares_the_means_of_its_rows_and_its_latency_distribution() {
+    let runs = crate::kept::a_runs("local-1");
+    let (calibration, _) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
+    let run = &runs[0];
+    let v = faastwin_calibration::validate(&calibration, "local", run, 5, 1, 2).unwrap();
+    let metric = |name: &str| v.metrics.iter().find(|m| m.metric == name).unwrap();
+    let warm: Vec<_> = run.warm().collect();
+    let mean = |values: Vec<f64>| values.iter().sum::<f64>() / values.len() as f64;
+    let body = mean(warm.iter().filter_map(|r| r.body_s).collect());
+    let completion = mean(warm.iter().filter_map(|r| r.completion_s).collect());
+    assert!((metric("mean_body_s").measured - body).abs() < 1e-12);
+    assert!((metric("mean_completion_s").measured - completion).abs() < 1e-12);
+    // Its own latencies, predicted from itself: the distributions overlap.
+    assert!(v.latency_ks_distance < 0.5, "{}", v.latency_ks_distance);
+    assert!(v.makespan_rel_error().abs() < 0.15, "{v:?}");
+}

@@ -1,0 +1,164 @@
+//! `faastwin loop` inside the crate, on local processes: datasets of three sizes, A measured
+//! and calibrated from, each held-out configuration measured as it says and predicted.
+
+use std::sync::Mutex;
+
+use faastwin_calibration::{LoopOptions, Run, configurations, run_loop};
+use faastwin_measure::{PlatformKind, PlatformSetup, SubmitPolicy};
+use faastwin_workers::dataset::{self, DatasetSpec};
+
+use crate::support::worker;
+
+#[test]
+fn kubernetes_loops_add_twice_the_jobs_in_flight_to_a_and_predict_eight_partitions() {
+    let names = |configs: &[faastwin_calibration::LoopConfig]| -> Vec<(&str, u32)> {
+        configs.iter().map(|c| (c.name, c.partitions)).collect()
+    };
+    for kind in [PlatformKind::K8s, PlatformKind::Ksi] {
+        let (a, b) = configurations(kind);
+        assert_eq!(
+            names(&a),
+            vec![("A-small", 2), ("A-double", 2), ("A-4-partitions", 4)]
+        );
+        assert_eq!(
+            names(&b),
+            vec![
+                ("B1-8-partitions", 8),
+                ("B2-8x-shards", 2),
+                ("B3-window-2", 2)
+            ]
+        );
+    }
+    for kind in [
+        PlatformKind::Local,
+        PlatformKind::Container,
+        PlatformKind::Slurm,
+    ] {
+        let (a, b) = configurations(kind);
+        assert_eq!(names(&a), vec![("A-small", 2), ("A-double", 2)]);
+        assert_eq!(
+            names(&b),
+            vec![
+                ("B1-4-partitions", 4),
+                ("B2-8x-shards", 2),
+                ("B3-window-2", 2)
+            ]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loop");
+    let options = LoopOptions {
+        platform: PlatformKind::Local,
+        out: out.clone(),
+        invocations: 8,
+        small_shard_bytes: 16 << 10,
+        repetitions: 1,
+        replications: 2,
+        nodes: Vec::new(),
+        warmup: None,
+        timeout: 60.0,
+        setup: PlatformSetup {
+            worker: worker(),
+            ..PlatformSetup::default()
+        },
+    };
+    let steps = Mutex::new(Vec::new());
+    let progress = |what: &str| steps.lock().unwrap().push(what.to_owned());
+    let outcome = run_loop(&options, &progress).await.unwrap();
+
+    let steps = steps.into_inner().unwrap();
+    let order: Vec<&str> = steps
+        .iter()
+        .map(|s| s.split(" on ").next().unwrap().split(" (").next().unwrap())
+        .collect();
+    assert_eq!(
+        order[3..],
+        [
+            "measuring A-small",
+            "measuring A-double",
+            "calibrating from configuration A",
+            "measuring held-out configuration B1-4-partitions",
+            "measuring held-out configuration B2-8x-shards",
+            "measuring held-out configuration B3-window-2",
+        ],
+        "{steps:?}"
+    );
+    assert!(
+        steps[3].ends_with("(8 invocations x 1 repetitions)"),
+        "{}",
+        steps[3]
+    );
+    for (step, factor) in steps[..3].iter().zip([1, 2, 8]) {
+        let data = out.join(format!("data-{factor}x"));
+        assert_eq!(*step, format!("writing dataset {}", data.display()));
+        let dataset = dataset::read(&data).unwrap();
+        assert_eq!(
+            dataset.spec,
+            DatasetSpec::Etl {
+                count: 8,
+                seed: 1,
+                shard_bytes: factor * (16 << 10)
+            }
+        );
+    }
+
+    let host = faastwin_workers::host_name();
+    for (name, partitions, window, factor) in [
+        ("A-small", 2, None, 1),
+        ("A-double", 2, None, 2),
+        ("B1-4-partitions", 4, None, 1),
+        ("B2-8x-shards", 2, None, 8),
+        ("B3-window-2", 2, Some(2), 1),
+    ] {
+        let run = Run::load(&out.join(format!("run-{name}"))).unwrap();
+        let o = &run.meta.options;
+        assert_eq!(o.run_id, format!("loop-{}", name.to_lowercase()));
+        assert_eq!(
+            (o.partitions, o.repetitions, o.warmup),
+            (partitions, 1, 0),
+            "{name}"
+        );
+        assert_eq!(o.nodes, vec![host.clone()], "{name}");
+        assert_eq!(
+            o.policy,
+            match window {
+                Some(size) => SubmitPolicy::Window { size },
+                None => SubmitPolicy::Sequential,
+            },
+            "{name}"
+        );
+        assert_eq!(o.timeout_s, 60.0);
+        let setup = o.setup.as_ref().unwrap();
+        assert_eq!(setup.worker, options.setup.worker);
+        // KSI clusters for as many partitions as there are nodes to hold them: one here.
+        assert_eq!(setup.ksi.ksi_nodes, Some(1), "{name}");
+        assert_eq!(run.records.len(), 8, "{name}");
+        let mean = run.records.iter().map(|r| r.bytes_in as f64).sum::<f64>() / 8.0;
+        let nominal = (factor * (16 << 10)) as f64;
+        assert!((mean / nominal - 1.0).abs() < 0.1, "{name}: {mean} B");
+    }
+
+    assert_eq!(outcome.calibration, out.join("calibration.toml"));
+    let calibration = faastwin_sim::Calibration::from_toml(
+        &std::fs::read_to_string(&outcome.calibration).unwrap(),
+        "calibration.toml",
+    )
+    .unwrap();
+    assert!(calibration.platforms.contains_key("local"));
+    let scenarios: Vec<&str> = outcome
+        .validations
+        .iter()
+        .map(|v| v.scenario.as_str())
+        .collect();
+    assert_eq!(scenarios.len(), 3);
+    assert!(scenarios[0].contains("on 4 partitions"), "{scenarios:?}");
+    assert!(scenarios[2].contains("window of 2"), "{scenarios:?}");
+    for v in &outcome.validations {
+        assert_eq!(v.platform, "local");
+        assert!(v.makespan_rel_error().is_finite(), "{v:?}");
+    }
+}
