@@ -178,3 +178,19 @@ fn on_slurm_only_the_compute_is_cpu_work_and_shared_storage_is_a_delay() {
         );
     }
 }
+
+#[test]
+fn runs_that_did_not_record_their_cores_fit_the_bodies_as_delays() {
+    let mut runs = a_runs("local-1");
+    for r in &mut runs {
+        r.meta.platform.cpus_per_node = None;
+    }
+    let (calibration, _) = calibrate(&runs, &Default::default()).unwrap();
+    let spec = &calibration.platforms["local"];
+    assert!(!spec.resources.contains_key("cores"), "{:?}", spec.resources);
+    let stages = &spec.workloads[&runs[0].workload()];
+    for s in [&stages.read, &stages.compute, &stages.write] {
+        let s = s.as_ref().unwrap();
+        assert!(s.work.is_none() && s.resource.is_none(), "{s:?}");
+    }
+}
