@@ -187,7 +187,11 @@ fn runs_that_did_not_record_their_cores_fit_the_bodies_as_delays() {
     }
     let (calibration, _) = calibrate(&runs, &Default::default()).unwrap();
     let spec = &calibration.platforms["local"];
-    assert!(!spec.resources.contains_key("cores"), "{:?}", spec.resources);
+    assert!(
+        !spec.resources.contains_key("cores"),
+        "{:?}",
+        spec.resources
+    );
     let stages = &spec.workloads[&runs[0].workload()];
     for s in [&stages.read, &stages.compute, &stages.write] {
         let s = s.as_ref().unwrap();

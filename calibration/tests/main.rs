@@ -10,6 +10,7 @@ mod loops;
 mod names;
 mod pipeline;
 mod processes;
+mod provenance;
 mod slurm;
 #[path = "../../tests/support/worker.rs"]
 mod support;

@@ -339,6 +339,7 @@ mod tests {
         assert_eq!(contention_scaled(&warm, &[&a], get), vec![0.4, 0.2]);
         assert_eq!(scale_of(&[&&b1, &&a], Some(2)), 0.5);
         assert_eq!(scale_of(&[&&b1], Some(4)), 1.0);
+        assert_eq!(scale_of(&[&&b1], Some(8)), 1.0, "fewer bodies than cores");
         assert_eq!(scale_of(&[&&b1], Some(3)), 0.75);
         assert_eq!(scale_of(&[&&b1], None), 1.0);
     }
