@@ -303,3 +303,51 @@ async fn measure(options: &LoopOptions, config: &LoopConfig) -> Result<PathBuf, 
     .map_err(fail(format!("measuring {}", config.name)))?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(platform: PlatformKind) -> LoopOptions {
+        LoopOptions {
+            platform,
+            out: PathBuf::from("out"),
+            invocations: 40,
+            small_shard_bytes: 1 << 20,
+            repetitions: 3,
+            replications: 20,
+            nodes: Vec::new(),
+            warmup: None,
+            timeout: 600.0,
+            setup: PlatformSetup::default(),
+        }
+    }
+
+    #[test]
+    fn slurm_and_ksi_default_to_the_test_clusters_nodes_and_the_rest_to_this_host() {
+        for kind in [PlatformKind::Slurm, PlatformKind::Ksi] {
+            assert_eq!(options(kind).nodes(), vec!["n1", "n2"], "{kind}");
+        }
+        for kind in [
+            PlatformKind::Local,
+            PlatformKind::Container,
+            PlatformKind::K8s,
+        ] {
+            assert_eq!(options(kind).nodes(), vec![faastwin_workers::host_name()]);
+        }
+        let mut given = options(PlatformKind::Slurm);
+        given.nodes = vec!["a".into()];
+        assert_eq!(given.nodes(), vec!["a"]);
+    }
+
+    #[test]
+    fn only_ksi_warms_up_by_default_and_a_given_warm_up_wins() {
+        assert_eq!(options(PlatformKind::Ksi).warmup(), 1);
+        for kind in [PlatformKind::Local, PlatformKind::Slurm, PlatformKind::K8s] {
+            assert_eq!(options(kind).warmup(), 0, "{kind}");
+        }
+        let mut given = options(PlatformKind::Ksi);
+        given.warmup = Some(0);
+        assert_eq!(given.warmup(), 0);
+    }
+}
