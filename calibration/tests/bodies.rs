@@ -5,7 +5,7 @@
 
 use faastwin_calibration::{ComponentFit, PlatformFit, Run, calibrate};
 use faastwin_measure::InvocationRecord;
-use faastwin_sim::{Discipline, Scope, StageSpec};
+use faastwin_sim::{Discipline, Scope, StageSpec, WorkloadStages};
 
 use crate::kept::{a_runs, run};
 
@@ -17,11 +17,13 @@ fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a ComponentFit {
 }
 
 type Layer = fn(&InvocationRecord) -> Option<u64>;
+type Stage = fn(&WorkloadStages) -> &Option<StageSpec>;
 
-const LAYERS: [(&str, Layer); 3] = [
-    ("read", |r| r.w_read_ns),
-    ("compute", |r| r.w_compute_ns),
-    ("write", |r| r.w_write_ns),
+/// Each layer of the rows and the stage fitted to it.
+const LAYERS: [(&str, Layer, Stage); 3] = [
+    ("read", |r| r.w_read_ns, |s| &s.read),
+    ("compute", |r| r.w_compute_ns, |s| &s.compute),
+    ("write", |r| r.w_write_ns, |s| &s.write),
 ];
 
 /// The mean of a layer over the runs' warm rows [s], and their mean input size [bytes].
@@ -39,12 +41,12 @@ fn measured(runs: &[Run], layer: Layer) -> (f64, f64) {
 }
 
 /// Each fitted stage's mean at the mean input size, over the measured mean of its layer.
-fn fitted_over_measured(runs: &[Run], stage: impl Fn(&str) -> StageSpec) -> Vec<f64> {
+fn fitted_over_measured(runs: &[Run], stages: &WorkloadStages) -> Vec<f64> {
     LAYERS
         .iter()
-        .map(|(name, layer)| {
+        .map(|(_, layer, stage)| {
             let (mean, bytes) = measured(runs, *layer);
-            let stage = stage(name);
+            let stage = stage(stages).as_ref().unwrap();
             let model = stage.work.as_ref().or(stage.delay.as_ref()).unwrap();
             model.mean(bytes) / mean
         })
@@ -74,22 +76,13 @@ fn a_run_with_twice_as_many_bodies_as_cores_is_fitted_to_half_its_durations() {
         method.contains("up to 4 bodies per node, scaled by 2/4"),
         "{method}"
     );
-    let stage = |name: &str| {
-        match name {
-            "read" => &stages.read,
-            "compute" => &stages.compute,
-            _ => &stages.write,
-        }
-        .clone()
-        .unwrap()
-    };
-    for (name, _) in LAYERS {
-        let s = stage(name);
+    for (name, _, stage) in LAYERS {
+        let s = stage(stages).as_ref().unwrap();
         assert_eq!(s.resource.as_deref(), Some("cores"), "{name}: {s:?}");
         assert!(s.delay.is_none(), "{name}: {s:?}");
     }
     // Processes read from the page cache: reading and writing are CPU work too, scaled alike.
-    for (ratio, (name, _)) in fitted_over_measured(&runs, stage).iter().zip(LAYERS) {
+    for (ratio, (name, _, _)) in fitted_over_measured(&runs, stages).iter().zip(LAYERS) {
         assert!(
             (ratio - 0.5).abs() < 0.05,
             "{name}: fitted / measured {ratio}"
@@ -109,18 +102,9 @@ fn as_many_bodies_as_cores_are_fitted_as_measured() {
         method.contains("at most 2 bodies per node, so measured = service time"),
         "{method}"
     );
-    let stage = |name: &str| {
-        match name {
-            "read" => &stages.read,
-            "compute" => &stages.compute,
-            _ => &stages.write,
-        }
-        .clone()
-        .unwrap()
-    };
     // Two shard sizes: each layer's model is a fitted family plus a per-byte slope, whose mean
     // at the mean size is near, not at, the rows' mean (9 % off for the small writes here).
-    for (ratio, (name, _)) in fitted_over_measured(&runs, stage).iter().zip(LAYERS) {
+    for (ratio, (name, _, _)) in fitted_over_measured(&runs, stages).iter().zip(LAYERS) {
         assert!(
             (ratio - 1.0).abs() < 0.12,
             "{name}: fitted / measured {ratio}"
