@@ -80,7 +80,8 @@ impl Fitter<'_> {
             let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
             let slope = sxy / sxx;
             let a = my - slope * mx;
-            if slope > 0.0 && a > 0.0 {
+            // A flat line (slope 0) is a fixed cost: the intercept, nothing per byte.
+            if slope >= 0.0 && a > 0.0 {
                 (
                     a,
                     format!(
@@ -253,6 +254,20 @@ mod tests {
         f.sized("relay.read", line(0.01, 2e-9, &[1e6, 1.5e6]), 1.0, "")
             .unwrap();
         close(f.components[0].intercept_s.unwrap(), 0.01, 1e-9);
+    }
+
+    #[test]
+    fn the_same_duration_at_every_size_is_a_fixed_cost() {
+        let mut f = fitter(&[]);
+        let pairs: Vec<(f64, f64)> = [1e6, 2e6, 4e6]
+            .iter()
+            .flat_map(|&x| [(x, 0.04); 5])
+            .collect();
+        let model = f.sized("relay.compute", pairs, 1.0, "").unwrap().unwrap();
+        close(f.components[0].intercept_s.unwrap(), 0.04, 1e-9);
+        // Nothing is left per byte but the clock's microsecond.
+        close(model.mean(4e6), 0.04, 1e-3);
+        close(model.mean(1e6), 0.04, 1e-3);
     }
 
     #[test]
