@@ -64,3 +64,60 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitmix64_gives_the_reference_outputs() {
+        // The first outputs of SplitMix64 (Steele, Lea, Flood 2014) from states 0, 1 and
+        // 0xdeadbeef, as its reference C code computes them.
+        assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(splitmix64(1), 0x910a_2dec_8902_5cc1);
+        assert_eq!(splitmix64(0xdead_beef), 0x4adf_b90f_68c9_eb9b);
+    }
+
+    #[derive(Debug)]
+    struct Layer {
+        text: &'static str,
+        cause: Option<Box<Layer>>,
+    }
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.text)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.cause.as_deref().map(|c| c as _)
+        }
+    }
+
+    fn chain(texts: &[&'static str]) -> Layer {
+        let mut layer: Option<Box<Layer>> = None;
+        for text in texts.iter().rev() {
+            layer = Some(Box::new(Layer { text, cause: layer }));
+        }
+        *layer.unwrap()
+    }
+
+    #[test]
+    fn an_error_chain_joins_its_causes_and_skips_those_already_said() {
+        assert_eq!(
+            error_chain(&chain(&["reading run.json", "permission denied"])),
+            "reading run.json: permission denied"
+        );
+        assert_eq!(
+            error_chain(&chain(&[
+                "reading run.json: permission denied",
+                "permission denied",
+                "os error 13"
+            ])),
+            "reading run.json: permission denied: os error 13"
+        );
+        assert_eq!(error_chain(&chain(&["alone"])), "alone");
+    }
+}

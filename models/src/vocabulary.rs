@@ -204,4 +204,43 @@ mod tests {
         let policy: SubmitPolicy = serde_json::from_str(r#"{"kind":"window","size":3}"#).unwrap();
         assert_eq!(policy.window(), Some(3));
     }
+
+    #[test]
+    fn which_kinds_share_the_nodes_cores_and_which_are_kubernetes() {
+        use PlatformKind::*;
+        let cores: Vec<PlatformKind> = PlatformKind::ALL
+            .into_iter()
+            .filter(|k| k.runs_on_node_cores())
+            .collect();
+        assert_eq!(cores, vec![Local, Container]);
+        let kubernetes: Vec<PlatformKind> = PlatformKind::ALL
+            .into_iter()
+            .filter(|k| k.is_kubernetes())
+            .collect();
+        assert_eq!(kubernetes, vec![K8s, Ksi]);
+    }
+
+    #[test]
+    fn each_policy_says_what_it_is() {
+        let described: Vec<String> = [
+            SubmitPolicy::Sequential,
+            SubmitPolicy::Window { size: 4 },
+            SubmitPolicy::Poisson { rate_per_s: 2.5 },
+            SubmitPolicy::Arrivals {
+                times_s: Arc::from(vec![0.0, 1.0]),
+            },
+        ]
+        .iter()
+        .map(SubmitPolicy::describe)
+        .collect();
+        assert_eq!(
+            described,
+            [
+                "sequential",
+                "window of 4",
+                "poisson 2.5/s per partition",
+                "arrival times from file"
+            ]
+        );
+    }
 }
