@@ -366,4 +366,67 @@ mod tests {
         let err = cpu_share(&[&a]).unwrap_err();
         assert!(err.contains("busy with other work before it"), "{err}");
     }
+
+    /// Fake nodes (kwok) run no body: startup ends when the container is seen terminated and
+    /// completion starts there. Records with a body never take that fallback.
+    #[test]
+    fn without_a_body_startup_and_completion_meet_at_the_container_terminated_seen() {
+        let run = kept("k8s-2/run-A-small");
+        let mut r = run.warm().next().unwrap().clone();
+        let s = 1_000_000_000u64;
+        (r.t_scheduled_seen, r.t_terminated_seen, r.t_done_seen) =
+            (Some(s), Some(3 * s), Some(7 * s));
+        assert_eq!(super::startup_of(&r), r.startup_s);
+        assert_eq!(super::completion_of(&r), r.completion_s);
+        r.startup_s = None;
+        r.completion_s = None;
+        assert_eq!(
+            super::startup_of(&r),
+            None,
+            "a body ran, its start is missing"
+        );
+        assert_eq!(
+            super::completion_of(&r),
+            None,
+            "a body ran, its end is missing"
+        );
+        r.w_body_start = None;
+        r.w_body_end = None;
+        assert_eq!(super::startup_of(&r), Some(2.0));
+        assert_eq!(super::completion_of(&r), Some(4.0));
+        r.t_terminated_seen = None;
+        assert_eq!(
+            (super::startup_of(&r), super::completion_of(&r)),
+            (None, None)
+        );
+    }
+
+    /// Where placement was seen for fewer than half the Jobs, the control plane runs to the body
+    /// start and no startup is fitted; from half on, both are.
+    #[test]
+    fn the_control_plane_ends_at_placement_only_if_half_the_jobs_showed_it() {
+        let run = kept("k8s-2/run-A-small");
+        let mut warm: Vec<faastwin_measure::InvocationRecord> =
+            run.warm().take(10).cloned().collect();
+        let fit = |warm: &[faastwin_measure::InvocationRecord]| {
+            let refs: Vec<&faastwin_measure::InvocationRecord> = warm.iter().collect();
+            let mut f = super::Fitter {
+                platform: "k8s",
+                runs: &[],
+                components: Vec::new(),
+            };
+            let o = super::kubernetes(&mut f, &refs).unwrap();
+            (o.stages.startup.is_some(), f.components[0].method.clone())
+        };
+        for r in &mut warm[..5] {
+            r.t_scheduled_seen = None;
+        }
+        let (startup, method) = fit(&warm);
+        assert!(startup, "half: {method}");
+        assert_eq!(method, "submit -> placement first seen");
+        warm[5].t_scheduled_seen = None;
+        let (startup, method) = fit(&warm);
+        assert!(!startup, "four of ten: {method}");
+        assert!(method.starts_with("submit -> body start"), "{method}");
+    }
 }
