@@ -189,3 +189,23 @@ pub struct RunResult {
     /// Simulated time at the last completion [s].
     pub end_s: f64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_exact_up_to_the_limit_and_from_a_sketch_beyond() {
+        let mut recorder = LatencyRecorder::default();
+        for i in 0..EXACT_LATENCY_LIMIT {
+            recorder.add(1.0 + i as f64 * 1e-6);
+        }
+        let at_limit = recorder.summary();
+        assert!(at_limit.exact);
+        recorder.add(2.0);
+        let beyond = recorder.summary();
+        assert!(!beyond.exact);
+        assert_eq!(beyond.max_s, 2.0);
+        assert!((beyond.p50_s / at_limit.p50_s - 1.0).abs() < 0.002);
+    }
+}

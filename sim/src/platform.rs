@@ -430,3 +430,49 @@ fn check_resource(r: &ResourceSpec) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn omitted_per_job_cap_is_one_full_rate_and_omitted_backfill_is_on() {
+        let ps: Discipline =
+            toml::from_str("kind = \"processor_sharing\"\ncapacity = 4.0").unwrap();
+        assert_eq!(
+            ps,
+            Discipline::ProcessorSharing {
+                capacity: 4.0,
+                per_job_cap: 1.0
+            }
+        );
+        let batch: Discipline =
+            toml::from_str("kind = \"batch\"\ninterval_s = 1.0\nslots_per_node = 2").unwrap();
+        assert_eq!(
+            batch,
+            Discipline::Batch {
+                interval_s: 1.0,
+                slots_per_node: 2,
+                backfill: true
+            }
+        );
+    }
+
+    #[test]
+    fn the_body_is_read_compute_and_write() {
+        let body: Vec<Stage> = Stage::ALL.into_iter().filter(|s| s.is_body()).collect();
+        assert_eq!(body, [Stage::Read, Stage::Compute, Stage::Write]);
+    }
+
+    #[test]
+    fn a_compiled_platform_keeps_its_name_and_whether_nodes_start() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/calibration/study.toml");
+        let calibration =
+            Calibration::from_toml(&std::fs::read_to_string(&path).unwrap(), "study").unwrap();
+        let ksi = calibration.compile("ksi", Body::Relay).unwrap();
+        let k3s = calibration.compile("k3s", Body::Relay).unwrap();
+        assert_eq!((ksi.name(), ksi.has_startup()), ("ksi", true));
+        assert_eq!((k3s.name(), k3s.has_startup()), ("k3s", false));
+    }
+}
