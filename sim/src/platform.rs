@@ -475,4 +475,103 @@ mod tests {
         assert_eq!((ksi.name(), ksi.has_startup()), ("ksi", true));
         assert_eq!((k3s.name(), k3s.has_startup()), ("k3s", false));
     }
+
+    #[test]
+    fn every_resource_value_that_cannot_work_is_refused_naming_platform_and_resource() {
+        let resource = |scope, discipline| ResourceSpec { scope, discipline };
+        let cases = [
+            (
+                resource(Scope::Node, Discipline::Fifo { servers: 0 }),
+                "fifo needs at least 1 server",
+            ),
+            (
+                resource(
+                    Scope::Node,
+                    Discipline::ProcessorSharing {
+                        capacity: 0.0,
+                        per_job_cap: 1.0,
+                    },
+                ),
+                "processor_sharing needs capacity > 0 and per_job_cap > 0 (got 0, 1)",
+            ),
+            (
+                resource(
+                    Scope::Node,
+                    Discipline::ProcessorSharing {
+                        capacity: 2.0,
+                        per_job_cap: f64::INFINITY,
+                    },
+                ),
+                "(got 2, inf)",
+            ),
+            (
+                resource(Scope::Cluster, Discipline::Cycle { interval_s: -1.0 }),
+                "cycle needs interval_s > 0 (got -1)",
+            ),
+            (
+                resource(
+                    Scope::Cluster,
+                    Discipline::Batch {
+                        interval_s: 1.0,
+                        slots_per_node: 0,
+                        backfill: true,
+                    },
+                ),
+                "batch needs interval_s > 0 and slots_per_node >= 1 (got 1, 0)",
+            ),
+            (
+                resource(
+                    Scope::Cluster,
+                    Discipline::Batch {
+                        interval_s: f64::NAN,
+                        slots_per_node: 2,
+                        backfill: true,
+                    },
+                ),
+                "(got NaN, 2)",
+            ),
+            (
+                resource(
+                    Scope::Node,
+                    Discipline::Batch {
+                        interval_s: 1.0,
+                        slots_per_node: 2,
+                        backfill: false,
+                    },
+                ),
+                "scope must be \"cluster\"",
+            ),
+        ];
+        for (spec, want) in cases {
+            let err = validate_resource("p", "r", &spec).unwrap_err().to_string();
+            assert!(
+                err.contains("platform \"p\", resource \"r\": ") && err.contains(want),
+                "{err}"
+            );
+        }
+        for fine in [
+            resource(Scope::Node, Discipline::Fifo { servers: 1 }),
+            resource(
+                Scope::Node,
+                Discipline::ProcessorSharing {
+                    capacity: 2.0,
+                    per_job_cap: 1.0,
+                },
+            ),
+            resource(Scope::Cluster, Discipline::Cycle { interval_s: 1.0 }),
+            resource(
+                Scope::Cluster,
+                Discipline::Batch {
+                    interval_s: 1.0,
+                    slots_per_node: 1,
+                    backfill: false,
+                },
+            ),
+        ] {
+            assert_eq!(
+                validate_resource("p", "r", &fine).map_err(|e| e.to_string()),
+                Ok(())
+            );
+        }
+    }
 }
