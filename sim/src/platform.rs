@@ -505,8 +505,52 @@ mod tests {
                 "(got 2, inf)",
             ),
             (
+                resource(
+                    Scope::Node,
+                    Discipline::ProcessorSharing {
+                        capacity: 2.0,
+                        per_job_cap: 0.0,
+                    },
+                ),
+                "(got 2, 0)",
+            ),
+            (
+                resource(
+                    Scope::Node,
+                    Discipline::ProcessorSharing {
+                        capacity: f64::NAN,
+                        per_job_cap: 1.0,
+                    },
+                ),
+                "(got NaN, 1)",
+            ),
+            (
                 resource(Scope::Cluster, Discipline::Cycle { interval_s: -1.0 }),
                 "cycle needs interval_s > 0 (got -1)",
+            ),
+            (
+                resource(Scope::Cluster, Discipline::Cycle { interval_s: 0.0 }),
+                "(got 0)",
+            ),
+            (
+                resource(
+                    Scope::Cluster,
+                    Discipline::Cycle {
+                        interval_s: f64::INFINITY,
+                    },
+                ),
+                "(got inf)",
+            ),
+            (
+                resource(
+                    Scope::Cluster,
+                    Discipline::Batch {
+                        interval_s: 0.0,
+                        slots_per_node: 2,
+                        backfill: true,
+                    },
+                ),
+                "(got 0, 2)",
             ),
             (
                 resource(
