@@ -6,6 +6,7 @@ mod errors;
 mod outputs;
 mod policies;
 mod properties;
+mod replications;
 mod scenarios;
 mod schedulers;
 mod study;
