@@ -141,3 +141,56 @@ fn a_bad_arrivals_file_names_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn limits_are_inclusive_and_the_seed_defaults_to_one() {
+    let s = Scenario::parse(
+        &format!("replications = 100000\n{GOOD}"),
+        "r.toml",
+        Path::new("."),
+    )
+    .unwrap();
+    assert_eq!((s.file.replications, s.file.seed), (100_000, 1));
+    let err = parse_err(&format!("replications = 100001\n{GOOD}"));
+    assert!(
+        err.contains("`replications` = 100001 is above the limit of 100000"),
+        "{err}"
+    );
+    // A grid of exactly 100,000 points, then one row more.
+    let axis = |parameter: &str, n: u32| {
+        let values: Vec<String> = (1..=n).map(|v| v.to_string()).collect();
+        format!(
+            "[[sweep]]\nparameter = \"{parameter}\"\nvalues = [{}]\n",
+            values.join(", ")
+        )
+    };
+    let grid = format!(
+        "{GOOD}\n{}{}",
+        axis("invocations", 1000),
+        axis("input_bytes", 100)
+    );
+    let s = Scenario::parse(&grid, "grid.toml", Path::new(".")).unwrap();
+    assert_eq!(s.grid().len(), 100_000);
+    let err = parse_err(&format!(
+        "{GOOD}\n{}{}",
+        axis("invocations", 1001),
+        axis("input_bytes", 100)
+    ));
+    assert!(
+        err.contains("the sweep grid has 100100 points, above the limit of 100000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_grid_point_is_described_by_its_values() {
+    use faastwin_sim::scenario::{SweepParameter, describe};
+    assert_eq!(
+        describe(&[
+            (SweepParameter::Partitions, 4.0),
+            (SweepParameter::InputBytes, 1_048_576.0)
+        ]),
+        "partitions=4, input_bytes=1048576"
+    );
+    assert_eq!(describe(&[]), "");
+}
