@@ -181,6 +181,17 @@ proptest! {
             }
         }
         prop_assert_eq!(starts.len(), arrivals.len(), "every job started");
+        // Capacity over time, from the starts and the run times alone: at every start, the
+        // jobs started before it and still running (ending later) leave room for it.
+        let job = |id: u64| arrivals.iter().map(|a| a.1).find(|j| j.id == id).unwrap();
+        for (&id, &start) in &starts {
+            let in_use: u32 = starts
+                .iter()
+                .filter(|&(&other, &t)| other != id && t <= start && t + job(other).duration_s > start)
+                .map(|(&other, _)| job(other).nodes)
+                .sum();
+            prop_assert!(in_use + job(id).nodes <= nodes, "job {} started at {} with {} of {} nodes in use", id, start, in_use, nodes);
+        }
         if !backfill {
             let mut by_start: Vec<(f64, u64)> = starts.iter().map(|(&id, &t)| (t, id)).collect();
             by_start.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
