@@ -314,3 +314,50 @@ discipline = { kind = "batch", interval_s = 1.0, slots_per_node = 2 }
     .to_string();
     assert!(err.contains("scope must be \"cluster\""), "{err}");
 }
+
+/// Backfill by hand: a lower-priority job starts now if it ends before the top job's
+/// reservation, or if the nodes free at the reservation cover both; never by taking a node the
+/// reservation needs.
+#[test]
+fn backfill_starts_only_what_leaves_the_reservation_its_nodes() {
+    let job = |id, nodes, limit| BatchJob {
+        id,
+        nodes,
+        time_limit_s: limit,
+        duration_s: limit,
+    };
+    let started = |jobs: &[BatchJob]| -> Vec<(u64, Option<f64>)> {
+        let mut queue = SlurmQueue::new(6, true);
+        for j in jobs {
+            queue.submit(*j);
+        }
+        queue
+            .schedule(0.0)
+            .into_iter()
+            .map(|(j, at)| (j.id, at))
+            .collect()
+    };
+    // One node busy for long, four until 100; the top job needs 3: at 100, five are free, so a
+    // one-node job running past 100 still leaves it three.
+    assert_eq!(
+        started(&[
+            job(0, 1, 1000.0),
+            job(1, 4, 100.0),
+            job(2, 3, 50.0),
+            job(3, 1, 200.0)
+        ]),
+        vec![(0, None), (1, None), (3, Some(100.0))]
+    );
+    // Two busy for long, three until 100; the top job needs 4, exactly what is free at 100: a
+    // job running past 100 would take one of them, one ending by 50 does not.
+    assert_eq!(
+        started(&[
+            job(0, 2, 1000.0),
+            job(1, 3, 100.0),
+            job(2, 4, 50.0),
+            job(3, 1, 200.0),
+            job(4, 1, 50.0)
+        ]),
+        vec![(0, None), (1, None), (4, Some(100.0))]
+    );
+}
