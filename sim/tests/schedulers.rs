@@ -360,4 +360,95 @@ fn backfill_starts_only_what_leaves_the_reservation_its_nodes() {
         ]),
         vec![(0, None), (1, None), (4, Some(100.0))]
     );
+    // What is left: the top job and the one that would have taken its node.
+    let mut queue = SlurmQueue::new(6, true);
+    for j in [
+        job(0, 2, 1000.0),
+        job(1, 3, 100.0),
+        job(2, 4, 50.0),
+        job(3, 1, 200.0),
+        job(4, 1, 50.0),
+    ] {
+        queue.submit(j);
+    }
+    queue.schedule(0.0);
+    assert_eq!(queue.pending(), 2);
+    assert_eq!(queue.busy_nodes(), 6);
+    assert_eq!(queue.top_reservation(0.0), Some((2, 100.0)));
+    assert_eq!(queue.next_end(), Some(50.0));
+}
+
+fn allocation_queue(text: &str) -> faastwin_sim::slurm_queue::AllocationQueue {
+    toml::from_str(text).unwrap()
+}
+
+const QUEUE: &str = r#"
+cluster_nodes = 4
+arrival_rate_per_s = 0.0
+job_nodes = { family = "constant", value = 4 }
+duration_s = { family = "constant", value = 1000 }
+"#;
+
+#[test]
+fn an_allocation_queue_defaults_to_backfill_every_30_s_after_a_day_with_limits_twice_the_run() {
+    let q = allocation_queue(QUEUE);
+    assert!(q.backfill);
+    assert_eq!(
+        (
+            q.interval_s,
+            q.time_limit_factor,
+            q.warmup_s,
+            q.allocation_time_limit_s
+        ),
+        (30.0, 2.0, 86_400.0, 3_600.0)
+    );
+}
+
+#[test]
+fn allocation_queue_values_that_cannot_work_are_refused() {
+    let q = allocation_queue(QUEUE);
+    assert!(q.validate(4).is_ok(), "the whole cluster");
+    let err = q.validate(5).unwrap_err().to_string();
+    assert!(
+        err.contains("the allocation needs 5 nodes but the cluster has 4"),
+        "{err}"
+    );
+    for bad in [
+        "interval_s = 0.0",
+        "arrival_rate_per_s = -1.0",
+        "time_limit_factor = 0.5",
+        "warmup_s = -1.0",
+    ] {
+        let key = bad.split(' ').next().unwrap();
+        let text = QUEUE
+            .lines()
+            .filter(|l| !l.starts_with(key))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let q = allocation_queue(&format!("{text}\n{bad}\n"));
+        let err = q.validate(1).unwrap_err().to_string();
+        assert!(
+            err.contains("interval_s > 0, arrival_rate_per_s >= 0"),
+            "{bad}: {err}"
+        );
+    }
+    let edge = allocation_queue(&format!(
+        "{QUEUE}\ntime_limit_factor = 1.0\nwarmup_s = 0.0\ninterval_s = 0.5\n"
+    ));
+    assert!(edge.validate(1).is_ok());
+}
+
+/// One background job, the whole cluster for 1000 s from 100 s before the allocation; passes
+/// every 30 s from -100 s: the allocation is submitted at the pass at 20 s and starts at the
+/// first pass after the job ends at 900 s. A job that ended before: at the pass at 20 s.
+#[test]
+fn an_allocation_waits_for_the_pass_after_the_background_job_that_holds_its_nodes() {
+    let mut rng = faastwin_models::rng_from_seed(1);
+    let q = allocation_queue(&format!("{QUEUE}\nwarmup_s = 100.0\n"));
+    assert_eq!(q.wait(1, &mut rng), 920.0);
+    let short = allocation_queue(&format!(
+        "{}\nwarmup_s = 100.0\nduration_s = {{ family = \"constant\", value = 50 }}\n",
+        QUEUE.replace("duration_s = { family = \"constant\", value = 1000 }", "")
+    ));
+    assert_eq!(short.wait(1, &mut rng), 20.0);
 }
