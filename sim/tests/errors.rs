@@ -194,3 +194,84 @@ fn a_grid_point_is_described_by_its_values() {
     );
     assert_eq!(describe(&[]), "");
 }
+
+#[test]
+fn workload_counts_are_refused_above_their_limit_not_at_it() {
+    use faastwin_sim::{MAX_INVOCATIONS, MAX_NODES, MAX_PARTITIONS, SubmitPolicy};
+    let ok = |invocations: u64, partitions: u64, nodes: u64| {
+        let count = |n: u64| u32::try_from(n).unwrap();
+        crate::workload(
+            invocations,
+            count(partitions),
+            count(nodes),
+            SubmitPolicy::Sequential,
+        )
+        .validate()
+    };
+    assert!(ok(MAX_INVOCATIONS, 1, 1).is_ok());
+    assert!(ok(MAX_INVOCATIONS, MAX_PARTITIONS, MAX_NODES).is_ok());
+    for (invocations, partitions, nodes, field) in [
+        (MAX_INVOCATIONS + 1, 1, 1, "invocations"),
+        (10, MAX_PARTITIONS + 1, 1, "partitions"),
+        (10, 1, MAX_NODES + 1, "nodes"),
+    ] {
+        let err = ok(invocations, partitions, nodes).unwrap_err().to_string();
+        assert!(err.contains(&format!("workload.{field} = ")), "{err}");
+        assert!(err.contains("is above the limit"), "{err}");
+    }
+}
+
+#[test]
+fn policies_that_cannot_submit_are_refused() {
+    use faastwin_sim::SubmitPolicy;
+    let check = |policy| {
+        crate::workload(4, 2, 1, policy)
+            .validate()
+            .map_err(|e| e.to_string())
+    };
+    assert!(check(SubmitPolicy::Window { size: 1 }).is_ok());
+    let err = check(SubmitPolicy::Window { size: 0 }).unwrap_err();
+    assert!(err.contains("window size must be at least 1"), "{err}");
+    for rate in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let err = check(SubmitPolicy::Poisson { rate_per_s: rate }).unwrap_err();
+        assert!(err.contains("rate_per_s must be > 0"), "{rate}: {err}");
+    }
+    let arrivals = |times: &[f64]| SubmitPolicy::Arrivals {
+        times_s: std::sync::Arc::from(times.to_vec()),
+    };
+    assert!(check(arrivals(&[0.0, 0.0, 1.0, 2.0])).is_ok());
+    let err = check(arrivals(&[0.0, 1.0])).unwrap_err();
+    assert!(err.contains("2 times for 4 invocations"), "{err}");
+    let err = check(arrivals(&[0.0, -1.0, 1.0, 2.0])).unwrap_err();
+    assert!(err.contains("arrival time 1 is -1"), "{err}");
+    // Partition 0 has times 0 and 2, partition 1 has 5 then 1.
+    let err = check(arrivals(&[0.0, 5.0, 2.0, 1.0])).unwrap_err();
+    assert!(
+        err.contains("arrival times of partition 1 go back in time at invocation 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_csv_trace_writes_a_header_and_one_row_per_invocation() {
+    use faastwin_sim::{CsvTrace, SubmitPolicy, simulate};
+    let scenario = Scenario::parse(GOOD, "good.toml", Path::new(".")).unwrap();
+    let platform = scenario
+        .calibration
+        .compile("ksi", scenario.workload.body)
+        .unwrap();
+    let workload = crate::workload(7, 1, 1, SubmitPolicy::Sequential);
+    let mut out = Vec::new();
+    let mut trace = CsvTrace::new(&mut out);
+    simulate(&platform, &workload, 1, 0, &mut trace).unwrap();
+    trace.flush().unwrap();
+    drop(trace);
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 7, "{text}");
+    assert_eq!(
+        lines[0],
+        "platform,replication,invocation,partition,node,input_bytes,t_submit,t_scheduled,t_body_start,t_read_end,t_compute_end,t_body_end,t_done,latency"
+    );
+    assert!(lines[1..].iter().all(|l| l.starts_with("ksi,0,")), "{text}");
+}

@@ -10,6 +10,7 @@ mod replications;
 mod scenarios;
 mod schedulers;
 mod study;
+mod sweeps;
 
 use faastwin_models::Distribution;
 use faastwin_sim::{Body, Calibration, CompiledPlatform, SubmitPolicy, Workload};
