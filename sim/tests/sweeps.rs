@@ -92,3 +92,123 @@ fn a_chunk_is_index_slash_count_with_the_index_below_the_count() {
         assert!(err.contains(why), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_sweep_csv_reads_back_as_written() {
+    use faastwin_sim::sweep::{read_csv, write_csv};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = SweepPlan::load(&scenario(dir.path(), SCENARIO), None, None).unwrap();
+    let results = plan.run_local(2, &|| {}).unwrap();
+    let mut out = Vec::new();
+    write_csv(&plan, &results, &mut out).unwrap();
+    let table = read_csv(out.as_slice()).unwrap();
+    assert_eq!(table.parameters, vec!["partitions"]);
+    assert_eq!(table.rows.len(), 3 * 2);
+    for row in &table.rows {
+        let runs = &results[&(
+            row.point,
+            plan.scenario
+                .file
+                .platforms
+                .iter()
+                .position(|p| *p == row.platform)
+                .unwrap(),
+        )];
+        let s = faastwin_sim::PlatformSummary::of(runs, plan.seed).unwrap();
+        assert_eq!(row.values, vec![[1.0, 2.0, 4.0][row.point]]);
+        assert_eq!((row.replications, row.seed), (2, 4));
+        assert_eq!(row.warm_makespan_s[0], s.stats.warm_makespan_s.median);
+        assert_eq!(row.warm_makespan_s[4], s.stats.warm_makespan_s.ci95[1]);
+        assert_eq!(row.latency_s[3], s.stats.mean_latency_s.median);
+        assert_eq!(row.startup_overhead_s, s.startup_overhead_s);
+        assert_eq!(row.body_share, s.stats.body_share.median);
+        // KSI starts its nodes, K3s does not: one of each.
+        assert_eq!(row.startup_overhead_s.is_some(), row.platform == "ksi");
+    }
+    // A count that is not one is named with its line and column.
+    let text = String::from_utf8(out).unwrap();
+    let bad = text.replacen("\n0,1,ksi,2,", "\n0,1,ksi,2.5,", 1);
+    assert_ne!(bad, text);
+    let err = read_csv(bad.as_bytes()).unwrap_err().to_string();
+    assert!(
+        err.contains("line 2, column `replications`: 2.5 is not a count"),
+        "{err}"
+    );
+    let err = read_csv("x,y\n1,2\n".as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("its first column is `point`"), "{err}");
+}
+
+#[test]
+fn chunk_files_and_the_sweep_record_are_written_whole_and_read_only_if_theirs() {
+    use faastwin_sim::sweep::{SweepMeta, read_chunk, write_chunk};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = SweepPlan::load(&scenario(dir.path(), SCENARIO), None, None).unwrap();
+    let chunk = plan.chunk(1, 3).unwrap();
+    let chunks = dir.path().join("chunks");
+    write_chunk(&chunks, &chunk).unwrap();
+    assert!(chunks.join("chunk-1.json").is_file());
+    let names: Vec<_> = std::fs::read_dir(&chunks)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary left: {names:?}");
+    assert_eq!(read_chunk(&chunks, 1, &plan.hash), Some(chunk));
+    assert_eq!(read_chunk(&chunks, 1, "another sweep"), None);
+    assert_eq!(read_chunk(&chunks, 2, &plan.hash), None);
+    std::fs::copy(chunks.join("chunk-1.json"), chunks.join("chunk-2.json")).unwrap();
+    assert_eq!(
+        read_chunk(&chunks, 2, &plan.hash),
+        None,
+        "chunk 1 under chunk 2's name"
+    );
+
+    let meta = SweepMeta::new(&plan, 3);
+    assert_eq!(
+        meta.job_name,
+        format!("faastwin-sweep-{}", &plan.hash[..12])
+    );
+    assert_eq!(
+        (meta.chunks, meta.points, meta.seed, meta.replications),
+        (3, 3, 4, 2)
+    );
+    meta.write(dir.path()).unwrap();
+    assert_eq!(SweepMeta::read(dir.path()).unwrap(), meta);
+}
+
+#[test]
+fn the_array_script_runs_one_chunk_per_task_with_the_sweeps_own_options() {
+    use faastwin_sim::sweep::{ArrayOptions, SweepMeta, array_script};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = SweepPlan::load(&scenario(dir.path(), SCENARIO), None, None).unwrap();
+    let meta = SweepMeta::new(&plan, 4);
+    let options = ArrayOptions {
+        partition: Some("batch".into()),
+        time: Some("00:30:00".into()),
+    };
+    let script = array_script(&meta, Path::new("/out"), Path::new("/bin/it's"), &options);
+    let lines: Vec<&str> = script.lines().collect();
+    assert_eq!(lines[0], "#!/bin/bash");
+    assert!(lines.contains(&format!("#SBATCH --job-name={}", meta.job_name).as_str()));
+    for line in [
+        "#SBATCH --array=0-3",
+        "#SBATCH --output=/out/logs/task-%a.out",
+        "#SBATCH --partition=batch",
+        "#SBATCH --time=00:30:00",
+    ] {
+        assert!(lines.contains(&line), "{line}: {script}");
+    }
+    assert_eq!(
+        *lines.last().unwrap(),
+        format!(
+            "exec '/bin/it'\\''s' sweep '{}' --seed 4 --replications 2 --threads 1 --chunk \"${{SLURM_ARRAY_TASK_ID}}/4\" --out '/out/chunks'",
+            plan.path.display()
+        )
+    );
+    let plain = array_script(
+        &meta,
+        Path::new("/out"),
+        Path::new("/bin/f"),
+        &ArrayOptions::default(),
+    );
+    assert!(!plain.contains("--partition") && !plain.contains("--time"));
+}
