@@ -240,6 +240,10 @@ fn policies_that_cannot_submit_are_refused() {
         times_s: std::sync::Arc::from(times.to_vec()),
     };
     assert!(check(arrivals(&[0.0, 0.0, 1.0, 2.0])).is_ok());
+    assert!(
+        check(arrivals(&[1.0, 2.0, 1.0, 2.0])).is_ok(),
+        "two at the same time in one partition"
+    );
     let err = check(arrivals(&[0.0, 1.0])).unwrap_err();
     assert!(err.contains("2 times for 4 invocations"), "{err}");
     let err = check(arrivals(&[0.0, -1.0, 1.0, 2.0])).unwrap_err();

@@ -134,6 +134,21 @@ fn the_sweep_csv_reads_back_as_written() {
         err.contains("line 2, column `replications`: 2.5 is not a count"),
         "{err}"
     );
+    // An empty cell is a missing startup overhead, and nothing else.
+    let header = text.lines().next().unwrap();
+    let column = header
+        .split(',')
+        .position(|c| c == "warm_makespan_s")
+        .unwrap();
+    let mut cells: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    cells[column] = "";
+    let err = read_csv(format!("{header}\n{}\n", cells.join(",")).as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column `warm_makespan_s`: \"\" is not a number"),
+        "{err}"
+    );
     let err = read_csv("x,y\n1,2\n".as_bytes()).unwrap_err().to_string();
     assert!(err.contains("its first column is `point`"), "{err}");
 }
