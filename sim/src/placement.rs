@@ -458,4 +458,29 @@ mod tests {
         assert_eq!(most.try_place(0), Some(2));
         assert_eq!(most.pods(), vec![3, 1, 9]);
     }
+
+    /// The invariant checkers the property tests rely on see what they guard against: a node
+    /// over each of its limits on its own, and a Job waiting while a node has room for it.
+    #[test]
+    fn the_checkers_see_a_node_over_each_limit_and_a_job_waiting_beside_room() {
+        let spec = PlacementSpec::LeastAllocated {
+            request: REQUEST,
+            node: NODE,
+        };
+        assert!(cluster(spec.clone(), &[(4000, 8192, 10), (0, 0, 0)]).within_capacity());
+        for over in [(4001, 0, 0), (0, 8193, 0), (0, 0, 11)] {
+            assert!(
+                !cluster(spec.clone(), &[(0, 0, 0), over]).within_capacity(),
+                "{over:?}"
+            );
+        }
+        let mut room = cluster(spec.clone(), &[(4000, 8192, 10), (0, 0, 0)]);
+        assert_eq!(room.pending(), 0);
+        room.pending.push_back((7, 0));
+        assert_eq!(room.pending(), 1);
+        assert!(room.idles_while_pending(), "node 1 is empty");
+        let mut full = cluster(spec, &[(4000, 8192, 10), (4000, 8192, 10)]);
+        full.pending.push_back((7, 0));
+        assert!(!full.idles_while_pending(), "no node has room");
+    }
 }
