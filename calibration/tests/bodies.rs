@@ -3,18 +3,12 @@
 //! divided out when a run had more bodies in flight per node than cores; a pure delay on
 //! Kubernetes, whose pods' cores the calibration does not see.
 
-use faastwin_calibration::{ComponentFit, PlatformFit, Run, calibrate};
+use faastwin_calibration::{Run, calibrate};
 use faastwin_measure::InvocationRecord;
 use faastwin_sim::{Discipline, Scope, StageSpec, WorkloadStages};
 
+use crate::component;
 use crate::kept::{a_runs, run};
-
-fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a ComponentFit {
-    fit.components
-        .iter()
-        .find(|c| c.component == name)
-        .unwrap_or_else(|| panic!("no component {name}"))
-}
 
 type Layer = fn(&InvocationRecord) -> Option<u64>;
 type Stage = fn(&WorkloadStages) -> &Option<StageSpec>;

@@ -2,25 +2,11 @@
 //! testbed): processor sharing of one unit per cluster (K3s-like) or per node's cluster (KSI),
 //! fitted at two loads, with the delays taken from the runs at the lower one.
 
-use faastwin_calibration::{PlatformFit, Run, calibrate, validate};
+use faastwin_calibration::{Run, calibrate, validate};
 
+use crate::component;
 use crate::kept::a_runs;
 use faastwin_sim::{Discipline, Scope};
-
-fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a faastwin_calibration::ComponentFit {
-    fit.components
-        .iter()
-        .find(|c| c.component == name)
-        .unwrap_or_else(|| {
-            panic!(
-                "{name} missing from {:?}",
-                fit.components
-                    .iter()
-                    .map(|c| &c.component)
-                    .collect::<Vec<_>>()
-            )
-        })
-}
 
 /// Warm rows of the runs with `partitions` partitions.
 fn warm_rows(runs: &[Run], partitions: u32) -> usize {

@@ -1,13 +1,10 @@
 //! Local processes and containers: start and teardown are split into CPU work on the node's
 //! cores and a wait by the share of the machine's CPU the runs measured (`node_cpu`).
 
-use faastwin_calibration::{ComponentFit, PlatformFit, calibrate};
+use faastwin_calibration::calibrate;
 
+use crate::component;
 use crate::kept::a_runs;
-
-fn component<'a>(fit: &'a PlatformFit, name: &str) -> &'a ComponentFit {
-    fit.components.iter().find(|c| c.component == name).unwrap()
-}
 
 #[test]
 fn container_start_and_teardown_are_split_by_the_measured_cpu_share() {
