@@ -13,7 +13,7 @@ mod study;
 mod sweeps;
 
 use faastwin_models::Distribution;
-use faastwin_sim::{Body, Calibration, CompiledPlatform, SubmitPolicy, Workload};
+use faastwin_sim::{Body, Calibration, CompiledPlatform, Scenario, SubmitPolicy, Workload};
 
 /// Compiles platform `name` of a calibration given as TOML text.
 pub(crate) fn platform(toml_text: &str, name: &str, body: Body) -> CompiledPlatform {
@@ -112,3 +112,15 @@ resource = "cores"
 work = { latency = { family = "constant", value = 0.02 } }
 resource = "nfs"
 "#;
+
+/// The study's two-node relay scenario (K3s and KSI) with `invocations` invocations.
+pub(crate) fn relay_two_node(invocations: u64) -> (Scenario, Workload) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/study/relay-two-node.toml");
+    let scenario = Scenario::load(&path).unwrap();
+    let workload = Workload {
+        invocations,
+        ..scenario.workload.clone()
+    };
+    (scenario, workload)
+}

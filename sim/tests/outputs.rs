@@ -2,18 +2,11 @@
 //! metric and platform with its statistics, the table shows every metric, the decomposition
 //! (shares summing to 100 %) and the shared resources' utilisation.
 
-use std::path::Path;
-
-use faastwin_sim::{Scenario, SimulationReport, Workload, simulate_scenario};
+use faastwin_sim::{SimulationReport, Workload, simulate_scenario};
 
 /// The study's two-node relay scenario (K3s and KSI), 40 invocations, 3 replications.
 fn report() -> (SimulationReport, Workload) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/study/relay-two-node.toml");
-    let scenario = Scenario::load(&path).unwrap();
-    let workload = Workload {
-        invocations: 40,
-        ..scenario.workload.clone()
-    };
+    let (scenario, workload) = crate::relay_two_node(40);
     let report = simulate_scenario(&scenario, &workload, 7, 3, 2, None, &|| {}).unwrap();
     (report, workload)
 }

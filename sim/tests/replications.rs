@@ -1,20 +1,13 @@
 //! Replications: seeds that depend on nothing but the base seed and the index, the traced
 //! path giving what the parallel one gives, and a summary whose means are over replications.
 
-use std::path::Path;
-
 use faastwin_models::splitmix64;
 use faastwin_sim::{
-    PlatformSummary, Scenario, VecTrace, Workload, replicate, replicate_traced, replication_seed,
+    PlatformSummary, VecTrace, Workload, replicate, replicate_traced, replication_seed,
 };
 
 fn study(platform: &str) -> (faastwin_sim::CompiledPlatform, Workload) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/study/relay-two-node.toml");
-    let scenario = Scenario::load(&path).unwrap();
-    let workload = Workload {
-        invocations: 30,
-        ..scenario.workload.clone()
-    };
+    let (scenario, workload) = crate::relay_two_node(30);
     (
         scenario
             .calibration
