@@ -10,62 +10,48 @@ use crate::engine::{EventId, NS_PER_S, SimTime};
 pub(crate) type Slot = u32;
 
 /// c servers, one queue, first come first served.
+///
+/// Service times are known when a job arrives and jobs start in arrival order, so a job's
+/// start is known at its arrival: the moment the earliest-free server frees (Lindley's
+/// recursion, one server per heap entry). No event marks the end of a service; the caller
+/// carries on from the returned instant.
 #[derive(Debug)]
 pub(crate) struct Fifo {
     servers: u32,
-    busy: u32,
-    queue: VecDeque<(Slot, SimTime)>,
-    busy_area_ns: u128,
-    last: SimTime,
+    /// When each server that has worked becomes free (at most `servers` entries).
+    free_at: BinaryHeap<Reverse<SimTime>>,
+    busy_ns: u128,
 }
 
 impl Fifo {
     pub(crate) fn new(servers: u32) -> Self {
         Fifo {
             servers,
-            busy: 0,
-            queue: VecDeque::new(),
-            busy_area_ns: 0,
-            last: 0,
+            free_at: BinaryHeap::new(),
+            busy_ns: 0,
         }
     }
 
-    fn account(&mut self, now: SimTime) {
-        self.busy_area_ns += u128::from(self.busy) * u128::from(now - self.last);
-        self.last = now;
-    }
-
-    /// A job arrives needing `service`; true when it starts at once (the caller schedules its
-    /// end), false when it waits in the queue.
-    pub(crate) fn arrive(&mut self, now: SimTime, slot: Slot, service: SimTime) -> bool {
-        self.account(now);
-        if self.busy < self.servers {
-            self.busy += 1;
-            true
+    /// A job arrives at `now` needing `service`; returns when its service ends.
+    pub(crate) fn arrive(&mut self, now: SimTime, service: SimTime) -> SimTime {
+        let start = if self.free_at.len() < self.servers as usize {
+            now
         } else {
-            self.queue.push_back((slot, service));
-            false
-        }
+            let Reverse(free) = self.free_at.pop().unwrap_or(Reverse(now));
+            free.max(now)
+        };
+        let end = start.saturating_add(service);
+        self.free_at.push(Reverse(end));
+        self.busy_ns += u128::from(end - start);
+        end
     }
 
-    /// A job leaves; returns the next waiting job, which starts now.
-    pub(crate) fn depart(&mut self, now: SimTime) -> Option<(Slot, SimTime)> {
-        self.account(now);
-        match self.queue.pop_front() {
-            Some(next) => Some(next),
-            None => {
-                self.busy -= 1;
-                None
-            }
-        }
-    }
-
+    /// Busy server time over `end` server time (every service ends by the run's end).
     pub(crate) fn utilisation(&mut self, end: SimTime) -> f64 {
-        self.account(end.max(self.last));
         if end == 0 {
             0.0
         } else {
-            self.busy_area_ns as f64 / (f64::from(self.servers) * end as f64)
+            self.busy_ns as f64 / (f64::from(self.servers) * end as f64)
         }
     }
 }
@@ -327,11 +313,24 @@ mod tests {
     #[test]
     fn fifo_queues_beyond_its_servers() {
         let mut f = Fifo::new(1);
-        assert!(f.arrive(0, 1, 10));
-        assert!(!f.arrive(2, 2, 5));
-        assert_eq!(f.depart(10), Some((2, 5)));
-        assert_eq!(f.depart(15), None);
-        assert!((f.utilisation(30) - 0.5).abs() < 1e-12);
+        assert_eq!(f.arrive(0, 10), 10);
+        // Waits for the first job, then serves for 5.
+        assert_eq!(f.arrive(2, 5), 15);
+        // Arrives after the server freed: starts at once.
+        assert_eq!(f.arrive(20, 1), 21);
+        assert!((f.utilisation(30) - 16.0 / 30.0).abs() < 1e-12);
+    }
+
+    /// With two servers a job takes the one that frees first, in arrival order.
+    #[test]
+    fn fifo_jobs_take_the_server_that_frees_first() {
+        let mut f = Fifo::new(2);
+        assert_eq!(f.arrive(0, 10), 10);
+        assert_eq!(f.arrive(0, 4), 4);
+        assert_eq!(f.arrive(1, 3), 7);
+        assert_eq!(f.arrive(1, 3), 10);
+        assert_eq!(f.arrive(1, 1), 11);
+        assert!((f.utilisation(20) - 21.0 / 40.0).abs() < 1e-12);
     }
 
     #[test]

@@ -8,6 +8,16 @@ use crate::platform::Stage;
 use crate::resource::{Resource, Slot};
 use crate::trace::TraceSink;
 
+/// What starting a stage's work on its resource leaves to do.
+enum Work {
+    /// The stage has no work on a resource.
+    None,
+    /// An event will move the invocation on (cycle, processor sharing, batch).
+    Pending,
+    /// A FIFO service, which ends at this instant.
+    EndsAt(SimTime),
+}
+
 impl<T: TraceSink + ?Sized> Sim<'_, T> {
     /// Moves an invocation into stage `stage` now (skipping absent stages), or finishes it.
     pub(super) fn enter_stage(&mut self, slot: Slot, stage: usize) -> Result<(), SimError> {
@@ -66,8 +76,10 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
                         self.engine.schedule(at, Event::DelayDone(slot));
                         return Ok(());
                     }
-                    if self.start_work(slot, stage) {
-                        return Ok(());
+                    match self.start_work(slot, stage) {
+                        Work::Pending => return Ok(()),
+                        Work::EndsAt(end) => at = end,
+                        Work::None => {}
                     }
                 }
             }
@@ -133,13 +145,23 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         Ok(())
     }
 
-    /// Starts the resource part of `stage`; false when the stage has none.
-    pub(super) fn start_work(&mut self, slot: Slot, stage: usize) -> bool {
+    /// The delays before the resource of an invocation's current stage ended: its work
+    /// starts, and after a FIFO service it moves on from the service's end.
+    pub(super) fn delay_done(&mut self, slot: Slot) -> Result<(), SimError> {
+        let stage = self.slots[slot as usize].stage;
+        match self.start_work(slot, stage) {
+            Work::EndsAt(end) => self.enter_stage_at(slot, stage + 1, end),
+            Work::Pending | Work::None => Ok(()),
+        }
+    }
+
+    /// Starts the resource part of `stage`.
+    fn start_work(&mut self, slot: Slot, stage: usize) -> Work {
         let Some(spec) = &self.platform.stages[stage] else {
-            return false;
+            return Work::None;
         };
         let (Some(work), Some(resource)) = (&spec.work, spec.resource) else {
-            return false;
+            return Work::None;
         };
         let now = self.engine.now();
         let inv = &mut self.slots[slot as usize];
@@ -147,13 +169,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         let node = inv.node;
         let instance = self.resources.instance(resource, node);
         match &mut self.resources.instances[instance] {
-            Resource::Fifo(fifo) => {
-                let service = from_secs(demand);
-                if fifo.arrive(now, slot, service) {
-                    self.engine
-                        .schedule(now.saturating_add(service), Event::WorkDone(slot));
-                }
-            }
+            Resource::Fifo(fifo) => return Work::EndsAt(fifo.arrive(now, from_secs(demand))),
             Resource::ProcessorSharing(ps) => {
                 ps.arrive(now, slot, demand.max(0.0));
                 self.reschedule_ps(instance);
@@ -168,7 +184,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
                 }
             }
         }
-        true
+        Work::Pending
     }
 
     /// A batch scheduler's pass: jobs that fit start their work.
@@ -188,23 +204,9 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         }
     }
 
-    /// A FIFO, cycle or batch service ended: the next job in line starts, this one moves on.
+    /// A cycle or batch service ended: the invocation moves on.
     pub(super) fn work_done(&mut self, slot: Slot) -> Result<(), SimError> {
-        let now = self.engine.now();
-        let inv = &self.slots[slot as usize];
-        let stage = inv.stage;
-        let resource = self.platform.stages[stage]
-            .as_ref()
-            .and_then(|s| s.resource);
-        if let Some(resource) = resource {
-            let instance = self.resources.instance(resource, inv.node);
-            if let Resource::Fifo(fifo) = &mut self.resources.instances[instance] {
-                if let Some((next, service)) = fifo.depart(now) {
-                    self.engine
-                        .schedule(now.saturating_add(service), Event::WorkDone(next));
-                }
-            }
-        }
+        let stage = self.slots[slot as usize].stage;
         self.enter_stage(slot, stage + 1)
     }
 
