@@ -5,36 +5,29 @@ use sketches_ddsketch::{Config, DDSketch};
 
 use faastwin_models::quantile;
 
+use crate::engine::{NS_PER_S, SimTime, to_secs};
+
 /// Up to this many latencies are kept exactly (type-7 quantiles, the estimator measurement and
 /// validation use); beyond it a DDSketch with 0.1 % relative error takes over, so memory stays
 /// bounded whatever the number of invocations.
 pub const EXACT_LATENCY_LIMIT: usize = 100_000;
 
 /// Records Job latencies [s].
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub(crate) struct LatencyRecorder {
     exact: Vec<f64>,
     sketch: Option<DDSketch>,
     count: u64,
-    sum: f64,
-}
-
-impl Default for LatencyRecorder {
-    fn default() -> Self {
-        LatencyRecorder {
-            exact: Vec::new(),
-            sketch: None,
-            count: 0,
-            sum: 0.0,
-        }
-    }
+    /// Exact, so the mean does not depend on the order latencies arrive in.
+    sum_ns: u128,
 }
 
 impl LatencyRecorder {
     #[inline]
-    pub(crate) fn add(&mut self, latency_s: f64) {
+    pub(crate) fn add(&mut self, latency: SimTime) {
+        let latency_s = to_secs(latency);
         self.count += 1;
-        self.sum += latency_s;
+        self.sum_ns += u128::from(latency);
         match &mut self.sketch {
             Some(sketch) => sketch.add(latency_s),
             None if self.exact.len() < EXACT_LATENCY_LIMIT => self.exact.push(latency_s),
@@ -54,7 +47,7 @@ impl LatencyRecorder {
         let mean_s = if self.count == 0 {
             f64::NAN
         } else {
-            self.sum / self.count as f64
+            self.sum_ns as f64 / self.count as f64 / NS_PER_S
         };
         if let Some(sketch) = &self.sketch {
             let q = |p| sketch.quantile(p).ok().flatten().unwrap_or(f64::NAN);
@@ -197,12 +190,12 @@ mod tests {
     #[test]
     fn quantiles_are_exact_up_to_the_limit_and_from_a_sketch_beyond() {
         let mut recorder = LatencyRecorder::default();
-        for i in 0..EXACT_LATENCY_LIMIT {
-            recorder.add(1.0 + i as f64 * 1e-6);
+        for i in 0..EXACT_LATENCY_LIMIT as u64 {
+            recorder.add(1_000_000_000 + i * 1_000);
         }
         let at_limit = recorder.summary();
         assert!(at_limit.exact);
-        recorder.add(2.0);
+        recorder.add(2_000_000_000);
         let beyond = recorder.summary();
         assert!(!beyond.exact);
         assert_eq!(beyond.max_s, 2.0);

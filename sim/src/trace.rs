@@ -43,6 +43,12 @@ pub struct TraceRow<'a> {
 pub trait TraceSink {
     /// Takes one row; called once per invocation, in completion order.
     fn record(&mut self, row: &TraceRow<'_>) -> Result<(), SimError>;
+
+    /// False when rows are discarded: the run may then record an invocation before others
+    /// that complete earlier (same results, fewer events).
+    fn keeps_rows(&self) -> bool {
+        true
+    }
 }
 
 /// Discards rows (no trace asked for).
@@ -53,6 +59,11 @@ impl TraceSink for NoTrace {
     #[inline]
     fn record(&mut self, _row: &TraceRow<'_>) -> Result<(), SimError> {
         Ok(())
+    }
+
+    #[inline]
+    fn keeps_rows(&self) -> bool {
+        false
     }
 }
 

@@ -34,7 +34,19 @@ fn the_traced_path_gives_the_parallel_results_in_order_and_streams_every_invocat
     let parallel = replicate(&platform, &workload, 5, 3, 2, &|| {}).unwrap();
     let mut trace = VecTrace::default();
     let traced = replicate_traced(&platform, &workload, 5, 3, &mut trace, &|| {}).unwrap();
-    assert_eq!(traced, parallel);
+    // Recording completions in order for the trace costs events, nothing else.
+    let results = |runs: Vec<faastwin_sim::RunResult>| {
+        runs.into_iter()
+            .map(|r| faastwin_sim::RunResult { events: 0, ..r })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        traced
+            .iter()
+            .zip(&parallel)
+            .all(|(t, p)| t.events > p.events)
+    );
+    assert_eq!(results(traced), results(parallel));
     assert_eq!(trace.rows.len(), 3 * 30);
 }
 

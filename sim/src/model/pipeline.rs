@@ -49,7 +49,9 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             let needs_place = stage == at_stage(Stage::Startup)
                 && !inv.placed
                 && self.resources.cluster.is_some();
-            let shared = stage == STAGES
+            // Without a trace, a sequential partition's completion touches only its own
+            // partition and order-free sums: it is recorded as soon as it is known.
+            let shared = (stage == STAGES && (!self.finish_ahead || at == SimTime::MAX))
                 || needs_place
                 || (stage == at_stage(Stage::Completion) && (inv.placed || inv.batch.is_some()));
             if shared && at > now {
@@ -57,7 +59,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
                 return Ok(());
             }
             if stage == STAGES {
-                return self.finish(slot);
+                return self.finish(slot, at);
             }
             if needs_place && !self.place(slot) {
                 return Ok(());

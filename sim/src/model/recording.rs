@@ -3,7 +3,7 @@
 
 use super::{Event, STAGES, Sim, at};
 use crate::SimError;
-use crate::engine::{from_secs, to_secs};
+use crate::engine::{SimTime, from_secs, to_secs};
 use crate::metrics::{Decomposition, LatencyRecorder, RunResult};
 use crate::platform::Stage;
 use crate::resource::Slot;
@@ -14,9 +14,12 @@ pub(super) struct Recorder {
     replication: u32,
     latencies: LatencyRecorder,
     stage_sum_ns: [u128; STAGES],
-    gap_sum_s: f64,
+    /// Exact, so the mean does not depend on the order gaps are recorded in.
+    gap_sum_ns: u128,
     gaps: u64,
     pub(super) completed: u64,
+    /// The latest observed completion.
+    last_done: SimTime,
 }
 
 impl Recorder {
@@ -25,22 +28,24 @@ impl Recorder {
             replication,
             latencies: LatencyRecorder::default(),
             stage_sum_ns: [0; STAGES],
-            gap_sum_s: 0.0,
+            gap_sum_ns: 0,
             gaps: 0,
             completed: 0,
+            last_done: 0,
         }
     }
 }
 
 impl<T: TraceSink + ?Sized> Sim<'_, T> {
-    /// An invocation's completion was observed: record it, free its slot, and let its
-    /// partition submit again after the client gap (closed-loop policies).
-    pub(super) fn finish(&mut self, slot: Slot) -> Result<(), SimError> {
-        let now = self.engine.now();
+    /// An invocation's completion was observed at `done` (now, or later when nothing shared
+    /// comes between): record it, free its slot, and let its partition submit again after the
+    /// client gap (closed-loop policies).
+    pub(super) fn finish(&mut self, slot: Slot, done: SimTime) -> Result<(), SimError> {
         let rec = &mut self.recorder;
         let inv = &mut self.slots[slot as usize];
-        let latency_s = to_secs(now - inv.instants[0]);
-        rec.latencies.add(latency_s);
+        let latency = done - inv.instants[0];
+        rec.latencies.add(latency);
+        rec.last_done = rec.last_done.max(done);
         for (k, sum) in rec.stage_sum_ns.iter_mut().enumerate() {
             *sum += u128::from(inv.instants[k + 1] - inv.instants[k]);
         }
@@ -60,7 +65,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             t_compute_end: s(at(Stage::Write)),
             t_body_end: s(at(Stage::Completion)),
             t_done: s(STAGES),
-            latency: latency_s,
+            latency: to_secs(latency),
         })?;
         let p = inv.partition;
         let gap = match (&self.platform.client_gap, self.workload.policy.window()) {
@@ -69,11 +74,12 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         };
         self.free.push(slot);
         let part = &mut self.submitters.partitions[p as usize];
-        part.last_done = now;
+        part.last_done = done;
         if self.workload.policy.window().is_some() && part.submitted < part.size {
-            rec.gap_sum_s += gap;
+            let gap = from_secs(gap);
+            rec.gap_sum_ns += u128::from(gap);
             rec.gaps += 1;
-            let at = now.saturating_add(from_secs(gap));
+            let at = done.saturating_add(gap);
             if self.workload.policy.window() == Some(1) {
                 // The partition's only invocation in flight ended, so nothing can come between
                 // here and its next submission: submit it now, for its instant.
@@ -86,7 +92,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
 
     /// The run's result: makespans, latency summary, decomposition, utilisation.
     pub(super) fn result(mut self, seed: u64) -> Result<RunResult, SimError> {
-        let end = self.engine.now();
+        let end = self.engine.now().max(self.recorder.last_done);
         let partition_makespans_s: Vec<f64> = self
             .submitters
             .partitions
@@ -129,7 +135,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             mean_client_gap_s: if rec.gaps == 0 {
                 0.0
             } else {
-                rec.gap_sum_s / rec.gaps as f64
+                rec.gap_sum_ns as f64 / rec.gaps as f64 / 1e9
             },
             body_share,
             utilisation,
