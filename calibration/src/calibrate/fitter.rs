@@ -72,66 +72,131 @@ impl Fitter<'_> {
         let (min, max) = pairs.iter().fold((f64::MAX, 0.0f64), |(lo, hi), (x, _)| {
             (lo.min(*x), hi.max(*x))
         });
-        let (intercept, how) = if max / min >= 1.5 {
-            let n = pairs.len() as f64;
-            let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
-            let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
-            let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
-            let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-            let slope = sxy / sxx;
-            let a = my - slope * mx;
-            // A flat line (slope 0) is a fixed cost: the intercept, nothing per byte.
-            if slope >= 0.0 && a > 0.0 {
-                (
-                    a,
-                    format!(
-                        "least squares over {:.0}-{:.0} bytes: {a:.3e} s + slope per byte",
-                        min, max
-                    ),
-                )
-            } else {
-                (
-                    0.0,
-                    format!(
-                        "least squares over {:.0}-{:.0} bytes gave no positive intercept: proportional to bytes",
-                        min, max
-                    ),
-                )
-            }
+        let shape = if max / min >= 1.5 {
+            line_shape(&pairs)
         } else {
-            (
-                0.0,
-                format!(
-                    "one input size ({:.0} bytes): assumed proportional to bytes; extrapolation far from it is unsupported",
-                    min
-                ),
-            )
+            Shape::PerByte { intercept: 0.0 }
         };
-        // A clock resolves a microsecond at best: no invocation costs less than that.
-        let per_byte: Vec<f64> = pairs
-            .iter()
-            .map(|(x, y)| ((y - intercept) / x).max(FLOOR_S / x))
-            .collect();
-        let report = fit_with_floor(&per_byte, &self.what(component), f64::MIN_POSITIVE)?;
-        let model = SizeModel {
-            latency: (intercept > 0.0)
-                .then(|| Distribution::constant(intercept))
-                .transpose()
-                .map_err(|e| CalibrationError::Model {
-                    what: self.what(component),
-                    source: e,
-                })?,
-            per_byte: Some(report.model.clone()),
+        let range = format!("least squares over {min:.0}-{max:.0} bytes");
+        let (intercept, report, model, how) = match shape {
+            Shape::Fixed { t } => {
+                // The durations do not grow with the size: one distribution of them.
+                let ys: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+                let report = fit(&ys, &self.what(component))?;
+                let model = SizeModel::fixed(report.model.clone());
+                let how = format!(
+                    "{range}: durations do not grow with size (slope t = {t:.1} < {SIGNIFICANT_T}): fixed"
+                );
+                (None, report, model, how)
+            }
+            Shape::Additive { intercept, slope } => {
+                // The fixed part dominates: the rows' scatter around the line is the fixed
+                // part's, and the per-byte part is the line's slope.
+                let fixed: Vec<f64> = pairs.iter().map(|(x, y)| y - slope * x).collect();
+                let report = fit(&fixed, &self.what(component))?;
+                let model = SizeModel {
+                    latency: Some(report.model.clone()),
+                    per_byte: Some(self.constant(component, slope)?),
+                };
+                let how = format!(
+                    "{range}: {intercept:.3e} s + {slope:.3e} s per byte; the fixed part dominates and carries the scatter"
+                );
+                (Some(intercept), report, model, how)
+            }
+            Shape::PerByte { intercept } => {
+                let how = if max / min < 1.5 {
+                    format!(
+                        "one input size ({min:.0} bytes): assumed proportional to bytes; extrapolation far from it is unsupported"
+                    )
+                } else if intercept > 0.0 {
+                    format!("{range}: {intercept:.3e} s + slope per byte")
+                } else {
+                    format!("{range} gave no positive intercept: proportional to bytes")
+                };
+                // A clock resolves a microsecond at best: no invocation costs less than that.
+                let per_byte: Vec<f64> = pairs
+                    .iter()
+                    .map(|(x, y)| ((y - intercept) / x).max(FLOOR_S / x))
+                    .collect();
+                let report = fit_with_floor(&per_byte, &self.what(component), f64::MIN_POSITIVE)?;
+                let model = SizeModel {
+                    latency: (intercept > 0.0)
+                        .then(|| self.constant(component, intercept))
+                        .transpose()?,
+                    per_byte: Some(report.model.clone()),
+                };
+                (Some(intercept), report, model, how)
+            }
         };
         self.components.push(ComponentFit {
             component: component.to_owned(),
             rows: pairs.len(),
             fit: report,
-            intercept_s: Some(intercept),
+            intercept_s: intercept,
             bytes_range: Some((min as u64, max as u64)),
             method: format!("{how}; {method}"),
         });
         Ok(Some(model))
+    }
+
+    fn constant(&self, component: &str, value: f64) -> Result<Distribution, CalibrationError> {
+        Distribution::constant(value).map_err(|e| CalibrationError::Model {
+            what: self.what(component),
+            source: e,
+        })
+    }
+}
+
+/// A slope this many standard errors above zero is a cost per byte; below, noise.
+const SIGNIFICANT_T: f64 = 3.0;
+
+/// How a component's durations depend on its input size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Shape {
+    /// Not at all: the slope is not significantly above zero (its t statistic).
+    Fixed { t: f64 },
+    /// A fixed part that dominates the mean and carries the scatter, plus a constant cost
+    /// per byte.
+    Additive { intercept: f64, slope: f64 },
+    /// A constant intercept (0: none) and a scattered cost per byte.
+    PerByte { intercept: f64 },
+}
+
+/// The least-squares line through (bytes, seconds) pairs of several sizes, and where its
+/// scatter belongs.
+fn line_shape(pairs: &[(f64, f64)]) -> Shape {
+    let n = pairs.len() as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pairs.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pairs.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let slope = sxy / sxx;
+    let a = my - slope * mx;
+    let sse: f64 = pairs.iter().map(|(x, y)| (y - a - slope * x).powi(2)).sum();
+    // Standard error of the slope; an exact line has none.
+    let se = if n > 2.0 {
+        (sse / (n - 2.0) / sxx).sqrt()
+    } else {
+        0.0
+    };
+    let t = if se > 0.0 {
+        slope / se
+    } else if slope > 0.0 {
+        f64::INFINITY
+    } else {
+        0.0
+    };
+    if t.is_nan() || t < SIGNIFICANT_T {
+        Shape::Fixed { t }
+    } else if a > 0.0 && a >= slope * mx {
+        Shape::Additive {
+            intercept: a,
+            slope,
+        }
+    } else if a > 0.0 {
+        Shape::PerByte { intercept: a }
+    } else {
+        Shape::PerByte { intercept: 0.0 }
     }
 }
 
@@ -210,27 +275,61 @@ mod tests {
 
     #[test]
     fn sizes_far_apart_give_the_least_squares_intercept_and_slope() {
+        // The per-byte part dominates (4.7 ms of 5.7 at the mean size) and carries the scatter.
         let mut f = fitter(&[]);
-        let pairs = line(0.01, 2e-9, &[1e6, 2e6, 4e6]);
+        let pairs = line(0.001, 2e-9, &[1e6, 2e6, 4e6]);
         let model = f.sized("etl.read", pairs, 1.0, "m").unwrap().unwrap();
         let c = &f.components[0];
         assert_eq!((c.component.as_str(), c.rows), ("etl.read", 60));
-        close(c.intercept_s.unwrap(), 0.01, 1e-9);
+        close(c.intercept_s.unwrap(), 0.001, 1e-9);
         assert_eq!(c.bytes_range, Some((1_000_000, 4_000_000)));
         assert_eq!(
             c.method,
-            "least squares over 1000000-4000000 bytes: 1.000e-2 s + slope per byte; m"
+            "least squares over 1000000-4000000 bytes: 1.000e-3 s + slope per byte; m"
         );
-        close(model.latency.as_ref().unwrap().mean(), 0.01, 1e-9);
+        close(model.latency.as_ref().unwrap().mean(), 0.001, 1e-9);
         close(model.per_byte.as_ref().unwrap().mean(), 2e-9, 2e-3);
         // Scaled to a service time, both parts shrink alike.
         let mut f = fitter(&[]);
         let model = f
-            .sized("etl.read", line(0.01, 2e-9, &[1e6, 2e6, 4e6]), 0.5, "")
+            .sized("etl.read", line(0.001, 2e-9, &[1e6, 2e6, 4e6]), 0.5, "")
             .unwrap()
             .unwrap();
-        close(model.latency.as_ref().unwrap().mean(), 0.005, 1e-9);
+        close(model.latency.as_ref().unwrap().mean(), 0.0005, 1e-9);
         close(model.per_byte.as_ref().unwrap().mean(), 1e-9, 2e-3);
+    }
+
+    /// A small write: 86 µs fixed, 3 µs more per MB, rows scattered ±4 µs whatever the size.
+    /// The scatter is the fixed part's; at 8 MB the model's mean stays on the line (spread
+    /// per byte, the scatter would be multiplied by the size).
+    #[test]
+    fn a_fixed_part_that_dominates_carries_the_scatter() {
+        let (a, b) = (86e-6, 3e-12);
+        let pairs: Vec<(f64, f64)> = [1e6, 2e6]
+            .iter()
+            .flat_map(|&x| (0..40).map(move |i| (x, a + b * x + (f64::from(i % 5) - 2.0) * 2e-6)))
+            .collect();
+        let mut f = fitter(&[]);
+        let model = f.sized("etl.write", pairs, 1.0, "").unwrap().unwrap();
+        let c = &f.components[0];
+        close(c.intercept_s.unwrap(), a, 1e-6);
+        assert!(
+            c.method
+                .contains("the fixed part dominates and carries the scatter"),
+            "{}",
+            c.method
+        );
+        let per_byte = model.per_byte.as_ref().unwrap();
+        assert_eq!(
+            per_byte.quantile(0.01),
+            per_byte.quantile(0.99),
+            "a constant"
+        );
+        close(per_byte.mean(), b, 1e-9);
+        close(model.latency.as_ref().unwrap().mean(), a, 0.01);
+        for x in [1e6, 8e6] {
+            close(model.mean(x), a + b * x, 0.01);
+        }
     }
 
     #[test]
@@ -264,33 +363,63 @@ mod tests {
             .flat_map(|&x| [(x, 0.04); 5])
             .collect();
         let model = f.sized("relay.compute", pairs, 1.0, "").unwrap().unwrap();
-        close(f.components[0].intercept_s.unwrap(), 0.04, 1e-9);
-        // Nothing is left per byte but the clock's microsecond.
-        close(model.mean(4e6), 0.04, 1e-3);
-        close(model.mean(1e6), 0.04, 1e-3);
+        let c = &f.components[0];
+        assert_eq!(c.intercept_s, None);
+        assert!(
+            c.method
+                .contains("durations do not grow with size (slope t = 0.0 < 3)"),
+            "{}",
+            c.method
+        );
+        assert!(model.per_byte.is_none());
+        close(model.mean(4e6), 0.04, 1e-9);
+        close(model.mean(1e6), 0.04, 1e-9);
     }
 
+    /// Durations that fall with the size, or rise less than their scatter explains, are one
+    /// fixed distribution; a line through the origin's far side is proportional to bytes.
     #[test]
-    fn a_falling_line_or_a_negative_intercept_is_proportional_to_bytes() {
-        for (a, b) in [(0.02, -2e-9), (-0.001, 2e-9)] {
+    fn a_falling_or_noisy_line_is_fixed_and_a_negative_intercept_proportional() {
+        // Scatter ±20 µs around 86 µs + 3 µs per MB: the slope is 0.5 standard errors.
+        let noisy: Vec<(f64, f64)> = [1e6, 2e6]
+            .iter()
+            .flat_map(|&x| {
+                (0..20).map(move |i| (x, 86e-6 + 3e-12 * x + (f64::from(i % 5) - 2.0) * 1e-5))
+            })
+            .collect();
+        for rows in [line(0.02, -2e-9, &[1e6, 2e6, 4e6]), noisy] {
             let mut f = fitter(&[]);
             let model = f
-                .sized("etl.write", line(a, b, &[1e6, 2e6, 4e6]), 1.0, "")
+                .sized("etl.write", rows.clone(), 1.0, "")
                 .unwrap()
                 .unwrap();
             let c = &f.components[0];
-            assert_eq!(c.intercept_s, Some(0.0), "{a} + {b}·x");
-            assert!(model.latency.is_none());
             assert!(
-                c.method.contains("gave no positive intercept"),
+                c.method.contains("durations do not grow with size"),
                 "{}",
                 c.method
             );
-            // Each row's own seconds per byte, so the mean stays that of the rows.
-            let rows = line(a, b, &[1e6, 2e6, 4e6]);
-            let want = rows.iter().map(|(x, y)| y / x).sum::<f64>() / rows.len() as f64;
-            close(model.per_byte.as_ref().unwrap().mean(), want, 0.02);
+            assert!(model.per_byte.is_none());
+            let want = rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64;
+            close(model.mean(8e6), want, 0.02);
         }
+        let mut f = fitter(&[]);
+        let model = f
+            .sized("etl.write", line(-0.001, 2e-9, &[1e6, 2e6, 4e6]), 1.0, "")
+            .unwrap()
+            .unwrap();
+        let c = &f.components[0];
+        assert_eq!(c.intercept_s, Some(0.0));
+        assert!(model.latency.is_none());
+        assert!(
+            c.method.contains("gave no positive intercept"),
+            "{}",
+            c.method
+        );
+        // Each row's own seconds per byte, so the mean stays that of the rows.
+        let rows = line(-0.001, 2e-9, &[1e6, 2e6, 4e6]);
+        let want = rows.iter().map(|(x, y)| y / x).sum::<f64>() / rows.len() as f64;
+        close(model.per_byte.as_ref().unwrap().mean(), want, 0.02);
     }
 
     #[test]
