@@ -350,9 +350,36 @@ mod tests {
         );
         // Half apart exactly is two sizes.
         let mut f = fitter(&[]);
-        f.sized("relay.read", line(0.01, 2e-9, &[1e6, 1.5e6]), 1.0, "")
+        f.sized("relay.read", line(0.001, 2e-9, &[1e6, 1.5e6]), 1.0, "")
             .unwrap();
-        close(f.components[0].intercept_s.unwrap(), 0.01, 1e-9);
+        close(f.components[0].intercept_s.unwrap(), 0.001, 1e-9);
+        assert!(
+            f.components[0].method.starts_with("least squares"),
+            "{}",
+            f.components[0].method
+        );
+    }
+
+    /// The slope's t statistic uses n − 2 degrees of freedom: six rows (three at 1 MB, three
+    /// at 2 MB, ±10 µs around 1 ms + a rise of `s`) at t = 3.2 keep the slope, at t = 2.8 not.
+    #[test]
+    fn the_slope_is_kept_from_three_standard_errors() {
+        for (t, kept) in [(3.2, true), (2.8, false)] {
+            let e = 1e-5;
+            let rise = t * e / 1.5f64.sqrt();
+            let pairs: Vec<(f64, f64)> = [(1e6, 0.0), (2e6, rise)]
+                .iter()
+                .flat_map(|&(x, r)| [-e, 0.0, e].map(|d| (x, 1e-3 + r + d)))
+                .collect();
+            let mut f = fitter(&[]);
+            let model = f.sized("etl.write", pairs, 1.0, "").unwrap().unwrap();
+            assert_eq!(
+                model.per_byte.is_some(),
+                kept,
+                "t = {t}: {}",
+                f.components[0].method
+            );
+        }
     }
 
     #[test]
