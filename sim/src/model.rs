@@ -331,10 +331,6 @@ resource = "cores"
     /// order completions are recorded in.
     #[test]
     fn a_trace_changes_the_events_not_the_results() {
-        let etl = crate::scenario::embedded_calibration()
-            .unwrap()
-            .compile("k3s", Body::Etl)
-            .unwrap();
         let mut fewer = 0;
         for (policy, placement) in [
             (SubmitPolicy::Sequential, None),
@@ -342,16 +338,28 @@ resource = "cores"
             (SubmitPolicy::Window { size: 3 }, None),
             (SubmitPolicy::Poisson { rate_per_s: 2.0 }, None),
         ] {
-            for (name, partitions) in [("k3s", 3), ("ksi", 5), ("etl", 4)] {
-                let platform_name = if name == "etl" { "k3s" } else { name };
-                let (mut platform, mut workload) =
-                    study_relay(platform_name, 300, 2, policy.clone(), placement.clone());
-                if name == "etl" {
-                    platform = etl.clone();
-                    workload.body = Body::Etl;
-                    workload.input_bytes = Distribution::constant(8e6).unwrap();
-                }
-                workload.partitions = partitions;
+            for (name, body, partitions) in [
+                ("k3s", Body::Relay, 3),
+                ("ksi", Body::Relay, 5),
+                ("k3s", Body::Etl, 4),
+            ] {
+                let (_, relay) = study_relay(name, 300, 2, policy.clone(), placement.clone());
+                let platform = crate::scenario::embedded_calibration()
+                    .unwrap()
+                    .compile(name, body)
+                    .unwrap();
+                let workload = match body {
+                    Body::Etl => Workload {
+                        body,
+                        input_bytes: Distribution::constant(8e6).unwrap(),
+                        partitions,
+                        ..relay
+                    },
+                    _ => Workload {
+                        partitions,
+                        ..relay
+                    },
+                };
                 let mut trace = crate::trace::VecTrace::default();
                 let traced = simulate(&platform, &workload, 4, 0, &mut trace).unwrap();
                 let plain =

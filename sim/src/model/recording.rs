@@ -3,7 +3,7 @@
 
 use super::{Event, STAGES, Sim, at};
 use crate::SimError;
-use crate::engine::{SimTime, from_secs, to_secs};
+use crate::engine::{NS_PER_S, SimTime, from_secs, to_secs};
 use crate::metrics::{Decomposition, LatencyRecorder, RunResult};
 use crate::platform::Stage;
 use crate::resource::Slot;
@@ -18,8 +18,6 @@ pub(super) struct Recorder {
     gap_sum_ns: u128,
     gaps: u64,
     pub(super) completed: u64,
-    /// The latest observed completion.
-    last_done: SimTime,
 }
 
 impl Recorder {
@@ -31,7 +29,6 @@ impl Recorder {
             gap_sum_ns: 0,
             gaps: 0,
             completed: 0,
-            last_done: 0,
         }
     }
 }
@@ -45,7 +42,6 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         let inv = &mut self.slots[slot as usize];
         let latency = done - inv.instants[0];
         rec.latencies.add(latency);
-        rec.last_done = rec.last_done.max(done);
         for (k, sum) in rec.stage_sum_ns.iter_mut().enumerate() {
             *sum += u128::from(inv.instants[k + 1] - inv.instants[k]);
         }
@@ -92,7 +88,9 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
 
     /// The run's result: makespans, latency summary, decomposition, utilisation.
     pub(super) fn result(mut self, seed: u64) -> Result<RunResult, SimError> {
-        let end = self.engine.now().max(self.recorder.last_done);
+        // Completions recorded ahead of their instant may end the run after its last event.
+        let last_done = self.submitters.partitions.iter().map(|p| p.last_done).max();
+        let end = self.engine.now().max(last_done.unwrap_or(0));
         let partition_makespans_s: Vec<f64> = self
             .submitters
             .partitions
@@ -135,7 +133,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             mean_client_gap_s: if rec.gaps == 0 {
                 0.0
             } else {
-                rec.gap_sum_ns as f64 / rec.gaps as f64 / 1e9
+                rec.gap_sum_ns as f64 / rec.gaps as f64 / NS_PER_S
             },
             body_share,
             utilisation,
