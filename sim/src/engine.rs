@@ -77,6 +77,12 @@ impl<E> QuadHeap<E> {
         }
     }
 
+    /// Takes the least entry. The last entry fills the root and sinks along the path of least
+    /// children to a leaf, then rises as far as it must (R. W. Floyd's bottom-up order: the
+    /// last entry is usually among the latest, so it rarely rises, and no comparison with it is
+    /// spent on the way down). The least of four children is chosen by a tournament whose
+    /// outcomes are selects, not branches: they are as unpredictable as the events' times.
+    /// Keys are unique, so the order in which entries come out does not depend on the layout.
     #[inline]
     fn pop(&mut self) -> Option<Entry<E>> {
         let last = self.entries.pop()?;
@@ -85,30 +91,50 @@ impl<E> QuadHeap<E> {
         }
         let top = std::mem::replace(&mut self.entries[0], last);
         let n = self.entries.len();
-        let key = self.entries[0].key();
+        let entries = &mut self.entries[..];
         let mut i = 0;
         loop {
             let first = 4 * i + 1;
-            if first >= n {
-                break;
-            }
-            let mut least = first;
-            let mut least_key = self.entries[first].key();
-            for child in first + 1..(first + 4).min(n) {
-                let k = self.entries[child].key();
-                if k < least_key {
-                    least = child;
-                    least_key = k;
+            let least = if first + 4 <= n {
+                let k = |c: usize| entries[c].key();
+                let (a, ka) = least_of(first, k(first), first + 1, k(first + 1));
+                let (b, kb) = least_of(first + 2, k(first + 2), first + 3, k(first + 3));
+                least_of(a, ka, b, kb).0
+            } else if first < n {
+                let mut least = first;
+                let mut least_key = entries[first].key();
+                for (child, entry) in entries.iter().enumerate().skip(first + 1) {
+                    let k = entry.key();
+                    if k < least_key {
+                        least = child;
+                        least_key = k;
+                    }
                 }
-            }
-            if least_key >= key {
+                least
+            } else {
+                break;
+            };
+            entries.swap(i, least);
+            i = least;
+        }
+        let key = entries[i].key();
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if entries[parent].key() <= key {
                 break;
             }
-            self.entries.swap(i, least);
-            i = least;
+            entries.swap(i, parent);
+            i = parent;
         }
         Some(top)
     }
+}
+
+/// The lesser of two (index, key) pairs, by selects.
+#[inline(always)]
+fn least_of(a: usize, ka: u128, b: usize, kb: u128) -> (usize, u128) {
+    let b_less = kb < ka;
+    (if b_less { b } else { a }, if b_less { kb } else { ka })
 }
 
 /// A deterministic event queue. Events come out ordered by time, then by the order in which
