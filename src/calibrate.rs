@@ -26,6 +26,9 @@ pub(crate) fn run_calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&args.out, calibration.to_toml()?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     write_fits(&mut std::io::stdout().lock(), &fits)?;
+    for warning in fits.iter().flat_map(|f| &f.warnings) {
+        eprintln!("warning: {warning}");
+    }
     eprintln!(
         "wrote {} (platforms: {})",
         args.out.display(),

@@ -50,6 +50,9 @@ pub struct PlatformFit {
     pub rows: usize,
     /// One entry per component.
     pub components: Vec<ComponentFit>,
+    /// What the runs could not tell, each a sentence a user can act on (printed by
+    /// `faastwin calibrate` and `faastwin loop`).
+    pub warnings: Vec<String>,
 }
 
 /// Fits every platform kind found in `runs`; returns the calibration and the fit reports.
@@ -120,6 +123,7 @@ fn calibrate_platform(
         platform: name,
         runs,
         components: Vec::new(),
+        warnings: Vec::new(),
     };
     let warm: Vec<&InvocationRecord> = runs.iter().flat_map(|r| r.warm()).collect();
     // On Kubernetes, delays come from the runs at the lowest load (at higher loads they hold
@@ -159,6 +163,25 @@ fn calibrate_platform(
     };
     if loads_differ {
         contention::fit_service(&mut f, kind, name, &mut spec, &low)?;
+    } else if matches!(kind, PlatformKind::K8s | PlatformKind::Ksi) {
+        let loads: Vec<u32> = runs
+            .iter()
+            .map(|r| contention::in_flight(r, kind))
+            .collect();
+        let (lo, hi) = (
+            loads.iter().min().copied().unwrap_or(1),
+            loads.iter().max().copied().unwrap_or(1),
+        );
+        let had = if lo == hi {
+            format!("every run had {lo} Jobs in flight per control plane")
+        } else {
+            format!(
+                "the runs had {lo} to {hi} Jobs in flight per control plane, less than twice apart"
+            )
+        };
+        f.warnings.push(format!(
+            "platform {name}: {had}, so the control plane is a fixed delay: contention cannot be read from them, and predictions at more Jobs in flight will be too fast; add runs at twice the load or more"
+        ));
     }
     let report = PlatformFit {
         platform: name.to_owned(),
@@ -166,6 +189,7 @@ fn calibrate_platform(
         runs: runs.iter().map(|r| r.dir.display().to_string()).collect(),
         rows: warm.len(),
         components: f.components,
+        warnings: f.warnings,
     };
     Ok((spec, report))
 }

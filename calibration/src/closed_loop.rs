@@ -205,7 +205,10 @@ pub async fn run_loop(
     }
     progress.step("calibrating from configuration A");
     let kind = options.platform;
-    let (calibration, _) = calibrate(&a_runs, &BTreeMap::new())?;
+    let (calibration, fits) = calibrate(&a_runs, &BTreeMap::new())?;
+    for warning in fits.iter().flat_map(|f| &f.warnings) {
+        progress.step(&format!("warning: {warning}"));
+    }
     let calibration_path = options.out.join("calibration.toml");
     std::fs::write(&calibration_path, calibration.to_toml()?).map_err(io(&calibration_path))?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

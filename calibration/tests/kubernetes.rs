@@ -115,3 +115,32 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
         }
     }
 }
+
+/// A calibration says when its runs cannot show contention: at one load, or at two loads with
+/// the same latency (as on a machine where the Jobs of 2 and 4 partitions do not yet wait for
+/// each other); runs whose latency grows with the load fit without a warning.
+#[test]
+fn runs_that_cannot_show_contention_are_named_in_a_warning() {
+    let warnings = |runs: &[Run]| -> Vec<String> {
+        let (_, fits) = calibrate(runs, &Default::default()).unwrap();
+        fits.into_iter().flat_map(|f| f.warnings).collect()
+    };
+    assert_eq!(warnings(&a_runs("k8s-2")), Vec::<String>::new());
+    let small = crate::kept::run("k8s-2/run-A-small");
+    let one = warnings(std::slice::from_ref(&small));
+    assert_eq!(one.len(), 1, "{one:?}");
+    assert!(
+        one[0].contains("every run had 2 Jobs in flight per control plane")
+            && one[0].contains("too fast"),
+        "{one:?}"
+    );
+    // The same Jobs, as if measured again at twice the partitions: latency did not grow.
+    let mut flat = crate::kept::run("k8s-2/run-A-small");
+    flat.meta.options.partitions = 4;
+    let two = warnings(&[small, flat]);
+    assert_eq!(two.len(), 1, "{two:?}");
+    assert!(
+        two[0].starts_with("platform k8s: Job latency hardly grew from 2 to 4 Jobs in flight"),
+        "{two:?}"
+    );
+}

@@ -37,6 +37,12 @@ use crate::{CalibrationError, workload_of};
 /// The resource every Job visits.
 pub(super) const CONTROL_PLANE: &str = "control_plane";
 
+/// Shared work that leaves more than this share of a fixed delay's squared error is not read
+/// from the runs: their latency hardly grew with the load. On the kept loops and the testbed's
+/// loads 4 and 8 the fitted work leaves 7-30 %; the same runs relabelled to twice the load
+/// (latency unchanged) leave 50 %, loads 2 and 4 on the testbed, below its knee, 100 %.
+const UNEXPLAINED: f64 = 0.4;
+
 /// Candidate service times tried, from none to 90 % of the lowest-load completion time.
 const CANDIDATES: usize = 46;
 
@@ -194,13 +200,22 @@ pub(super) fn fit_service(
     }
     let (service, shape, e) = best;
     *spec = candidate(service, shape)?;
+    let loads: Vec<u32> = f.runs.iter().map(|r| in_flight(r, kind)).collect();
+    if e > UNEXPLAINED * no_service {
+        let (lo, hi) = (
+            loads.iter().min().copied().unwrap_or(1),
+            loads.iter().max().copied().unwrap_or(1),
+        );
+        f.warnings.push(format!(
+            "platform {name}: Job latency hardly grew from {lo} to {hi} Jobs in flight (a fixed delay fits these runs almost as well as shared work: squared error {no_service:.4} against {e:.4}), so the shared work is not known; predictions at more than {hi} Jobs in flight will likely be too fast (on the testbed latency stays flat up to 4 and grows from 8: docs/experiments/pod-load-curve.csv); add runs at a load where latency grows"
+        ));
+    }
     let shifted: Vec<f64> = completion
         .iter()
         .map(|v| (v - service).max(FLOOR_S))
         .collect();
     let report = fit(&shifted, &f.what("completion"))?;
     f.components.retain(|c| c.component != "completion");
-    let loads: Vec<u32> = f.runs.iter().map(|r| in_flight(r, kind)).collect();
     f.components.push(ComponentFit {
         component: "completion".into(),
         rows: shifted.len(),

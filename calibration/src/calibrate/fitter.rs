@@ -16,6 +16,8 @@ pub(super) struct Fitter<'a> {
     pub(super) runs: &'a [&'a Run],
     /// What was fitted so far.
     pub(super) components: Vec<ComponentFit>,
+    /// What the user should know about the fit before trusting its predictions.
+    pub(super) warnings: Vec<String>,
 }
 
 impl Fitter<'_> {
@@ -330,6 +332,7 @@ mod tests {
             platform: "p",
             runs,
             components: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 

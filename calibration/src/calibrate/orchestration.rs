@@ -411,6 +411,7 @@ mod tests {
         let fit = |warm: &[faastwin_measure::InvocationRecord]| {
             let refs: Vec<&faastwin_measure::InvocationRecord> = warm.iter().collect();
             let mut f = super::Fitter {
+                warnings: Vec::new(),
                 platform: "k8s",
                 runs: &[],
                 components: Vec::new(),
