@@ -106,11 +106,22 @@ fn id_of(dir: &Path) -> String {
     hex::encode(&Sha256::digest(dir.as_os_str().as_encoded_bytes())[..4])
 }
 
-fn free_port() -> Result<u16, TestbedError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(io(Path::new("127.0.0.1:0")))
+/// `N` distinct free ports: each listener is held until all are chosen, so the kernel cannot
+/// hand one port out twice. (Another process may still take one before its component binds
+/// it: a component that then exits ends `up` at once, naming the port in its log's tail.)
+fn free_ports<const N: usize>() -> Result<[u16; N], TestbedError> {
+    let listeners = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io(Path::new("127.0.0.1:0")))?;
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener
+            .local_addr()
+            .map_err(io(Path::new("127.0.0.1:0")))?
+            .port();
+    }
+    Ok(ports)
 }
 
 /// The cgroup hierarchies the kubelet uses (cgroup v1, one mount each).
@@ -240,15 +251,25 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
     let logs = dir.join("logs");
+    let [
+        kine,
+        kine_metrics,
+        apiserver,
+        controller_manager,
+        scheduler,
+        kubelet,
+        kubelet_healthz,
+        kwok,
+    ] = free_ports()?;
     let ports = Ports {
-        kine: free_port()?,
-        kine_metrics: free_port()?,
-        apiserver: free_port()?,
-        controller_manager: free_port()?,
-        scheduler: free_port()?,
-        kubelet: free_port()?,
-        kubelet_healthz: free_port()?,
-        kwok: free_port()?,
+        kine,
+        kine_metrics,
+        apiserver,
+        controller_manager,
+        scheduler,
+        kubelet,
+        kubelet_healthz,
+        kwok,
     };
     let (pki, identities) = pki::create(&dir.join("pki"), &options.node)?;
     let server = format!("https://127.0.0.1:{}", ports.apiserver);
@@ -331,7 +352,14 @@ async fn start_all(
     instance.components.push(containerd);
     instance.write()?;
     let socket = instance.containerd_socket();
-    ready::until("containerd", timeout, &log, || async { socket.exists() }).await?;
+    ready::until(
+        "containerd",
+        timeout,
+        &log,
+        &instance.components,
+        || async { socket.exists() },
+    )
+    .await?;
     for archive in [
         options.artifacts.pause_image(),
         options.artifacts.worker_image(),
@@ -372,7 +400,10 @@ async fn start_all(
     let log = kine.log.clone();
     instance.components.push(kine);
     instance.write()?;
-    ready::until("kine", timeout, &log, || ready::listening(ports.kine)).await?;
+    ready::until("kine", timeout, &log, &instance.components, || {
+        ready::listening(ports.kine)
+    })
+    .await?;
     steps.reached("datastore_up");
 
     // The API server.
@@ -386,9 +417,13 @@ async fn start_all(
     instance.components.push(apiserver);
     instance.write()?;
     let client = ready::client(&instance.kubeconfig).await?;
-    ready::until("the API server", timeout, &log, || {
-        ready::api_ready(&client)
-    })
+    ready::until(
+        "the API server",
+        timeout,
+        &log,
+        &instance.components,
+        || ready::api_ready(&client),
+    )
     .await?;
     steps.reached("apiserver_ready");
 
@@ -475,9 +510,13 @@ async fn start_all(
     instance.components.push(kubelet);
     instance.write()?;
     let node = instance.node.clone();
-    ready::until(&format!("node {node}"), timeout, &log, || {
-        ready::node_ready(&client, &node)
-    })
+    ready::until(
+        &format!("node {node}"),
+        timeout,
+        &log,
+        &instance.components,
+        || ready::node_ready(&client, &node),
+    )
     .await?;
     steps.reached("node_ready");
 
@@ -491,12 +530,17 @@ async fn start_all(
         "the default service account",
         timeout,
         &apiserver_log,
+        &instance.components,
         || ready::default_service_account(&client),
     )
     .await?;
-    ready::until("a Job to be accepted", timeout, &apiserver_log, || {
-        ready::job_accepted(&client, &node, &options.worker_image)
-    })
+    ready::until(
+        "a Job to be accepted",
+        timeout,
+        &apiserver_log,
+        &instance.components,
+        || ready::job_accepted(&client, &node, &options.worker_image),
+    )
     .await?;
     steps.reached("first_job_accepted");
     if options.probe {
@@ -609,14 +653,20 @@ async fn start_fake_nodes(
     instance.components.push(kwok);
     instance.write()?;
     let fake = instance.fake_nodes.clone();
-    ready::until("the fake nodes", options.timeout, &log, || async {
-        for name in &fake {
-            if !ready::node_ready(client, name).await {
-                return false;
+    ready::until(
+        "the fake nodes",
+        options.timeout,
+        &log,
+        &instance.components,
+        || async {
+            for name in &fake {
+                if !ready::node_ready(client, name).await {
+                    return false;
+                }
             }
-        }
-        true
-    })
+            true
+        },
+    )
     .await
 }
 
@@ -669,8 +719,9 @@ pub async fn restart(
         }
         let client = ready::client(&instance.kubeconfig).await?;
         let mut exited = false;
-        ready::until("the restarted API server", timeout, &log, || {
-            exited = !alive(&new);
+        // Its own exit is handled below (started again); the others are not watched here.
+        ready::until("the restarted API server", timeout, &log, &[], || {
+            exited = crate::process::gone(&new);
             let client = client.clone();
             async move { exited || ready::api_ready(&client).await }
         })
@@ -878,5 +929,19 @@ fn unmount_under(roots: &[&Path]) {
         if let Err(e) = run(Command::new("umount").args(["-l", point]), "unmounting") {
             tracing::warn!("{e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Ports are chosen while every one of them is still held: no two alike.
+    #[test]
+    fn free_ports_are_distinct() {
+        let ports = super::free_ports::<64>().unwrap();
+        let mut sorted = ports.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), 64);
+        assert!(!sorted.contains(&0));
     }
 }

