@@ -51,8 +51,20 @@ trap teardown EXIT
 trap 'exit 143' TERM INT
 
 say "creating cluster (node $node) in $dir"
-"$testbed" up --dir "$dir" --node "$node" --no-probe --no-worker-image \
-  --kubeconfig "$kubeconfig" 2> >(sed -u "s/^/[ksi $procid $node] /" >&2) >/dev/null
+# Clusters of the other tasks start on the same host at the same moment: a port chosen free
+# may be taken before its component binds it. `up` then fails at once, naming the component;
+# the cluster is removed and started again (three attempts).
+attempt=1
+until "$testbed" up --dir "$dir" --node "$node" --no-probe --no-worker-image \
+  --kubeconfig "$kubeconfig" 2> >(sed -u "s/^/[ksi $procid $node] /" >&2) >/dev/null; do
+  if [ "$attempt" -ge 3 ]; then
+    say "cluster did not start in $attempt attempts" >&2
+    exit 1
+  fi
+  say "cluster start failed (attempt $attempt); removing it and starting again" >&2
+  "$testbed" down --dir "$dir" >"$dir.down.log" 2>&1 || true
+  attempt=$((attempt + 1))
+done
 say "cluster ready"
 KUBECONFIG="$kubeconfig" bash "$workload"
 say "workload done"

@@ -84,6 +84,20 @@ pub struct NodeStartup {
     pub t_first_job_accepted: Option<u64>,
 }
 
+/// The Slurm task a line of srun's says has ended with an error
+/// (`srun: error: n2: task 1: Exited with exit code 1`).
+fn failed_task(line: &str) -> Option<u32> {
+    let rest = line.trim_start().strip_prefix("srun: error: ")?;
+    let (_, task) = rest.split_once(": task ")?;
+    let (procid, what) = task.split_once(':')?;
+    let what = what.trim_start();
+    (what.starts_with("Exited with exit code")
+        || what.starts_with("Killed")
+        || what.starts_with("Terminated"))
+    .then(|| procid.trim().parse().ok())
+    .flatten()
+}
+
 impl NodeStartup {
     /// Takes a startup step from one line of KSI's output, stamped `seen` when it arrived:
     /// `[ksi <procid> <node>] testbed: step <name> <seconds>` (what the testbed's
@@ -94,6 +108,15 @@ impl NodeStartup {
         };
         let mut words = rest.split_whitespace();
         if words.next().and_then(|p| p.parse::<u32>().ok()) != Some(self.procid) {
+            return;
+        }
+        if rest.contains("cluster start failed") {
+            // run-workload.sh starts the cluster again: its steps begin anew.
+            self.t_containerd_up = None;
+            self.t_datastore_up = None;
+            self.t_apiserver_ready = None;
+            self.t_node_ready = None;
+            self.t_first_job_accepted = None;
             return;
         }
         let Some((_, step)) = rest.split_once("testbed: step ") else {
@@ -294,6 +317,26 @@ impl KsiLauncher {
             if let Some(status) = ended {
                 return Err(Self::fail(format!(
                     "srun ended ({status}) before every node was ready; see ksi.log: {}",
+                    self.log_tail()
+                )));
+            }
+            // A task whose cluster did not start ends while the others run on: srun goes on,
+            // but that node will never be ready.
+            let failed = self
+                .log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .filter_map(|(_, line)| failed_task(line))
+                .find(|p| {
+                    nodes
+                        .iter()
+                        .any(|n| n.procid == *p && n.t_api_ready.is_none())
+                });
+            if let Some(procid) = failed {
+                self.teardown().await;
+                return Err(Self::fail(format!(
+                    "KSI task {procid} ended before its cluster was ready; last KSI output: {}",
                     self.log_tail()
                 )));
             }
@@ -564,5 +607,32 @@ impl Platform for KsiPlatform {
         self.launcher.teardown().await;
         self.write_log()?;
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::failed_task;
+
+    #[test]
+    fn srun_names_the_task_that_failed() {
+        assert_eq!(
+            failed_task("srun: error: n2: task 1: Exited with exit code 1"),
+            Some(1)
+        );
+        assert_eq!(failed_task("srun: error: n1: task 0: Killed"), Some(0));
+        assert_eq!(
+            failed_task("srun: error: n1: task 12: Terminated"),
+            Some(12)
+        );
+        assert_eq!(failed_task("[ksi 1 n2] srun: error: task 1: Exited"), None);
+        assert_eq!(
+            failed_task("srun: error: Unable to allocate resources"),
+            None
+        );
+        assert_eq!(
+            failed_task("srun: error: n2: task x: Exited with exit code 1"),
+            None
+        );
     }
 }

@@ -166,3 +166,64 @@ async fn a_missing_run_workload_script_is_named() {
     let err = launcher.launch().await.err().unwrap().to_string();
     assert!(err.contains("nope/run-workload.sh"), "{err}");
 }
+
+/// A node whose cluster fails to start ends the launch at once, naming its Slurm task, while
+/// the other node's task runs on (srun does not end): before, the launch waited out its whole
+/// ready timeout (600 s by default) for a node that could never be ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_cluster_fails_ends_the_launch_at_once() {
+    if !crate::slurm::slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // KSI's contract: run-workload.sh WORKLOAD SHARED in every task. Task 1 fails as
+    // run-workload.sh does when its cluster does not start; task 0 runs the workload (which
+    // waits until the launcher says it is done), with no cluster.
+    let script = dir.path().join("run-workload.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/bash\nif [ \"$SLURM_PROCID\" = 1 ]; then echo \"[ksi 1 x] cluster did not start in 3 attempts\" >&2; exit 1; fi\nbash \"$1\"\n",
+    )
+    .unwrap();
+    let config = KsiConfig {
+        nodes: 2,
+        run_workload: script,
+        shared_dir: dir.path().to_owned(),
+        srun_args: vec![],
+        ready_timeout: Duration::from_secs(110),
+        poll: Duration::from_millis(100),
+    };
+    let launcher = KsiLauncher::new(config, "ksitest3", DriverClock::start()).unwrap();
+    let started = std::time::Instant::now();
+    let err = launcher.launch().await.err().unwrap().to_string();
+    assert!(
+        err.contains("KSI task 1 ended before its cluster was ready"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_failed_cluster_start_begins_the_nodes_steps_anew() {
+    let mut s = NodeStartup {
+        procid: 1,
+        ..NodeStartup::default()
+    };
+    s.apply_step("[ksi 1 n2] testbed: step containerd_up 0.3", 10);
+    s.apply_step("[ksi 1 n2] testbed: step datastore_up 0.4", 20);
+    s.apply_step(
+        "[ksi 0 n1] cluster start failed (attempt 1); removing it and starting again",
+        25,
+    );
+    assert_eq!(s.t_datastore_up, Some(20), "another node's failure");
+    s.apply_step(
+        "[ksi 1 n2] cluster start failed (attempt 1); removing it and starting again",
+        30,
+    );
+    s.apply_step("[ksi 1 n2] testbed: step containerd_up 0.2", 40);
+    assert_eq!((s.t_containerd_up, s.t_datastore_up), (Some(40), None));
+}
