@@ -438,6 +438,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_median_is_the_middle_value_or_the_mean_of_the_two() {
+        assert_eq!(median(&mut [5.0, 1.0, 3.0]), 3.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 10.0]), 3.5);
+        assert_eq!(median(&mut [2.0]), 2.0);
+    }
+
+    /// Sizes within 1.25 times a group's smallest are one group; groups come smallest first.
+    #[test]
+    fn sizes_are_grouped_by_factors_not_bytes() {
+        let pairs = [
+            (2.0e6, 1.0),
+            (1.0e6, 2.0),
+            (1.2e6, 3.0),
+            (1.25e6, 4.0),
+            (2.4e6, 5.0),
+        ];
+        let groups: Vec<Vec<f64>> = size_groups(&pairs)
+            .into_iter()
+            .map(|g| g.into_iter().map(|p| p.1).collect())
+            .collect();
+        assert_eq!(groups, vec![vec![2.0, 3.0], vec![4.0], vec![1.0, 5.0]]);
+    }
+
     /// Ten rows at 1 MB (1..10 ms) and ten at 2 MB: the rank test counts the pairs across
     /// sizes in which the larger size took longer, 50 expected without growth, standard
     /// deviation √175. 90 such pairs (z = 3.02) keep a cost per byte, 89 (z = 2.95) do not.
