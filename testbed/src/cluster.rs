@@ -251,25 +251,16 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
     let logs = dir.join("logs");
-    let [
-        kine,
-        kine_metrics,
-        apiserver,
-        controller_manager,
-        scheduler,
-        kubelet,
-        kubelet_healthz,
-        kwok,
-    ] = free_ports()?;
+    let free = free_ports::<8>()?;
     let ports = Ports {
-        kine,
-        kine_metrics,
-        apiserver,
-        controller_manager,
-        scheduler,
-        kubelet,
-        kubelet_healthz,
-        kwok,
+        kine: free[0],
+        kine_metrics: free[1],
+        apiserver: free[2],
+        controller_manager: free[3],
+        scheduler: free[4],
+        kubelet: free[5],
+        kubelet_healthz: free[6],
+        kwok: free[7],
     };
     let (pki, identities) = pki::create(&dir.join("pki"), &options.node)?;
     let server = format!("https://127.0.0.1:{}", ports.apiserver);
