@@ -164,14 +164,7 @@ fn calibrate_platform(
     if loads_differ {
         contention::fit_service(&mut f, kind, name, &mut spec, &low)?;
     } else if matches!(kind, PlatformKind::K8s | PlatformKind::Ksi) {
-        let loads: Vec<u32> = runs
-            .iter()
-            .map(|r| contention::in_flight(r, kind))
-            .collect();
-        let (lo, hi) = (
-            loads.iter().min().copied().unwrap_or(1),
-            loads.iter().max().copied().unwrap_or(1),
-        );
+        let (lo, hi) = contention::load_range(runs, kind);
         let had = if lo == hi {
             format!("every run had {lo} Jobs in flight per control plane")
         } else {

@@ -60,19 +60,20 @@ pub(super) fn in_flight(run: &Run, kind: PlatformKind) -> u32 {
     }
 }
 
+/// The least and the most Jobs in flight per control plane over `runs`.
+pub(super) fn load_range(runs: &[&Run], kind: PlatformKind) -> (u32, u32) {
+    let loads = runs.iter().map(|r| in_flight(r, kind));
+    (loads.clone().min().unwrap_or(1), loads.max().unwrap_or(1))
+}
+
 /// The runs at the lowest load, and whether the loads differ enough (twice) to separate a
 /// service time from delays.
 pub(super) fn lowest_load<'a>(runs: &[&'a Run], kind: PlatformKind) -> (Vec<&'a Run>, bool) {
-    let loads: Vec<u32> = runs.iter().map(|r| in_flight(r, kind)).collect();
-    let (lo, hi) = (
-        loads.iter().copied().min().unwrap_or(1),
-        loads.iter().copied().max().unwrap_or(1),
-    );
+    let (lo, hi) = load_range(runs, kind);
     let low = runs
         .iter()
-        .zip(&loads)
-        .filter(|(_, l)| **l == lo)
-        .map(|(r, _)| *r)
+        .filter(|r| in_flight(r, kind) == lo)
+        .copied()
         .collect();
     (low, hi >= 2 * lo)
 }
@@ -202,10 +203,7 @@ pub(super) fn fit_service(
     *spec = candidate(service, shape)?;
     let loads: Vec<u32> = f.runs.iter().map(|r| in_flight(r, kind)).collect();
     if e > UNEXPLAINED * no_service {
-        let (lo, hi) = (
-            loads.iter().min().copied().unwrap_or(1),
-            loads.iter().max().copied().unwrap_or(1),
-        );
+        let (lo, hi) = load_range(f.runs, kind);
         f.warnings.push(format!(
             "platform {name}: Job latency hardly grew from {lo} to {hi} Jobs in flight (a fixed delay fits these runs almost as well as shared work: squared error {no_service:.4} against {e:.4}), so the shared work is not known; predictions at more than {hi} Jobs in flight will likely be too fast (on the testbed latency stays flat up to 4 and grows from 8: docs/experiments/pod-load-curve.csv); add runs at a load where latency grows"
         ));
