@@ -169,12 +169,14 @@ async fn a_missing_run_workload_script_is_named() {
 
 /// A node whose cluster fails to start ends the launch at once, naming its Slurm task, while
 /// the other node's task runs on (srun does not end): before, the launch waited out its whole
-/// ready timeout (600 s by default) for a node that could never be ready.
+/// ready timeout (600 s by default, 300 here) for a node that could never be ready.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_cluster_fails_ends_the_launch_at_once() {
     if !crate::slurm::slurm() {
         return;
     }
+    // Not beside the test that holds both nodes for its clusters.
+    let _guard = lock();
     let dir = tempfile::tempdir().unwrap();
     // KSI's contract: run-workload.sh WORKLOAD SHARED in every task. Task 1 fails as
     // run-workload.sh does when its cluster does not start; task 0 runs the workload (which
@@ -190,7 +192,7 @@ async fn a_node_whose_cluster_fails_ends_the_launch_at_once() {
         run_workload: script,
         shared_dir: dir.path().to_owned(),
         srun_args: vec![],
-        ready_timeout: Duration::from_secs(110),
+        ready_timeout: Duration::from_secs(300),
         poll: Duration::from_millis(100),
     };
     let launcher = KsiLauncher::new(config, "ksitest3", DriverClock::start()).unwrap();
@@ -200,8 +202,9 @@ async fn a_node_whose_cluster_fails_ends_the_launch_at_once() {
         err.contains("KSI task 1 ended before its cluster was ready"),
         "{err}"
     );
+    // Well before the ready timeout, even if srun first waits for the nodes.
     assert!(
-        started.elapsed() < Duration::from_secs(60),
+        started.elapsed() < Duration::from_secs(150),
         "{:?}",
         started.elapsed()
     );
