@@ -61,6 +61,7 @@ fn closed_loop_on_local_processes() {
     let out = dir.path().join("loop");
     let stdout = run_loop("local", "20", &out);
     check_loop_output(&stdout);
+    rounds_are_interleaved(&out, 3);
 
     // The loop's calibration file drives `faastwin validate` and `faastwin calibrate` alike.
     let calibration = out.join("calibration.toml");
@@ -113,6 +114,52 @@ fn closed_loop_on_local_processes() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("exceeds the tolerance"));
+}
+
+/// The loop measured in rounds: repetition r of every configuration ran after repetition r − 1
+/// of every other, each in a session of its own, and each session's machine CPU is kept.
+fn rounds_are_interleaved(out: &std::path::Path, rounds: u32) {
+    let configs = [
+        "A-small",
+        "A-double",
+        "B1-4-partitions",
+        "B2-8x-shards",
+        "B3-window-2",
+    ];
+    // Per configuration and repetition: first submission and last completion.
+    let mut spans = Vec::new();
+    for config in configs {
+        let dir = out.join(format!("run-{config}"));
+        let records = faastwin_measure::read_records(&dir.join("invocations.csv")).unwrap();
+        for r in 0..rounds {
+            let rows: Vec<_> = records.iter().filter(|x| x.repetition == r).collect();
+            assert!(!rows.is_empty(), "{config} has no repetition {r}");
+            assert!(
+                rows.iter().all(|x| x.session == r),
+                "{config}: repetition {r} in session {r}"
+            );
+            let start = rows.iter().filter_map(|x| x.t_submit).min().unwrap();
+            let end = rows.iter().filter_map(|x| x.t_done_seen).max().unwrap();
+            spans.push((config, r, start, end));
+        }
+        let meta = faastwin_measure::RunMeta::read(&dir).unwrap();
+        let sessions: Vec<u32> = meta.node_cpu_sessions().map(|n| n.session).collect();
+        assert_eq!(
+            sessions,
+            (0..rounds).collect::<Vec<_>>(),
+            "{config}: machine CPU of every session"
+        );
+    }
+    for &(a, ra, _, end) in &spans {
+        for &(b, rb, start, _) in &spans {
+            if rb == ra + 1 {
+                assert!(
+                    start > end,
+                    "repetition {rb} of {b} started before repetition {ra} of {a} ended"
+                );
+            }
+        }
+    }
 }
 
 pub(crate) fn slurm() -> bool {

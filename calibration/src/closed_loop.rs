@@ -6,6 +6,10 @@
 //!                                                                       │ predict
 //!  B1 (4 partitions), B2 (8S shards), B3 (window 2) ────measure──▶ validate ◀┘
 //! ```
+//!
+//! Every configuration is measured before the calibration, in rounds (one repetition of each
+//! per round), so that the machine's drift falls on all alike; the calibration still sees A
+//! alone.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +36,8 @@ pub struct LoopOptions {
     #[arg(long, default_value_t = 1 << 20, value_parser = faastwin_workers::dataset::parse_bytes)]
     pub small_shard_bytes: u64,
     /// Repetitions of each configuration (calibration from all of A's; measured = median over
-    /// B's). Millisecond runs vary from run to run; three steady them.
+    /// B's), measured in rounds of one repetition of every configuration (KSI: in a row).
+    /// Millisecond runs vary from run to run; three steady them.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repetitions: u32,
     /// Replications of each prediction.
@@ -194,15 +199,31 @@ pub async fn run_loop(
             source: e.into(),
         })?;
     }
-    let mut a_runs = Vec::new();
     let (calibration_configs, held_out) = configurations(options.platform);
-    for config in &calibration_configs {
+    let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
+    let rounds = rounds(options);
+    for round in 0..rounds {
+        // Each round starts one configuration later, so that none is always measured first.
+        let order: Vec<&LoopConfig> = (0..all.len())
+            .map(|i| all[(i + round as usize) % all.len()])
+            .collect();
+        let repetitions = if rounds == 1 { options.repetitions } else { 1 };
         progress.step(&format!(
-            "measuring {} on {} ({} invocations x {} repetitions)",
-            config.name, options.platform, options.invocations, options.repetitions
+            "measuring round {} of {rounds} on {}: {} ({} invocations x {repetitions} repetition{})",
+            round + 1,
+            options.platform,
+            order.iter().map(|c| c.name).collect::<Vec<_>>().join(", "),
+            options.invocations,
+            if repetitions == 1 { "" } else { "s" },
         ));
-        a_runs.push(Run::load(&measure(options, config).await?)?);
+        for config in order {
+            measure(options, config, round, rounds).await?;
+        }
     }
+    let a_runs = calibration_configs
+        .iter()
+        .map(|config| Run::load(&run_dir(options, config)))
+        .collect::<Result<Vec<_>, _>>()?;
     progress.step("calibrating from configuration A");
     let kind = options.platform;
     let (calibration, fits) = calibrate(&a_runs, &BTreeMap::new())?;
@@ -214,8 +235,11 @@ pub async fn run_loop(
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut validations = Vec::new();
     for config in &held_out {
-        progress.step(&format!("measuring held-out configuration {}", config.name));
-        let run = Run::load(&measure(options, config).await?)?;
+        progress.step(&format!(
+            "predicting held-out configuration {}",
+            config.name
+        ));
+        let run = Run::load(&run_dir(options, config))?;
         validations.push(validate(
             &calibration,
             kind.name(),
@@ -235,13 +259,36 @@ fn dataset_dir(options: &LoopOptions, factor: u64) -> PathBuf {
     options.out.join(format!("data-{factor}x"))
 }
 
-/// Measures one configuration into `OUT/run-<name>` (replacing an earlier one).
-async fn measure(options: &LoopOptions, config: &LoopConfig) -> Result<PathBuf, CalibrationError> {
+/// Rounds a loop measures in: one repetition of every configuration per round, so that the
+/// machine's drift over the loop (another tenant, a page-cache flush, a slower minute) falls on
+/// every configuration alike instead of on whichever ran then. Between two sizes of A it would
+/// otherwise read as a cost per byte. On KSI each round would start every node's cluster again
+/// (about a minute each): one round, all repetitions in a row.
+fn rounds(options: &LoopOptions) -> u32 {
+    if options.platform == PlatformKind::Ksi {
+        1
+    } else {
+        options.repetitions
+    }
+}
+
+fn run_dir(options: &LoopOptions, config: &LoopConfig) -> PathBuf {
+    options.out.join(format!("run-{}", config.name))
+}
+
+/// Measures round `round` of one configuration into `OUT/run-<name>`: the first replaces an
+/// earlier run there, the others resume it with one repetition more (a session each).
+async fn measure(
+    options: &LoopOptions,
+    config: &LoopConfig,
+    round: u32,
+    rounds: u32,
+) -> Result<(), CalibrationError> {
     let fail = |what: String| {
         move |source: faastwin_measure::MeasureError| CalibrationError::Measure { what, source }
     };
-    let out = options.out.join(format!("run-{}", config.name));
-    if out.exists() {
+    let out = run_dir(options, config);
+    if round == 0 && out.exists() {
         std::fs::remove_dir_all(&out).map_err(|source| CalibrationError::Measure {
             what: format!("replacing {}", out.display()),
             source: faastwin_measure::MeasureError::Io {
@@ -284,7 +331,11 @@ async fn measure(options: &LoopOptions, config: &LoopConfig) -> Result<PathBuf, 
         } else {
             SubmitPolicy::Sequential
         },
-        repetitions: options.repetitions,
+        repetitions: if rounds == 1 {
+            options.repetitions
+        } else {
+            round + 1
+        },
         between: None,
         warmup: options.warmup(),
         invocations: None,
@@ -297,14 +348,14 @@ async fn measure(options: &LoopOptions, config: &LoopConfig) -> Result<PathBuf, 
         platform,
         run_options,
         dataset,
-        out.clone(),
-        false,
+        out,
+        round > 0,
         Arc::new(NoProgress),
         cancelled,
     )
     .await
     .map_err(fail(format!("measuring {}", config.name)))?;
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -132,11 +132,15 @@ pub struct RunMeta {
     pub driver_cpu_s: Option<f64>,
     /// `driver_cpu_s` per recorded invocation [ms]: the measuring process's own cost.
     pub driver_cpu_ms_per_invocation: Option<f64>,
-    /// The CPU the whole machine spent while the last session measured, when the invocations
-    /// run on the driver's machine (local processes, containers): what a start and a teardown
-    /// cost in CPU beyond the bodies, which wall times alone cannot tell.
+    /// The CPU the whole machine spent while the last session measured (earlier sessions' in
+    /// `earlier_node_cpu`), when the invocations run on the driver's machine (local processes,
+    /// containers): what a start and a teardown cost in CPU beyond the bodies, which wall
+    /// times alone cannot tell.
     #[serde(default)]
     pub node_cpu: Option<NodeCpu>,
+    /// The same for each earlier session of a resumed run, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_node_cpu: Vec<NodeCpu>,
 }
 
 /// Busy CPU time of the machine over one session's measurement (`/proc/stat`). Checked as it
@@ -221,6 +225,11 @@ impl RunMeta {
         }
         options.setup = Some(recorded);
         Ok(options)
+    }
+
+    /// The machine's CPU over every session that recorded it, oldest first.
+    pub fn node_cpu_sessions(&self) -> impl Iterator<Item = &NodeCpu> {
+        self.earlier_node_cpu.iter().chain(&self.node_cpu)
     }
 
     /// Reads `DIR/run.json`; an error names the file, and the line and column of bad JSON.
@@ -335,6 +344,7 @@ struct Previous {
     session: u32,
     started_unix_ns: Option<u64>,
     resumed_unix_ns: Vec<u64>,
+    node_cpu: Vec<NodeCpu>,
 }
 
 impl Previous {
@@ -346,6 +356,7 @@ impl Previous {
             session: 0,
             started_unix_ns: None,
             resumed_unix_ns: Vec::new(),
+            node_cpu: Vec::new(),
         };
         if !resume || !records_path.exists() {
             return Ok(previous);
@@ -364,6 +375,7 @@ impl Previous {
         }
         if let Ok(meta) = RunMeta::read(out_dir) {
             previous.started_unix_ns = Some(meta.started_unix_ns);
+            previous.node_cpu = meta.node_cpu_sessions().copied().collect();
             previous.resumed_unix_ns = meta.resumed_unix_ns;
             previous.session = previous
                 .session
@@ -497,6 +509,7 @@ pub async fn run(
         driver_cpu_s: None,
         driver_cpu_ms_per_invocation: None,
         node_cpu: None,
+        earlier_node_cpu: previous.node_cpu.clone(),
     };
     write_meta(&out_dir, &meta)?;
     let cpu_start = if options.platform.runs_on_node_cores() {

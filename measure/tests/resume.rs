@@ -52,4 +52,8 @@ async fn resume_runs_only_what_is_missing() {
     );
     let meta = std::fs::read_to_string(out.join("run.json")).unwrap();
     assert!(meta.contains("\"resumed\": true"), "{meta}");
+    // Each session's machine CPU is kept: calibration weighs the records of every session.
+    let meta = faastwin_measure::RunMeta::read(&out).unwrap();
+    let sessions: Vec<u32> = meta.node_cpu_sessions().map(|n| n.session).collect();
+    assert_eq!(sessions, vec![0, 1], "{meta:?}");
 }

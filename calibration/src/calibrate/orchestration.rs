@@ -106,33 +106,36 @@ fn split(
 const OTHER_WORK_PER_CORE: f64 = 0.1;
 
 /// The share of spawn, start and teardown that is CPU work: the machine's busy CPU time over
-/// the runs, less what it spent on other work just before each and what the bodies spent, over
-/// the summed wall time of the invocations' startup and completion. An error says why there is
+/// the runs' sessions, less what it spent on other work just before each and what the bodies
+/// of that session spent, over the summed wall time of the invocations' startup and completion. An error says why there is
 /// no trustworthy share: a run did not record the machine's CPU, the machine was busy with
 /// other work, or the share is far outside 0-100 %.
 pub(super) fn cpu_share(runs: &[&crate::runs::Run]) -> Result<f64, String> {
     let (mut cpu, mut wall) = (0.0, 0.0);
     for run in runs {
-        let Some(node) = run.meta.node_cpu else {
+        if run.meta.node_cpu.is_none() {
             return Err(format!("{} did not record the machine's CPU", run.label()));
-        };
+        }
         let cores = f64::from(run.meta.platform.cpus_per_node.unwrap_or(1).max(1));
-        if node.idle_busy_s_per_s > OTHER_WORK_PER_CORE * cores {
-            return Err(format!(
-                "{}: the machine was busy with other work before it ({:.2} of {cores} CPUs), so its busy time measures more than the run",
-                run.label(),
-                node.idle_busy_s_per_s
-            ));
-        }
-        let session = run.records.iter().filter(|r| r.session == node.session);
-        let (mut bodies, mut around) = (0.0, 0.0);
-        for r in session {
-            bodies += r.body_s.unwrap_or(0.0);
-            around += pre_body(r).unwrap_or(0.0).max(0.0) + r.completion_s.unwrap_or(0.0).max(0.0);
-        }
-        if around > 0.0 {
-            cpu += node.busy_s - node.idle_busy_s_per_s * node.wall_s - bodies;
-            wall += around;
+        for node in run.meta.node_cpu_sessions() {
+            if node.idle_busy_s_per_s > OTHER_WORK_PER_CORE * cores {
+                return Err(format!(
+                    "{}: the machine was busy with other work before it ({:.2} of {cores} CPUs), so its busy time measures more than the run",
+                    run.label(),
+                    node.idle_busy_s_per_s
+                ));
+            }
+            let session = run.records.iter().filter(|r| r.session == node.session);
+            let (mut bodies, mut around) = (0.0, 0.0);
+            for r in session {
+                bodies += r.body_s.unwrap_or(0.0);
+                around +=
+                    pre_body(r).unwrap_or(0.0).max(0.0) + r.completion_s.unwrap_or(0.0).max(0.0);
+            }
+            if around > 0.0 {
+                cpu += node.busy_s - node.idle_busy_s_per_s * node.wall_s - bodies;
+                wall += around;
+            }
         }
     }
     if wall <= 0.0 {
@@ -365,6 +368,44 @@ mod tests {
         });
         let err = cpu_share(&[&a]).unwrap_err();
         assert!(err.contains("busy with other work before it"), "{err}");
+    }
+
+    /// A run measured in several sessions (the loop's rounds) counts each session's records
+    /// against that session's machine CPU.
+    #[test]
+    fn every_session_of_a_resumed_run_counts_with_its_own_cpu() {
+        let mut run = kept("container-1/run-A-small");
+        let half = run.records.len() / 2;
+        for r in &mut run.records[half..] {
+            r.session = 1;
+        }
+        let sums = |session: u32| {
+            let rows = run.records.iter().filter(|r| r.session == session);
+            rows.fold((0.0, 0.0), |(bodies, around), r| {
+                (
+                    bodies + r.body_s.unwrap_or(0.0),
+                    around + pre_body(r).unwrap_or(0.0) + r.completion_s.unwrap_or(0.0),
+                )
+            })
+        };
+        let node = |session: u32, share: f64| {
+            let (bodies, around) = sums(session);
+            NodeCpu {
+                session,
+                busy_s: bodies + share * around,
+                wall_s: 10.0,
+                idle_busy_s_per_s: 0.0,
+                driver_s: 0.1,
+            }
+        };
+        let (around_0, around_1) = (sums(0).1, sums(1).1);
+        run.meta.earlier_node_cpu = vec![node(0, 0.3)];
+        run.meta.node_cpu = Some(node(1, 0.7));
+        let want = (0.3 * around_0 + 0.7 * around_1) / (around_0 + around_1);
+        assert!((cpu_share(&[&run]).unwrap() - want).abs() < 1e-9);
+        // The last session alone, as before sessions were kept: its share only.
+        run.meta.earlier_node_cpu.clear();
+        assert!((cpu_share(&[&run]).unwrap() - 0.7).abs() < 1e-9);
     }
 
     /// Fake nodes (kwok) run no body: startup ends when the container is seen terminated and
