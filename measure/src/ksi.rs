@@ -252,6 +252,7 @@ impl KsiLauncher {
         tokio::fs::create_dir_all(&self.control_dir)
             .await
             .map_err(io(&self.control_dir))?;
+        clear_markers(&self.control_dir).map_err(io(&self.control_dir))?;
         let script = self.control_dir.join("workload.sh");
         tokio::fs::write(&script, self.workload_script())
             .await
@@ -610,9 +611,51 @@ impl Platform for KsiPlatform {
     }
 }
 
+/// Removes the markers an earlier launch of the same run left in its control directory (the
+/// directory is this run's, named after it): a stale `done` would end the new workload scripts
+/// at once, a stale `ready-N` would mark a node ready before its cluster is.
+fn clear_markers(control_dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(control_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let marker = name == "done"
+            || name
+                .strip_prefix("ready-")
+                .map(|rest| rest.trim_end_matches(".tmp"))
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+        if marker {
+            match std::fs::remove_file(entry.path()) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::failed_task;
+    use super::{clear_markers, failed_task};
+
+    #[test]
+    fn an_earlier_launchs_markers_are_cleared_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let markers = ["done", "ready-0", "ready-12", "ready-1.tmp"];
+        let others = ["workload.sh", "ready-", "ready-x", "done.txt", "notes"];
+        for name in markers.iter().chain(&others) {
+            std::fs::write(dir.path().join(name), "n1").unwrap();
+        }
+        clear_markers(dir.path()).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = others.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(left, want);
+    }
 
     #[test]
     fn srun_names_the_task_that_failed() {
