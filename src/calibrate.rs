@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use faastwin_calibration::{
     Run, RunValidation, ValidationFormat, calibrate, median_abs_makespan_error, platform_names,
-    run_loop, validate, write_fits, write_validations,
+    run_loop, validate, within_spread, write_fits, write_validations,
 };
 use faastwin_sim::Calibration;
 
@@ -87,13 +87,21 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         .fold(0.0, f64::max);
     if worst.is_nan() || worst > args.tolerance {
         eprintln!(
-            "makespan error {:.1} % exceeds the tolerance of {:.1} %",
+            "makespan error {:.1} % exceeds the tolerance of {:.1} %{}",
             100.0 * worst,
-            100.0 * args.tolerance
+            100.0 * args.tolerance,
+            spread_note(&validations)
         );
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many predictions fall within the run-to-run spread of their measurements, in words.
+fn spread_note(validations: &[RunValidation]) -> String {
+    within_spread(validations).map_or_else(String::new, |(within, of)| {
+        format!("; {within} of {of} within the spread of their measured repetitions")
+    })
 }
 
 pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {
@@ -107,11 +115,12 @@ pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {
     )?;
     let median = median_abs_makespan_error(&outcome.validations);
     println!(
-        "closed loop on {}: calibrated on A, predicted {} held-out configurations; median |makespan error| {:.1} % (tolerance {:.1} %)",
+        "closed loop on {}: calibrated on A, predicted {} held-out configurations; median |makespan error| {:.1} % (tolerance {:.1} %){}",
         options.platform,
         outcome.validations.len(),
         100.0 * median,
-        100.0 * args.tolerance
+        100.0 * args.tolerance,
+        spread_note(&outcome.validations)
     );
     Ok(if median <= args.tolerance {
         ExitCode::SUCCESS

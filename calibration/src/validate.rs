@@ -54,6 +54,10 @@ pub struct RunValidation {
     pub metrics: Vec<MetricComparison>,
     /// KS distance between the predicted and the measured Job latency distributions.
     pub latency_ks_distance: f64,
+    /// The warm makespan of each measured repetition, in order of size [s]: how far the
+    /// measurements themselves spread, against which an error is judged.
+    #[serde(default)]
+    pub measured_makespans_s: Vec<f64>,
 }
 
 impl RunValidation {
@@ -63,6 +67,34 @@ impl RunValidation {
             .iter()
             .find(|m| m.metric == "warm_makespan_s")
             .map_or(f64::NAN, |m| m.rel_error)
+    }
+
+    /// The lowest and highest measured warm makespan relative to the median that is compared
+    /// (e.g. −0.1, +0.15), when at least two repetitions were measured.
+    pub fn measured_spread(&self) -> Option<(f64, f64)> {
+        let median = self
+            .metrics
+            .iter()
+            .find(|m| m.metric == "warm_makespan_s")?
+            .measured;
+        match self.measured_makespans_s.as_slice() {
+            [low, .., high] => Some((low / median - 1.0, high / median - 1.0)),
+            _ => None,
+        }
+    }
+
+    /// Whether the predicted makespan lies between the lowest and the highest measured
+    /// repetition: an error no larger than the run-to-run variation of the measurements.
+    pub fn within_measured_spread(&self) -> Option<bool> {
+        let predicted = self
+            .metrics
+            .iter()
+            .find(|m| m.metric == "warm_makespan_s")?
+            .predicted;
+        match self.measured_makespans_s.as_slice() {
+            [low, .., high] => Some(*low <= predicted && predicted <= *high),
+            _ => None,
+        }
     }
 }
 
@@ -125,6 +157,8 @@ pub fn validate(
         let v: Vec<f64> = warm.iter().filter_map(|r| get(r)).collect();
         v.iter().sum::<f64>() / v.len().max(1) as f64
     };
+    let mut makespans: Vec<f64> = summaries.iter().filter_map(|s| s.warm_makespan_s).collect();
+    makespans.sort_by(f64::total_cmp);
     let d = &predicted.decomposition;
     let metrics = vec![
         MetricComparison::new(
@@ -194,6 +228,7 @@ pub fn validate(
         ),
         metrics,
         latency_ks_distance: ks_two_sample(&measured, &simulated),
+        measured_makespans_s: makespans,
     })
 }
 
@@ -204,6 +239,16 @@ pub fn median_abs_makespan_error(validations: &[RunValidation]) -> f64 {
         .map(|v| v.makespan_rel_error().abs())
         .collect();
     quantile::of(&errors, 0.5).unwrap_or(f64::NAN)
+}
+
+/// How many predicted makespans lie within their runs' measured spread, of how many runs
+/// measured at least twice (none: `None`).
+pub fn within_spread(validations: &[RunValidation]) -> Option<(usize, usize)> {
+    let judged: Vec<bool> = validations
+        .iter()
+        .filter_map(RunValidation::within_measured_spread)
+        .collect();
+    (!judged.is_empty()).then(|| (judged.iter().filter(|w| **w).count(), judged.len()))
 }
 
 /// Validations grouped by platform.
@@ -280,6 +325,23 @@ pub fn write_validations(
                     "",
                 ])
                 .map_err(csv)?;
+                if let [low, .., high] = v.measured_makespans_s.as_slice() {
+                    for (metric, value) in [
+                        ("lowest_warm_makespan_s", low),
+                        ("highest_warm_makespan_s", high),
+                    ] {
+                        w.write_record([
+                            &v.run,
+                            &v.platform,
+                            metric,
+                            &value.to_string(),
+                            "",
+                            "",
+                            "",
+                        ])
+                        .map_err(csv)?;
+                    }
+                }
             }
             w.flush().map_err(io)
         }
@@ -311,13 +373,29 @@ fn write_table(out: &mut dyn std::io::Write, validations: &[RunValidation]) -> s
             "  {:<20} {:>12.3}",
             "latency KS distance", v.latency_ks_distance
         )?;
+        if let (Some((low, high)), Some(within)) = (v.measured_spread(), v.within_measured_spread())
+        {
+            writeln!(
+                out,
+                "  measured makespans span {:+.1} … {:+.1} % of their median over {} repetitions: the prediction lies {} them",
+                100.0 * low,
+                100.0 * high,
+                v.measured_makespans_s.len(),
+                if within { "within" } else { "outside" }
+            )?;
+        }
     }
     if validations.len() > 1 {
         writeln!(
             out,
-            "median |makespan error| over {} runs: {:.1} %",
+            "median |makespan error| over {} runs: {:.1} %{}",
             validations.len(),
-            100.0 * median_abs_makespan_error(validations)
+            100.0 * median_abs_makespan_error(validations),
+            within_spread(validations)
+                .map(|(within, of)| format!(
+                    "; {within} of {of} predictions within the spread of their measured repetitions"
+                ))
+                .unwrap_or_default()
         )?;
     }
     Ok(())

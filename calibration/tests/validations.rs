@@ -3,7 +3,7 @@
 
 use faastwin_calibration::{
     MetricComparison, RunValidation, ValidationFormat, by_platform, median_abs_makespan_error,
-    write_validations,
+    within_spread, write_validations,
 };
 
 fn validation(run: &str, platform: &str, makespan: Option<(f64, f64)>) -> RunValidation {
@@ -21,6 +21,7 @@ fn validation(run: &str, platform: &str, makespan: Option<(f64, f64)>) -> RunVal
         scenario: "6 x relay on 2 partitions / 1 nodes".into(),
         metrics,
         latency_ks_distance: 0.125,
+        measured_makespans_s: Vec::new(),
     }
 }
 
@@ -124,6 +125,73 @@ fn the_table_shows_each_metric_in_percent_and_the_median_only_over_several_runs(
         "{two}"
     );
     assert_eq!(two.matches("run ").count(), 2);
+}
+
+#[test]
+fn an_error_is_judged_against_the_spread_of_the_measured_repetitions() {
+    // Repetitions of 9, 10 and 12 s, median 10: they span -10 … +20 %.
+    let spread = |predicted: f64| RunValidation {
+        measured_makespans_s: vec![9.0, 10.0, 12.0],
+        ..validation("runs/a", "local", Some((10.0, predicted)))
+    };
+    let (low, high) = spread(11.0).measured_spread().unwrap();
+    assert!((low - -0.1).abs() < 1e-12 && (high - 0.2).abs() < 1e-12);
+    assert_eq!(spread(11.0).within_measured_spread(), Some(true));
+    assert_eq!(
+        spread(9.0).within_measured_spread(),
+        Some(true),
+        "the lowest itself"
+    );
+    assert_eq!(spread(8.9).within_measured_spread(), Some(false));
+    assert_eq!(spread(12.1).within_measured_spread(), Some(false));
+    // One repetition, or no makespan: nothing to judge by.
+    let one = RunValidation {
+        measured_makespans_s: vec![10.0],
+        ..validation("b", "local", Some((10.0, 11.0)))
+    };
+    assert_eq!(one.within_measured_spread(), None);
+    let none = RunValidation {
+        measured_makespans_s: vec![9.0, 12.0],
+        ..validation("c", "local", None)
+    };
+    assert_eq!(none.within_measured_spread(), None);
+    assert_eq!(
+        within_spread(&[spread(11.0), spread(13.0), one.clone()]),
+        Some((1, 2))
+    );
+    assert_eq!(within_spread(&[one]), None);
+
+    let table = written(&[spread(13.0), spread(11.0)], ValidationFormat::Table);
+    assert!(
+        table.contains(
+            "  measured makespans span -10.0 … +20.0 % of their median over 3 repetitions: the prediction lies outside them\n"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("the prediction lies within them\n"),
+        "{table}"
+    );
+    assert!(
+        table.ends_with(
+            "median |makespan error| over 2 runs: 20.0 %; 1 of 2 predictions within the spread of their measured repetitions\n"
+        ),
+        "{table}"
+    );
+    let csv = written(&[spread(11.0)], ValidationFormat::Csv);
+    assert!(
+        csv.ends_with(
+            "runs/a,local,lowest_warm_makespan_s,9,,,\nruns/a,local,highest_warm_makespan_s,12,,,\n"
+        ),
+        "{csv}"
+    );
+    let json = written(&[spread(11.0)], ValidationFormat::Json);
+    let back: Vec<RunValidation> = serde_json::from_str(&json).unwrap();
+    assert_eq!(back[0].measured_makespans_s, vec![9.0, 10.0, 12.0]);
+    // Validations written before the spread was: none.
+    let old = json.replace("\"measured_makespans_s\"", "\"unknown\"");
+    let back: Vec<RunValidation> = serde_json::from_str(&old).unwrap();
+    assert!(back[0].measured_makespans_s.is_empty());
 }
 
 #[test]

@@ -14,8 +14,8 @@ trap 'rm -rf "$work"' EXIT
 if [ $# -eq 0 ]; then
   set -- $(cd "$root/docs/loops" && ls -d */ | tr -d /)
 fi
-echo "| platform | loop | more partitions | 8× shards | window 2 | median \\|error\\| | latency KS | 8 MB body predicted / measured |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| platform | loop | more partitions | 8× shards | window 2 | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for loop in "$@"; do
   dir="$root/docs/loops/$loop"
   [ -d "$dir" ] || { echo "table.sh: no loop $dir" >&2; exit 2; }
@@ -25,7 +25,9 @@ for loop in "$@"; do
   "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-B* --format csv \
     > "$work/$loop.csv" 2> /dev/null || true
   awk -F, -v loop="$loop" '
-    $3 == "warm_makespan_s" { e[++n] = 100 * $7; a[n] = e[n] < 0 ? -e[n] : e[n] }
+    $3 == "warm_makespan_s" { e[++n] = 100 * $7; a[n] = e[n] < 0 ? -e[n] : e[n]; pred[$1] = $5 }
+    $3 == "lowest_warm_makespan_s" { low[$1] = $4 }
+    $3 == "highest_warm_makespan_s" { m++; if (pred[$1] >= low[$1] && pred[$1] <= $4) within++ }
     $3 == "latency_ks_distance" { k = $5 + 0; if (lo == "" || k < lo) lo = k; if (hi == "" || k > hi) hi = k }
     $1 ~ /run-B2/ && $3 == "mean_body_s" { body = sprintf("%.2f", $5 / $4) }
     END {
@@ -33,7 +35,7 @@ for loop in "$@"; do
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       med = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
       split(loop, p, "-")
-      printf "| %s | %s | %+.1f %% | %+.1f %% | %+.1f %% | %.1f %% | %.2f–%.2f | %s |\n",
-        p[1], p[2], e[1], e[2], e[3], med, lo, hi, body
+      printf "| %s | %s | %+.1f %% | %+.1f %% | %+.1f %% | %.1f %% | %d of %d | %.2f–%.2f | %s |\n",
+        p[1], p[2], e[1], e[2], e[3], med, within, m, lo, hi, body
     }' "$work/$loop.csv" | sed 's/| -/| −/g'
 done
