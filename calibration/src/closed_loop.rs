@@ -208,15 +208,15 @@ pub async fn run_loop(
             .map(|i| all[(i + round as usize) % all.len()])
             .collect();
         let repetitions = if rounds == 1 { options.repetitions } else { 1 };
-        progress.step(&format!(
-            "measuring round {} of {rounds} on {}: {} ({} invocations x {repetitions} repetition{})",
-            round + 1,
-            options.platform,
-            order.iter().map(|c| c.name).collect::<Vec<_>>().join(", "),
-            options.invocations,
-            if repetitions == 1 { "" } else { "s" },
-        ));
         for config in order {
+            progress.step(&format!(
+                "measuring {} on {} (round {} of {rounds}: {} invocations x {repetitions} repetition{})",
+                config.name,
+                options.platform,
+                round + 1,
+                options.invocations,
+                if repetitions == 1 { "" } else { "s" },
+            ));
             measure(options, config, round, rounds).await?;
         }
     }

@@ -63,20 +63,17 @@ pub struct RunValidation {
 impl RunValidation {
     /// The relative error of the warm makespan.
     pub fn makespan_rel_error(&self) -> f64 {
-        self.metrics
-            .iter()
-            .find(|m| m.metric == "warm_makespan_s")
-            .map_or(f64::NAN, |m| m.rel_error)
+        self.makespan().map_or(f64::NAN, |m| m.rel_error)
+    }
+
+    fn makespan(&self) -> Option<&MetricComparison> {
+        self.metrics.iter().find(|m| m.metric == "warm_makespan_s")
     }
 
     /// The lowest and highest measured warm makespan relative to the median that is compared
     /// (e.g. −0.1, +0.15), when at least two repetitions were measured.
     pub fn measured_spread(&self) -> Option<(f64, f64)> {
-        let median = self
-            .metrics
-            .iter()
-            .find(|m| m.metric == "warm_makespan_s")?
-            .measured;
+        let median = self.makespan()?.measured;
         match self.measured_makespans_s.as_slice() {
             [low, .., high] => Some((low / median - 1.0, high / median - 1.0)),
             _ => None,
@@ -86,11 +83,7 @@ impl RunValidation {
     /// Whether the predicted makespan lies between the lowest and the highest measured
     /// repetition: an error no larger than the run-to-run variation of the measurements.
     pub fn within_measured_spread(&self) -> Option<bool> {
-        let predicted = self
-            .metrics
-            .iter()
-            .find(|m| m.metric == "warm_makespan_s")?
-            .predicted;
+        let predicted = self.makespan()?.predicted;
         match self.measured_makespans_s.as_slice() {
             [low, .., high] => Some(*low <= predicted && predicted <= *high),
             _ => None,

@@ -1,5 +1,6 @@
-//! `faastwin loop` inside the crate, on local processes: datasets of three sizes, A measured
-//! and calibrated from, each held-out configuration measured as it says and predicted.
+//! `faastwin loop` inside the crate, on local processes: datasets of three sizes, every
+//! configuration measured in rounds, A calibrated from, each held-out configuration measured as
+//! it says and predicted.
 
 use std::sync::Mutex;
 
@@ -56,7 +57,7 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         out: out.clone(),
         invocations: 8,
         small_shard_bytes: 16 << 10,
-        repetitions: 1,
+        repetitions: 2,
         replications: 2,
         nodes: Vec::new(),
         warmup: None,
@@ -75,23 +76,32 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         .iter()
         .map(|s| s.split(" on ").next().unwrap().split(" (").next().unwrap())
         .collect();
-    assert_eq!(
-        order[3..],
-        [
-            "measuring A-small",
-            "measuring A-double",
-            "calibrating from configuration A",
-            "measuring held-out configuration B1-4-partitions",
-            "measuring held-out configuration B2-8x-shards",
-            "measuring held-out configuration B3-window-2",
-        ],
-        "{steps:?}"
-    );
+    // Two rounds, the second starting one configuration later; then calibration and the
+    // predictions.
+    let round = |n: &[&str]| {
+        n.iter()
+            .map(|c| format!("measuring {c}"))
+            .collect::<Vec<_>>()
+    };
+    let mut want = round(&["A-small", "A-double", "B1-4-partitions", "B2-8x-shards"]);
+    want.extend(round(&[
+        "B3-window-2",
+        "A-double",
+        "B1-4-partitions",
+        "B2-8x-shards",
+    ]));
+    want.extend(round(&["B3-window-2", "A-small"]));
+    want.push("calibrating from configuration A".into());
+    for c in ["B1-4-partitions", "B2-8x-shards", "B3-window-2"] {
+        want.push(format!("predicting held-out configuration {c}"));
+    }
+    assert_eq!(order[3..], want, "{steps:?}");
     assert!(
-        steps[3].ends_with("(8 invocations x 1 repetitions)"),
+        steps[3].ends_with("(round 1 of 2: 8 invocations x 1 repetition)"),
         "{}",
         steps[3]
     );
+    assert!(steps[8].contains("(round 2 of 2:"), "{}", steps[8]);
     for (step, factor) in steps[..3].iter().zip([1, 2, 8]) {
         let data = out.join(format!("data-{factor}x"));
         assert_eq!(*step, format!("writing dataset {}", data.display()));
@@ -119,7 +129,7 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         assert_eq!(o.run_id, format!("loop-{}", name.to_lowercase()));
         assert_eq!(
             (o.partitions, o.repetitions, o.warmup),
-            (partitions, 1, 0),
+            (partitions, 2, 0),
             "{name}"
         );
         assert_eq!(o.nodes, vec![host.clone()], "{name}");
@@ -136,8 +146,17 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         assert_eq!(setup.worker, options.setup.worker);
         // KSI clusters for as many partitions as there are nodes to hold them: one here.
         assert_eq!(setup.ksi.ksi_nodes, Some(1), "{name}");
-        assert_eq!(run.records.len(), 8, "{name}");
-        let mean = run.records.iter().map(|r| r.bytes_in as f64).sum::<f64>() / 8.0;
+        assert_eq!(run.records.len(), 16, "{name}");
+        let sessions: Vec<(u32, u32)> = run
+            .records
+            .iter()
+            .map(|r| (r.repetition, r.session))
+            .collect();
+        assert!(
+            sessions.iter().all(|(rep, session)| rep == session),
+            "{name}: {sessions:?}"
+        );
+        let mean = run.records.iter().map(|r| r.bytes_in as f64).sum::<f64>() / 16.0;
         let nominal = (factor * (16 << 10)) as f64;
         assert!((mean / nominal - 1.0).abs() < 0.1, "{name}: {mean} B");
     }
