@@ -164,3 +164,52 @@ fn kept_container_loops_predict_more_partitions_better_with_the_measured_cpu_sha
     );
     assert!(mean(&measured) < 0.15, "{measured:?}");
 }
+
+/// Containers measured at two loads (A at two and four in flight, `docs/loops/container-10..12`):
+/// the engine's serial path, sized from them, predicts eight partitions and a window of two
+/// where the cores alone (A at one load, the same held-out runs) were 17-28 % too fast.
+#[test]
+fn kept_container_loops_at_two_loads_predict_eight_partitions_with_a_serial_engine() {
+    let out = tempfile::tempdir().unwrap();
+    let (mut engine, mut cores) = (Vec::new(), Vec::new());
+    for name in ["container-10", "container-11", "container-12"] {
+        for (run, e) in held_out_errors(name, out.path()) {
+            engine.push((run, e.abs()));
+        }
+        // The same loop with A at one load: no serial engine can be read.
+        let one_load = out.path().join(format!("{name}-one-load"));
+        for run in std::fs::read_dir(repo_path("docs/loops").join(name)).unwrap() {
+            let run = run.unwrap().path();
+            if run.is_dir() && !run.ends_with("run-A-4-partitions") {
+                let dest = one_load.join(run.file_name().unwrap());
+                std::fs::create_dir_all(&dest).unwrap();
+                for file in ["invocations.csv", "summary.csv", "run.json"] {
+                    std::fs::copy(run.join(file), dest.join(file)).unwrap();
+                }
+            }
+        }
+        for (run, e) in held_out_errors_in(&one_load, &format!("{name}-one-load"), out.path()) {
+            cores.push((run, e.abs()));
+        }
+    }
+    let median_of = |errors: &[(String, f64)], prefix: &str| {
+        median(
+            errors
+                .iter()
+                .filter(|(run, _)| run.starts_with(prefix))
+                .map(|(_, e)| *e)
+                .collect(),
+        )
+    };
+    for prefix in ["run-B1", "run-B3"] {
+        let (with, without) = (median_of(&engine, prefix), median_of(&cores, prefix));
+        assert!(
+            with < 0.12 && with < 0.6 * without,
+            "{prefix}: median |error| {with:.3} with the serial engine, {without:.3} without"
+        );
+    }
+    assert!(
+        median_of(&engine, "run-B") < 0.08,
+        "every held-out run: {engine:?}"
+    );
+}

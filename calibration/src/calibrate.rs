@@ -119,20 +119,27 @@ fn calibrate_platform(
     name: &str,
     runs: &[&Run],
 ) -> Result<(PlatformSpec, PlatformFit), CalibrationError> {
-    let mut f = Fitter {
-        platform: name,
-        runs,
-        components: Vec::new(),
-        warnings: Vec::new(),
-    };
-    let warm: Vec<&InvocationRecord> = runs.iter().flat_map(|r| r.warm()).collect();
-    // On Kubernetes, delays come from the runs at the lowest load (at higher loads they hold
-    // queueing for the control plane, fitted below as a service time).
+    // On Kubernetes and containers, delays come from the runs at the lowest load (at higher
+    // loads they hold queueing for the control plane or the container engine, fitted below as
+    // a service time).
     let (low_runs, loads_differ) = match kind {
-        PlatformKind::K8s | PlatformKind::Ksi => contention::lowest_load(runs, kind),
+        PlatformKind::K8s | PlatformKind::Ksi | PlatformKind::Container => {
+            contention::lowest_load(runs, kind)
+        }
         _ => (runs.to_vec(), false),
     };
     let low: Vec<&InvocationRecord> = low_runs.iter().flat_map(|r| r.warm()).collect();
+    // Containers at two loads: every stage and body from the lowest (more containers in flight
+    // than cores would be read as processor sharing of the bodies, which they hardly overlap).
+    let serial_engine = kind == PlatformKind::Container && loads_differ;
+    let mut f = Fitter {
+        platform: name,
+        runs: if serial_engine { &low_runs } else { runs },
+        components: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let warm: Vec<&InvocationRecord> = f.runs.iter().flat_map(|r| r.warm()).collect();
+    let rows: usize = runs.iter().map(|r| r.warm().count()).sum();
     let gaps: Vec<f64> = warm
         .iter()
         .filter_map(|r| r.gap_to_next_s)
@@ -151,17 +158,16 @@ fn calibrate_platform(
     };
     let workloads = bodies::fit(&mut f, kind, &mut orchestration.resources)?;
     let mut spec = PlatformSpec {
-        description: format!(
-            "{name} ({kind}), calibrated from {} warm invocations",
-            warm.len()
-        ),
+        description: format!("{name} ({kind}), calibrated from {rows} warm invocations"),
         node_startup: orchestration.node_startup,
         client_gap,
         resources: orchestration.resources,
         stages: orchestration.stages,
         workloads,
     };
-    if loads_differ {
+    if serial_engine {
+        orchestration::engine_serial(&mut f, name, &mut spec, &low, runs)?;
+    } else if loads_differ {
         contention::fit_service(&mut f, kind, name, &mut spec, &low)?;
     } else if matches!(kind, PlatformKind::K8s | PlatformKind::Ksi) {
         let (lo, hi) = contention::load_range(runs, kind);
@@ -180,7 +186,7 @@ fn calibrate_platform(
         platform: name.to_owned(),
         kind,
         runs: runs.iter().map(|r| r.dir.display().to_string()).collect(),
-        rows: warm.len(),
+        rows,
         components: f.components,
         warnings: f.warnings,
     };

@@ -125,16 +125,17 @@ pub const HELD_OUT: [LoopConfig; 3] = [
     },
 ];
 
-/// On Kubernetes, configuration A also runs twice the Jobs in flight (4 partitions), so that the
-/// control plane's service time can be told from its delays; the first held-out configuration
-/// then has more partitions than any of A's (8).
-const KUBERNETES_WIDE: LoopConfig = LoopConfig {
+/// On Kubernetes and containers, configuration A also runs twice the invocations in flight (4
+/// partitions), so that a shared server's service time (the control plane, the container
+/// engine's serial path) can be told from delays; the first held-out configuration then has
+/// more partitions than any of A's (8).
+const WIDE: LoopConfig = LoopConfig {
     name: "A-4-partitions",
     partitions: 4,
     window: 1,
     shard_factor: 1,
 };
-const KUBERNETES_MORE: LoopConfig = LoopConfig {
+const MORE: LoopConfig = LoopConfig {
     name: "B1-8-partitions",
     partitions: 8,
     window: 1,
@@ -145,9 +146,9 @@ const KUBERNETES_MORE: LoopConfig = LoopConfig {
 pub fn configurations(kind: PlatformKind) -> (Vec<LoopConfig>, Vec<LoopConfig>) {
     let mut calibration = CALIBRATION.to_vec();
     let mut held_out = HELD_OUT.to_vec();
-    if kind.is_kubernetes() {
-        calibration.push(KUBERNETES_WIDE);
-        held_out[0] = KUBERNETES_MORE;
+    if kind.is_kubernetes() || kind == PlatformKind::Container {
+        calibration.push(WIDE);
+        held_out[0] = MORE;
     }
     (calibration, held_out)
 }

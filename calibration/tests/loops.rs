@@ -11,11 +11,15 @@ use faastwin_workers::dataset::{self, DatasetSpec};
 use crate::support::worker;
 
 #[test]
-fn kubernetes_loops_add_twice_the_jobs_in_flight_to_a_and_predict_eight_partitions() {
+fn kubernetes_and_container_loops_add_twice_the_load_to_a_and_predict_eight_partitions() {
     let names = |configs: &[faastwin_calibration::LoopConfig]| -> Vec<(&str, u32)> {
         configs.iter().map(|c| (c.name, c.partitions)).collect()
     };
-    for kind in [PlatformKind::K8s, PlatformKind::Ksi] {
+    for kind in [
+        PlatformKind::K8s,
+        PlatformKind::Ksi,
+        PlatformKind::Container,
+    ] {
         let (a, b) = configurations(kind);
         assert_eq!(
             names(&a),
@@ -30,11 +34,7 @@ fn kubernetes_loops_add_twice_the_jobs_in_flight_to_a_and_predict_eight_partitio
             ]
         );
     }
-    for kind in [
-        PlatformKind::Local,
-        PlatformKind::Container,
-        PlatformKind::Slurm,
-    ] {
+    for kind in [PlatformKind::Local, PlatformKind::Slurm] {
         let (a, b) = configurations(kind);
         assert_eq!(names(&a), vec![("A-small", 2), ("A-double", 2)]);
         assert_eq!(

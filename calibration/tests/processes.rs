@@ -1,10 +1,12 @@
 //! Local processes and containers: start and teardown are split into CPU work on the node's
-//! cores and a wait by the share of the machine's CPU the runs measured (`node_cpu`).
+//! cores and a wait by the share of the machine's CPU the runs measured (`node_cpu`); containers
+//! measured at two loads also pass their starts through the engine's serial path.
 
-use faastwin_calibration::calibrate;
+use faastwin_calibration::{calibrate, validate};
+use faastwin_sim::{Discipline, Scope};
 
 use crate::component;
-use crate::kept::a_runs;
+use crate::kept::{a_runs, run};
 
 #[test]
 fn container_start_and_teardown_are_split_by_the_measured_cpu_share() {
@@ -76,4 +78,56 @@ fn runs_that_did_not_record_the_machines_cpu_take_start_and_teardown_as_cpu_work
         "{}",
         startup.method
     );
+}
+
+/// Containers at two loads (two and four in flight): part of each start is the container
+/// engine's serial path, one FIFO server per node, sized by simulating the runs. Four in flight
+/// held out of the calibration (a window of two) is then predicted better than from one load,
+/// where the model can only share the cores.
+#[test]
+fn containers_at_two_loads_pass_their_starts_through_a_serial_engine() {
+    let mut two_loads = a_runs("container-7");
+    two_loads.push(run("container-7/run-B1-4-partitions"));
+    let (calibration, fits) = calibrate(&two_loads, &Default::default()).unwrap();
+    let spec = &calibration.platforms["container"];
+    let engine = &spec.resources["engine"];
+    assert_eq!(engine.discipline, Discipline::Fifo { servers: 1 });
+    assert_eq!(engine.scope, Scope::Node);
+    let control = spec.stages.control_plane.as_ref().unwrap();
+    assert_eq!(control.resource.as_deref(), Some("engine"));
+    let serial = control.work.as_ref().unwrap().mean(0.0);
+    assert!((0.02..0.2).contains(&serial), "serial {serial} s");
+    let fit = component(&fits[0], "engine.serial");
+    assert!(
+        fit.method.contains("containers in flight: [2, 2, 4]"),
+        "{}",
+        fit.method
+    );
+    assert!(
+        component(&fits[0], "startup")
+            .method
+            .contains("less the engine's serial"),
+        "{}",
+        component(&fits[0], "startup").method
+    );
+    assert_eq!(
+        fits[0].rows,
+        two_loads.iter().map(|r| r.warm().count()).sum::<usize>()
+    );
+
+    let one_load = a_runs("container-7");
+    let (alone, _) = calibrate(&one_load, &Default::default()).unwrap();
+    assert!(
+        !alone.platforms["container"]
+            .resources
+            .contains_key("engine")
+    );
+    let window = run("container-7/run-B3-window-2");
+    let error = |c: &faastwin_sim::Calibration| {
+        validate(c, "container", &window, 10, 1, 2)
+            .unwrap()
+            .makespan_rel_error()
+    };
+    let (with, without) = (error(&calibration), error(&alone));
+    assert!(with.abs() < 0.6 * without.abs(), "{with} against {without}");
 }

@@ -107,6 +107,38 @@ fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+/// How far the simulated mean and p95 Job latency of each of `runs` are from the measured ones:
+/// the sum of their squared relative errors, `spec` simulated as platform `name`.
+pub(super) fn latency_error(
+    runs: &[&Run],
+    name: &str,
+    spec: &PlatformSpec,
+) -> Result<f64, CalibrationError> {
+    let calibration = Calibration {
+        description: String::new(),
+        platforms: [(name.to_owned(), spec.clone())].into(),
+        provenance: toml::Table::new(),
+    };
+    let mut sum = 0.0;
+    for run in runs {
+        let workload = workload_of(run)?;
+        let platform = calibration.compile(name, workload.body)?;
+        let replications = replicate(&platform, &workload, 1, 3, 1, &|| {})?;
+        let predicted = PlatformSummary::of(&replications, 1)?;
+        let mut latencies: Vec<f64> = run.warm().filter_map(|r| r.e2e_s).collect();
+        latencies.sort_by(f64::total_cmp);
+        let (Some(measured), Some(p95)) = (
+            mean(latencies.iter().copied()),
+            quantile::sorted(&latencies, 0.95),
+        ) else {
+            continue;
+        };
+        sum += ((predicted.stats.mean_latency_s.median - measured) / measured).powi(2)
+            + ((predicted.p95_latency_s - p95) / p95).powi(2);
+    }
+    Ok(sum)
+}
+
 /// Chooses the control plane's service time and turns `spec`'s completion stage into a delay
 /// followed by that service on the shared server. `low` holds the warm rows of the runs at the
 /// lowest load; `name` is the platform's name in the calibration.
@@ -159,32 +191,7 @@ pub(super) fn fit_service(
         });
         Ok(s)
     };
-    // How far the simulated mean and p95 Job latency of each run are from the measured ones.
-    let error = |s: &PlatformSpec| -> Result<f64, CalibrationError> {
-        let calibration = Calibration {
-            description: String::new(),
-            platforms: [(name.to_owned(), s.clone())].into(),
-            provenance: toml::Table::new(),
-        };
-        let mut sum = 0.0;
-        for run in f.runs {
-            let workload = workload_of(run)?;
-            let platform = calibration.compile(name, workload.body)?;
-            let runs = replicate(&platform, &workload, 1, 3, 1, &|| {})?;
-            let predicted = PlatformSummary::of(&runs, 1)?;
-            let mut latencies: Vec<f64> = run.warm().filter_map(|r| r.e2e_s).collect();
-            latencies.sort_by(f64::total_cmp);
-            let (Some(measured), Some(p95)) = (
-                mean(latencies.iter().copied()),
-                quantile::sorted(&latencies, 0.95),
-            ) else {
-                continue;
-            };
-            sum += ((predicted.stats.mean_latency_s.median - measured) / measured).powi(2)
-                + ((predicted.p95_latency_s - p95) / p95).powi(2);
-        }
-        Ok(sum)
-    };
+    let error = |s: &PlatformSpec| latency_error(f.runs, name, s);
     let mut best = (0.0, None, f64::INFINITY);
     let no_service = error(&candidate(0.0, None)?)?;
     for k in 1..CANDIDATES {

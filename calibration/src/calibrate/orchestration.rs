@@ -3,11 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use faastwin_measure::InvocationRecord;
-use faastwin_models::{Distribution, SizeModel};
-use faastwin_sim::{Discipline, OrchestrationStages, ResourceSpec, Scope, StageSpec};
+use faastwin_measure::{InvocationRecord, PlatformKind};
+use faastwin_models::{Distribution, SizeModel, quantile};
+use faastwin_sim::{Discipline, OrchestrationStages, PlatformSpec, ResourceSpec, Scope, StageSpec};
 
 use super::fitter::{Fitter, contention_scaled, delay};
+use super::{ComponentFit, contention};
 use crate::CalibrationError;
 use crate::fit::FLOOR_S;
 
@@ -44,16 +45,7 @@ pub(super) fn processes(
     warm: &[&InvocationRecord],
 ) -> Result<Orchestration, CalibrationError> {
     let runs = f.runs;
-    let (share, how) = match cpu_share(runs) {
-        Ok(s) => (
-            s,
-            format!(
-                "{:.0} % of it CPU work on the node's cores (the machine's busy CPU beyond the bodies, over the runs), the rest a wait",
-                100.0 * s
-            ),
-        ),
-        Err(why) => (1.0, format!("CPU work on the node's cores ({why})")),
-    };
+    let (share, how) = share_and_how(runs);
     let mut o = Orchestration::default();
     o.stages.startup = split(
         f,
@@ -72,10 +64,25 @@ pub(super) fn processes(
     Ok(o)
 }
 
+/// The CPU share of start and teardown, and how it was found, in words.
+fn share_and_how(runs: &[&crate::runs::Run]) -> (f64, String) {
+    match cpu_share(runs) {
+        Ok(s) => (
+            s,
+            format!(
+                "{:.0} % of it CPU work on the node's cores (the machine's busy CPU beyond the bodies, over the runs), the rest a wait",
+                100.0 * s
+            ),
+        ),
+        Err(why) => (1.0, format!("CPU work on the node's cores ({why})")),
+    }
+}
+
 /// Below this share of CPU work a stage is all wait, above one minus it all work.
 const WHOLE: f64 = 0.02;
 
-/// A stage whose durations are `share` CPU work on the node's cores and the rest a delay.
+/// A stage whose durations are `share` CPU work on the node's cores and the rest a delay,
+/// each part fitted (and recorded) as a component of the calibration.
 fn split(
     f: &mut Fitter<'_>,
     component: &str,
@@ -83,14 +90,27 @@ fn split(
     share: f64,
     method: &str,
 ) -> Result<Option<StageSpec>, CalibrationError> {
+    split_with(component, &values, share, &mut |c, v| f.fixed(c, v, method))
+}
+
+/// Fits one part of a stage: `(component, values)` to its model, `None` without values.
+type FitPart<'a> = dyn FnMut(&str, Vec<f64>) -> Result<Option<Distribution>, CalibrationError> + 'a;
+
+/// [`split`] with the parts fitted by `fit_part(component, values)`.
+fn split_with(
+    component: &str,
+    values: &[f64],
+    share: f64,
+    fit_part: &mut FitPart<'_>,
+) -> Result<Option<StageSpec>, CalibrationError> {
     let part = |s: f64| values.iter().map(|v| v * s).collect::<Vec<_>>();
     let work = if share > WHOLE {
-        f.fixed(component, part(share), method)?
+        fit_part(component, part(share))?
     } else {
         None
     };
     let wait = if share < 1.0 - WHOLE {
-        f.fixed(&format!("{component}_wait"), part(1.0 - share), method)?
+        fit_part(&format!("{component}_wait"), part(1.0 - share))?
     } else {
         None
     };
@@ -99,6 +119,104 @@ fn split(
         resource: work.is_some().then(|| "cores".to_owned()),
         work: work.map(SizeModel::fixed),
     }))
+}
+
+/// The container engine's serial path (podman's locks, its database's writes): one FIFO server
+/// per node that every container's start passes through.
+pub(super) const ENGINE: &str = "engine";
+
+/// Candidate serial times tried, from none to 90 % of the median start at the lowest load.
+const ENGINE_CANDIDATES: usize = 46;
+
+/// Containers measured at two loads (one at least twice the other): part of each start is
+/// serial. With twice the containers in flight the machine's cores stay far from busy (65-69 %
+/// at two in flight, 77-85 % at four, docs/loops/container-7..9), so the throughput is held by
+/// something one container at a time passes through. `spec`'s startup (fitted from the runs at
+/// the lowest load, `low`) gives up a constant serial time to an `engine` FIFO server of one,
+/// visited first; the time is chosen so that the simulated mean and p95 latency of every run in
+/// `all` fit best, none when none fits better.
+pub(super) fn engine_serial(
+    f: &mut Fitter<'_>,
+    name: &str,
+    spec: &mut PlatformSpec,
+    low: &[&InvocationRecord],
+    all: &[&crate::runs::Run],
+) -> Result<(), CalibrationError> {
+    let (share, how) = share_and_how(f.runs);
+    let starts = contention_scaled(low, f.runs, pre_body);
+    let Some(median) = quantile::of(&starts, 0.5) else {
+        return Ok(());
+    };
+    let what = f.what("startup");
+    let candidate = |serial: f64| -> Result<PlatformSpec, CalibrationError> {
+        let rest: Vec<f64> = starts.iter().map(|v| (v - serial).max(FLOOR_S)).collect();
+        let mut s = spec.clone();
+        s.stages.startup = split_with("startup", &rest, share, &mut |_, v| {
+            Ok(Some(crate::fit::fit(&v, &what)?.model))
+        })?;
+        if serial > 0.0 {
+            s.resources.insert(
+                ENGINE.into(),
+                ResourceSpec {
+                    scope: Scope::Node,
+                    discipline: Discipline::Fifo { servers: 1 },
+                },
+            );
+            s.stages.control_plane = Some(StageSpec {
+                delay: None,
+                resource: Some(ENGINE.into()),
+                work: Some(SizeModel::fixed(Distribution::constant(serial).map_err(
+                    |source| CalibrationError::Model {
+                        what: f.what("engine.serial"),
+                        source,
+                    },
+                )?)),
+            });
+        }
+        Ok(s)
+    };
+    let none = contention::latency_error(all, name, &candidate(0.0)?)?;
+    let mut best = (0.0, none);
+    for k in 1..ENGINE_CANDIDATES {
+        let serial = 0.9 * median * k as f64 / (ENGINE_CANDIDATES - 1) as f64;
+        let e = contention::latency_error(all, name, &candidate(serial)?)?;
+        if e < best.1 {
+            best = (serial, e);
+        }
+    }
+    let (serial, e) = best;
+    if serial == 0.0 {
+        return Ok(());
+    }
+    *spec = candidate(serial)?;
+    // The startup's components, recorded again without the serial time.
+    f.components
+        .retain(|c| c.component != "startup" && c.component != "startup_wait");
+    let rest: Vec<f64> = starts.iter().map(|v| (v - serial).max(FLOOR_S)).collect();
+    split(
+        f,
+        "startup",
+        rest,
+        share,
+        &format!(
+            "spawn requested -> body start (worker clock) at the lowest load, less the engine's serial {serial:.4} s; {how}"
+        ),
+    )?;
+    let loads: Vec<u32> = all
+        .iter()
+        .map(|r| contention::in_flight(r, PlatformKind::Container))
+        .collect();
+    f.components.push(ComponentFit {
+        component: "engine.serial".into(),
+        rows: all.len(),
+        fit: crate::fit::constant_report(serial, &f.what("engine.serial"))?,
+        intercept_s: None,
+        bytes_range: None,
+        method: format!(
+            "one FIFO server per node (the container engine's serial path); {serial:.4} s chosen from {ENGINE_CANDIDATES} times (0 to 90 % of the median start at the lowest load) so that the simulated mean and p95 latency of every run (containers in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with none it was {none:.4}"
+        ),
+    });
+    Ok(())
 }
 
 /// Other work on the machine before a run above this many CPUs per core makes its busy time
