@@ -123,7 +123,7 @@ fn split_with(
 
 /// The container engine's serial path (podman's locks, its database's writes): one FIFO server
 /// per node that every container's start passes through.
-pub(super) const ENGINE: &str = "engine";
+const ENGINE: &str = "engine";
 
 /// Candidate serial times tried, from none to 90 % of the median start at the lowest load.
 const ENGINE_CANDIDATES: usize = 46;
@@ -148,10 +148,12 @@ pub(super) fn engine_serial(
         return Ok(());
     };
     let what = f.what("startup");
+    // The starts less the serial time: the start's CPU work and wait.
+    let rest =
+        |serial: f64| -> Vec<f64> { starts.iter().map(|v| (v - serial).max(FLOOR_S)).collect() };
     let candidate = |serial: f64| -> Result<PlatformSpec, CalibrationError> {
-        let rest: Vec<f64> = starts.iter().map(|v| (v - serial).max(FLOOR_S)).collect();
         let mut s = spec.clone();
-        s.stages.startup = split_with("startup", &rest, share, &mut |_, v| {
+        s.stages.startup = split_with("startup", &rest(serial), share, &mut |_, v| {
             Ok(Some(crate::fit::fit(&v, &what)?.model))
         })?;
         if serial > 0.0 {
@@ -192,11 +194,10 @@ pub(super) fn engine_serial(
     // The startup's components, recorded again without the serial time.
     f.components
         .retain(|c| c.component != "startup" && c.component != "startup_wait");
-    let rest: Vec<f64> = starts.iter().map(|v| (v - serial).max(FLOOR_S)).collect();
     split(
         f,
         "startup",
-        rest,
+        rest(serial),
         share,
         &format!(
             "spawn requested -> body start (worker clock) at the lowest load, less the engine's serial {serial:.4} s; {how}"
@@ -225,9 +226,9 @@ const OTHER_WORK_PER_CORE: f64 = 0.1;
 
 /// The share of spawn, start and teardown that is CPU work: the machine's busy CPU time over
 /// the runs' sessions, less what it spent on other work just before each and what the bodies
-/// of that session spent, over the summed wall time of the invocations' startup and completion. An error says why there is
-/// no trustworthy share: a run did not record the machine's CPU, the machine was busy with
-/// other work, or the share is far outside 0-100 %.
+/// of that session spent, over the summed wall time of the invocations' startup and completion.
+/// An error says why there is no trustworthy share: a run did not record the machine's CPU,
+/// the machine was busy with other work, or the share is far outside 0-100 %.
 pub(super) fn cpu_share(runs: &[&crate::runs::Run]) -> Result<f64, String> {
     let (mut cpu, mut wall) = (0.0, 0.0);
     for run in runs {
