@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use faastwin_calibration::{
     Run, RunValidation, ValidationFormat, calibrate, median_abs_makespan_error, platform_names,
-    run_loop, validate, within_spread, write_fits, write_validations,
+    run_loop, spread_note, validate, write_fits, write_validations,
 };
 use faastwin_sim::Calibration;
 
@@ -95,13 +95,6 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// How many predictions fall within the run-to-run spread of their measurements, in words.
-fn spread_note(validations: &[RunValidation]) -> String {
-    within_spread(validations).map_or_else(String::new, |(within, of)| {
-        format!("; {within} of {of} within the spread of their measured repetitions")
-    })
 }
 
 pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {

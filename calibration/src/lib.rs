@@ -37,5 +37,5 @@ pub use error::CalibrationError;
 pub use runs::Run;
 pub use validate::{
     MetricComparison, RunValidation, ValidationFormat, by_platform, median_abs_makespan_error,
-    validate, within_spread, workload_of, write_validations,
+    spread_note, validate, within_spread, workload_of, write_validations,
 };

@@ -244,6 +244,14 @@ pub fn within_spread(validations: &[RunValidation]) -> Option<(usize, usize)> {
     (!judged.is_empty()).then(|| (judged.iter().filter(|w| **w).count(), judged.len()))
 }
 
+/// [`within_spread`] in words, to follow a median error: "; 2 of 3 predictions within the
+/// spread of their measured repetitions", or nothing when no run was measured twice.
+pub fn spread_note(validations: &[RunValidation]) -> String {
+    within_spread(validations).map_or_else(String::new, |(within, of)| {
+        format!("; {within} of {of} predictions within the spread of their measured repetitions")
+    })
+}
+
 /// Validations grouped by platform.
 pub fn by_platform(validations: &[RunValidation]) -> BTreeMap<String, Vec<&RunValidation>> {
     let mut map: BTreeMap<String, Vec<&RunValidation>> = BTreeMap::new();
@@ -384,11 +392,7 @@ fn write_table(out: &mut dyn std::io::Write, validations: &[RunValidation]) -> s
             "median |makespan error| over {} runs: {:.1} %{}",
             validations.len(),
             100.0 * median_abs_makespan_error(validations),
-            within_spread(validations)
-                .map(|(within, of)| format!(
-                    "; {within} of {of} predictions within the spread of their measured repetitions"
-                ))
-                .unwrap_or_default()
+            spread_note(validations)
         )?;
     }
     Ok(())
