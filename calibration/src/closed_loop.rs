@@ -218,7 +218,7 @@ pub async fn run_loop(
                 options.invocations,
                 if repetitions == 1 { "" } else { "s" },
             ));
-            measure(options, config, round, rounds).await?;
+            measure(options, config, round, repetitions * (round + 1)).await?;
         }
     }
     let a_runs = calibration_configs
@@ -277,13 +277,13 @@ fn run_dir(options: &LoopOptions, config: &LoopConfig) -> PathBuf {
     options.out.join(format!("run-{}", config.name))
 }
 
-/// Measures round `round` of one configuration into `OUT/run-<name>`: the first replaces an
-/// earlier run there, the others resume it with one repetition more (a session each).
+/// Measures round `round` of one configuration into `OUT/run-<name>`, up to `repetitions` in
+/// all: the first round replaces an earlier run there, the others resume it (a session each).
 async fn measure(
     options: &LoopOptions,
     config: &LoopConfig,
     round: u32,
-    rounds: u32,
+    repetitions: u32,
 ) -> Result<(), CalibrationError> {
     let fail = |what: String| {
         move |source: faastwin_measure::MeasureError| CalibrationError::Measure { what, source }
@@ -332,11 +332,7 @@ async fn measure(
         } else {
             SubmitPolicy::Sequential
         },
-        repetitions: if rounds == 1 {
-            options.repetitions
-        } else {
-            round + 1
-        },
+        repetitions,
         between: None,
         warmup: options.warmup(),
         invocations: None,
