@@ -107,19 +107,34 @@ fn kept_kubernetes_loops_predict_twice_the_measured_load() {
     );
 }
 
+/// A copy under `out/<copy>` of the runs of kept loop `name` that `keep` accepts (their
+/// `invocations.csv`, `summary.csv` and `run.json`); returns the copy and its runs.
+fn copy_loop(
+    name: &str,
+    copy: &str,
+    out: &std::path::Path,
+    keep: impl Fn(&std::path::Path) -> bool,
+) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+    let to = out.join(copy);
+    let mut runs = Vec::new();
+    for run in std::fs::read_dir(repo_path("docs/loops").join(name)).unwrap() {
+        let run = run.unwrap().path();
+        if run.is_dir() && keep(&run) {
+            let dest = to.join(run.file_name().unwrap());
+            std::fs::create_dir_all(&dest).unwrap();
+            for file in ["invocations.csv", "summary.csv", "run.json"] {
+                std::fs::copy(run.join(file), dest.join(file)).unwrap();
+            }
+            runs.push(dest);
+        }
+    }
+    (to, runs)
+}
+
 /// A copy of a kept loop whose runs did not record the machine's CPU (`node_cpu`).
 fn without_node_cpu(name: &str, out: &std::path::Path) -> std::path::PathBuf {
-    let from = repo_path("docs/loops").join(name);
-    let to = out.join(format!("{name}-no-cpu"));
-    for run in std::fs::read_dir(&from).unwrap().map(|e| e.unwrap().path()) {
-        if !run.is_dir() {
-            continue;
-        }
-        let dest = to.join(run.file_name().unwrap());
-        std::fs::create_dir_all(&dest).unwrap();
-        for file in ["invocations.csv", "summary.csv"] {
-            std::fs::copy(run.join(file), dest.join(file)).unwrap();
-        }
+    let (to, runs) = copy_loop(name, &format!("{name}-no-cpu"), out, |_| true);
+    for run in runs {
         let mut meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
         assert!(
@@ -128,7 +143,7 @@ fn without_node_cpu(name: &str, out: &std::path::Path) -> std::path::PathBuf {
             run.display()
         );
         meta.as_object_mut().unwrap().remove("node_cpu");
-        std::fs::write(dest.join("run.json"), meta.to_string()).unwrap();
+        std::fs::write(run.join("run.json"), meta.to_string()).unwrap();
     }
     to
 }
@@ -184,17 +199,9 @@ fn kept_container_loops_at_two_loads_predict_eight_partitions_with_a_serial_engi
             engine.push((run, e.abs()));
         }
         // The same loop with A at one load: no serial engine can be read.
-        let one_load = out.path().join(format!("{name}-one-load"));
-        for run in std::fs::read_dir(repo_path("docs/loops").join(name)).unwrap() {
-            let run = run.unwrap().path();
-            if run.is_dir() && !run.ends_with("run-A-4-partitions") {
-                let dest = one_load.join(run.file_name().unwrap());
-                std::fs::create_dir_all(&dest).unwrap();
-                for file in ["invocations.csv", "summary.csv", "run.json"] {
-                    std::fs::copy(run.join(file), dest.join(file)).unwrap();
-                }
-            }
-        }
+        let (one_load, _) = copy_loop(name, &format!("{name}-one-load"), out.path(), |run| {
+            !run.ends_with("run-A-4-partitions")
+        });
         for (run, e) in held_out_errors_in(&one_load, &format!("{name}-one-load"), out.path()) {
             cores.push((run, e.abs()));
         }
