@@ -99,8 +99,19 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {
     let options = &args.options;
-    let outcome = crate::measure::runtime()?
-        .block_on(run_loop(options, &|step: &str| eprintln!("{step}")))?;
+    let outcome = crate::measure::runtime()?.block_on(async {
+        let cancel = crate::signals::cancel_on_interrupt(
+            "interrupted: finishing in-flight invocations as cancelled, cleaning up",
+        )?;
+        anyhow::Ok(run_loop(options, &|step: &str| eprintln!("{step}"), cancel).await)
+    })?;
+    let outcome = match outcome {
+        Err(e @ faastwin_calibration::CalibrationError::Interrupted { .. }) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(130));
+        }
+        other => other?,
+    };
     write_validations(
         &mut std::io::stdout().lock(),
         &outcome.validations,

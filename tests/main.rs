@@ -15,6 +15,10 @@ mod simulate_cli;
 #[path = "support/worker.rs"]
 mod support;
 mod sweep_slurm;
+// Shared with the measure crate's tests, which read every field; the loop test needs two.
+#[allow(dead_code)]
+#[path = "support/testbed.rs"]
+mod testbed;
 
 /// The `faastwin` binary under test.
 pub(crate) fn faastwin() -> assert_cmd::Command {

@@ -53,6 +53,10 @@ pub struct PlatformFit {
     /// What the runs could not tell, each a sentence a user can act on (printed by
     /// `faastwin calibrate` and `faastwin loop`).
     pub warnings: Vec<String>,
+    /// Kubernetes only: when the runs did not show the control plane's shared work (latency
+    /// flat over their loads, or one load), the most Jobs in flight per control plane they had.
+    /// Predictions above it extrapolate from a flat curve; `faastwin loop` then measures more.
+    pub flat_up_to: Option<u32>,
 }
 
 /// Fits every platform kind found in `runs`; returns the calibration and the fit reports.
@@ -165,12 +169,16 @@ fn calibrate_platform(
         stages: orchestration.stages,
         workloads,
     };
+    let (lo, hi) = contention::load_range(runs, kind);
+    let mut flat_up_to = None;
     if serial_engine {
         orchestration::engine_serial(&mut f, name, &mut spec, &low, runs)?;
     } else if loads_differ {
-        contention::fit_service(&mut f, kind, name, &mut spec, &low)?;
+        if !contention::fit_service(&mut f, kind, name, &mut spec, &low)? {
+            flat_up_to = Some(hi);
+        }
     } else if matches!(kind, PlatformKind::K8s | PlatformKind::Ksi) {
-        let (lo, hi) = contention::load_range(runs, kind);
+        flat_up_to = Some(hi);
         let had = if lo == hi {
             format!("every run had {lo} Jobs in flight per control plane")
         } else {
@@ -189,6 +197,7 @@ fn calibrate_platform(
         rows,
         components: f.components,
         warnings: f.warnings,
+        flat_up_to,
     };
     Ok((spec, report))
 }

@@ -11,6 +11,7 @@
 //! per round), so that the machine's drift falls on all alike; the calibration still sees A
 //! alone.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,12 @@ pub struct LoopOptions {
     /// Millisecond runs vary from run to run; three steady them.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repetitions: u32,
+    /// Kubernetes: most partitions a held-out configuration may have. When A's latency did not
+    /// grow with its load (the control plane's shared work unseen), the held-out configuration
+    /// with the most partitions joins A and one with twice its partitions is measured instead,
+    /// until latency grows or this is reached.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_partitions: u32,
     /// Replications of each prediction.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub replications: u32,
@@ -75,53 +82,61 @@ impl LoopOptions {
 }
 
 /// One configuration of the loop.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoopConfig {
     /// Its name (`A-small`, `B1-4-partitions`, ...).
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// Partitions.
     pub partitions: u32,
     /// In-flight invocations per partition.
     pub window: u32,
     /// Shard size as a multiple of the small one.
     pub shard_factor: u64,
+    /// Invocations as a multiple of `--invocations` (1; a wider rung keeps its predecessor's
+    /// invocations per partition).
+    pub scale: u64,
 }
 
 /// Configuration A: two partitions over two shard sizes, so fixed and per-byte costs separate.
 pub const CALIBRATION: [LoopConfig; 2] = [
     LoopConfig {
-        name: "A-small",
+        name: Cow::Borrowed("A-small"),
         partitions: 2,
         window: 1,
         shard_factor: 1,
+        scale: 1,
     },
     LoopConfig {
-        name: "A-double",
+        name: Cow::Borrowed("A-double"),
         partitions: 2,
         window: 1,
         shard_factor: 2,
+        scale: 1,
     },
 ];
 
 /// The held-out configurations: more partitions, bigger shards, a window.
 pub const HELD_OUT: [LoopConfig; 3] = [
     LoopConfig {
-        name: "B1-4-partitions",
+        name: Cow::Borrowed("B1-4-partitions"),
         partitions: 4,
         window: 1,
         shard_factor: 1,
+        scale: 1,
     },
     LoopConfig {
-        name: "B2-8x-shards",
+        name: Cow::Borrowed("B2-8x-shards"),
         partitions: 2,
         window: 1,
         shard_factor: 8,
+        scale: 1,
     },
     LoopConfig {
-        name: "B3-window-2",
+        name: Cow::Borrowed("B3-window-2"),
         partitions: 2,
         window: 2,
         shard_factor: 1,
+        scale: 1,
     },
 ];
 
@@ -130,16 +145,18 @@ pub const HELD_OUT: [LoopConfig; 3] = [
 /// engine's serial path) can be told from delays; the first held-out configuration then has
 /// more partitions than any of A's (8).
 const WIDE: LoopConfig = LoopConfig {
-    name: "A-4-partitions",
+    name: Cow::Borrowed("A-4-partitions"),
     partitions: 4,
     window: 1,
     shard_factor: 1,
+    scale: 1,
 };
 const MORE: LoopConfig = LoopConfig {
-    name: "B1-8-partitions",
+    name: Cow::Borrowed("B1-8-partitions"),
     partitions: 8,
     window: 1,
     shard_factor: 1,
+    scale: 1,
 };
 
 /// The configurations a loop on `kind` calibrates from, and those it predicts.
@@ -174,10 +191,13 @@ impl<F: Fn(&str)> LoopProgress for F {
     }
 }
 
-/// Runs the whole loop.
+/// Runs the whole loop. When `cancel` turns true (Ctrl-C, SIGTERM) the run being measured stops
+/// as `faastwin measure` stops (in-flight invocations recorded as cancelled, the platform
+/// cleaned up) and the loop ends with [`CalibrationError::Interrupted`].
 pub async fn run_loop(
     options: &LoopOptions,
     progress: &dyn LoopProgress,
+    cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<LoopOutcome, CalibrationError> {
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -187,53 +207,55 @@ pub async fn run_loop(
         }
     };
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
-    for factor in [1, 2, 8] {
-        let dir = dataset_dir(options, factor);
-        progress.step(&format!("writing dataset {}", dir.display()));
-        let spec = DatasetSpec::Etl {
-            count: options.invocations,
-            seed: 1,
-            shard_bytes: options.small_shard_bytes * factor,
-        };
-        dataset::generate(&spec, &dir, &|_| {}).map_err(|e| CalibrationError::Measure {
-            what: format!("generating {}", dir.display()),
-            source: e.into(),
-        })?;
+    for config in [&CALIBRATION[0], &CALIBRATION[1], &HELD_OUT[1]] {
+        write_dataset(options, config, progress, &cancel)?;
     }
-    let (calibration_configs, held_out) = configurations(options.platform);
+    let (mut calibration_configs, mut held_out) = configurations(options.platform);
     let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
-    let rounds = rounds(options);
-    for round in 0..rounds {
-        // Each round starts one configuration later, so that none is always measured first.
-        let order: Vec<&LoopConfig> = (0..all.len())
-            .map(|i| all[(i + round as usize) % all.len()])
-            .collect();
-        let repetitions = if rounds == 1 { options.repetitions } else { 1 };
-        for config in order {
-            progress.step(&format!(
-                "measuring {} on {} (round {} of {rounds}: {} invocations x {repetitions} repetition{})",
-                config.name,
-                options.platform,
-                round + 1,
-                options.invocations,
-                if repetitions == 1 { "" } else { "s" },
-            ));
-            measure(options, config, round, repetitions * (round + 1)).await?;
-        }
-    }
-    let a_runs = calibration_configs
-        .iter()
-        .map(|config| Run::load(&run_dir(options, config)))
-        .collect::<Result<Vec<_>, _>>()?;
-    progress.step("calibrating from configuration A");
+    measure_in_rounds(options, &all, progress, &cancel).await?;
     let kind = options.platform;
-    let (calibration, fits) = calibrate(&a_runs, &BTreeMap::new())?;
-    for warning in fits.iter().flat_map(|f| &f.warnings) {
-        progress.step(&format!("warning: {warning}"));
-    }
+    let calibration = loop {
+        progress.step("calibrating from configuration A");
+        let a_runs = calibration_configs
+            .iter()
+            .map(|config| Run::load(&run_dir(options, config)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (calibration, fits) = calibrate(&a_runs, &BTreeMap::new())?;
+        let Some((joins, wider)) = next_rung(&fits, &held_out, options.max_partitions) else {
+            for warning in fits.iter().flat_map(|f| &f.warnings) {
+                progress.step(&format!("warning: {warning}"));
+            }
+            break calibration;
+        };
+        // What the flat curve predicted for the configuration that now joins A: how far an
+        // extrapolation from below the knee went wrong, worth seeing before it is refitted.
+        let joined = &held_out[0];
+        let flat = validate(
+            &calibration,
+            kind.name(),
+            &Run::load(&run_dir(options, joined))?,
+            options.replications,
+            1,
+            threads(),
+        )?;
+        progress.step(&format!(
+            "latency hardly grew up to {} Jobs in flight per control plane (calibrated from A, {} predicted with a warm makespan error of {:+.1} %); {} joins configuration A as {} and {} is measured and held out instead",
+            fits.iter().filter_map(|f| f.flat_up_to).max().unwrap_or(0),
+            joined.name,
+            100.0 * flat.makespan_rel_error(),
+            joined.name,
+            joins.name,
+            wider.name,
+        ));
+        let (from, to) = (run_dir(options, joined), run_dir(options, &joins));
+        replace_dir(&from, &to)?;
+        calibration_configs.push(joins);
+        held_out[0] = wider;
+        write_dataset(options, &held_out[0], progress, &cancel)?;
+        measure_in_rounds(options, &[&held_out[0]], progress, &cancel).await?;
+    };
     let calibration_path = options.out.join("calibration.toml");
     std::fs::write(&calibration_path, calibration.to_toml()?).map_err(io(&calibration_path))?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut validations = Vec::new();
     for config in &held_out {
         progress.step(&format!(
@@ -247,7 +269,7 @@ pub async fn run_loop(
             &run,
             options.replications,
             1,
-            threads,
+            threads(),
         )?);
     }
     Ok(LoopOutcome {
@@ -256,8 +278,117 @@ pub async fn run_loop(
     })
 }
 
-fn dataset_dir(options: &LoopOptions, factor: u64) -> PathBuf {
-    options.out.join(format!("data-{factor}x"))
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// When A's runs did not show a Kubernetes control plane's shared work (latency flat over A's
+/// loads: predictions above them extrapolate a flat curve, too fast once the control plane
+/// saturates), the next rung of loads: the held-out configuration with the most partitions
+/// (the first) joins A under an A name, and one with twice its partitions is held out instead,
+/// as long as that stays within `max_partitions`. `None` when the shared work was seen, on
+/// other platforms, or at the limit.
+pub fn next_rung(
+    fits: &[crate::PlatformFit],
+    held_out: &[LoopConfig],
+    max_partitions: u32,
+) -> Option<(LoopConfig, LoopConfig)> {
+    let widest = held_out.first()?;
+    let flat = fits
+        .iter()
+        .any(|f| f.kind.is_kubernetes() && f.flat_up_to.is_some());
+    let wider = widest.partitions.checked_mul(2)?;
+    (flat && wider <= max_partitions).then(|| {
+        let named = |prefix: &str, partitions: u32, scale: u64| LoopConfig {
+            name: Cow::Owned(format!("{prefix}-{partitions}-partitions")),
+            partitions,
+            scale,
+            ..widest.clone()
+        };
+        (
+            named("A", widest.partitions, widest.scale),
+            named("B1", wider, 2 * widest.scale),
+        )
+    })
+}
+
+/// Moves a run directory to a new name, replacing what an earlier loop left there.
+fn replace_dir(from: &Path, to: &Path) -> Result<(), CalibrationError> {
+    let fail = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CalibrationError::Measure {
+            what: format!("moving {} to {}", from.display(), to.display()),
+            source: faastwin_measure::MeasureError::Io { path, source },
+        }
+    };
+    if to.exists() {
+        std::fs::remove_dir_all(to).map_err(fail(to))?;
+    }
+    std::fs::rename(from, to).map_err(fail(from))
+}
+
+/// Measures `configs` in rounds, one repetition of each per round, each round starting one
+/// configuration later, so that none is always measured first.
+async fn measure_in_rounds(
+    options: &LoopOptions,
+    configs: &[&LoopConfig],
+    progress: &dyn LoopProgress,
+    cancel: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(), CalibrationError> {
+    let rounds = rounds(options);
+    for round in 0..rounds {
+        let order: Vec<&LoopConfig> = (0..configs.len())
+            .map(|i| configs[(i + round as usize) % configs.len()])
+            .collect();
+        let repetitions = if rounds == 1 { options.repetitions } else { 1 };
+        for config in order {
+            progress.step(&format!(
+                "measuring {} on {} (round {} of {rounds}: {} invocations x {repetitions} repetition{})",
+                config.name,
+                options.platform,
+                round + 1,
+                options.invocations * config.scale,
+                if repetitions == 1 { "" } else { "s" },
+            ));
+            measure(options, config, round, repetitions * (round + 1), cancel).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `OUT/data-<factor>x`, or `OUT/data-<factor>x-<count>` for a rung's more invocations.
+fn dataset_dir(options: &LoopOptions, config: &LoopConfig) -> PathBuf {
+    let factor = config.shard_factor;
+    options.out.join(match config.scale {
+        1 => format!("data-{factor}x"),
+        scale => format!("data-{factor}x-{}", options.invocations * scale),
+    })
+}
+
+/// Writes the dataset `config` reads (ETL shards, seed 1).
+fn write_dataset(
+    options: &LoopOptions,
+    config: &LoopConfig,
+    progress: &dyn LoopProgress,
+    cancel: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(), CalibrationError> {
+    let dir = dataset_dir(options, config);
+    if *cancel.borrow() {
+        return Err(CalibrationError::Interrupted {
+            during: format!("before writing dataset {}", dir.display()),
+        });
+    }
+    progress.step(&format!("writing dataset {}", dir.display()));
+    let spec = DatasetSpec::Etl {
+        count: options.invocations * config.scale,
+        seed: 1,
+        shard_bytes: options.small_shard_bytes * config.shard_factor,
+    };
+    dataset::generate(&spec, &dir, &|_| {}).map_err(|e| CalibrationError::Measure {
+        what: format!("generating {}", dir.display()),
+        source: e.into(),
+    })?;
+    Ok(())
 }
 
 /// Rounds a loop measures in: one repetition of every configuration per round, so that the
@@ -284,11 +415,17 @@ async fn measure(
     config: &LoopConfig,
     round: u32,
     repetitions: u32,
+    cancel: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), CalibrationError> {
     let fail = |what: String| {
         move |source: faastwin_measure::MeasureError| CalibrationError::Measure { what, source }
     };
     let out = run_dir(options, config);
+    if *cancel.borrow() {
+        return Err(CalibrationError::Interrupted {
+            during: format!("before measuring {} into {}", config.name, out.display()),
+        });
+    }
     if round == 0 && out.exists() {
         std::fs::remove_dir_all(&out).map_err(|source| CalibrationError::Measure {
             what: format!("replacing {}", out.display()),
@@ -298,7 +435,7 @@ async fn measure(
             },
         })?;
     }
-    let data = dataset_dir(options, config.shard_factor);
+    let data = dataset_dir(options, config);
     let dataset =
         dataset::read(&data).map_err(|e| fail(format!("reading {}", data.display()))(e.into()))?;
     let run_id = format!("loop-{}", config.name.to_lowercase());
@@ -340,18 +477,22 @@ async fn measure(
         seed: 1,
         setup: Some(setup),
     };
-    let (_cancel, cancelled) = tokio::sync::watch::channel(false);
-    faastwin_measure::run(
+    let outcome = faastwin_measure::run(
         platform,
         run_options,
         dataset,
-        out,
+        out.clone(),
         round > 0,
         Arc::new(NoProgress),
-        cancelled,
+        cancel.clone(),
     )
     .await
     .map_err(fail(format!("measuring {}", config.name)))?;
+    if outcome.interrupted {
+        return Err(CalibrationError::Interrupted {
+            during: format!("measuring {} into {}", config.name, out.display()),
+        });
+    }
     Ok(())
 }
 
@@ -370,6 +511,7 @@ mod tests {
             nodes: Vec::new(),
             warmup: None,
             timeout: 600.0,
+            max_partitions: 32,
             setup: PlatformSetup::default(),
         }
     }

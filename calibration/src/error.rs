@@ -54,4 +54,12 @@ pub enum CalibrationError {
     /// The options are inconsistent (a platform named twice, a name for a kind not in the runs).
     #[error("{0}")]
     Options(String),
+    /// Ctrl-C or SIGTERM stopped a loop; what it measured stays on disk.
+    #[error(
+        "interrupted {during}: the configurations measured before are whole, and a run stopped midway keeps the invocations it recorded (run.json status \"interrupted\")"
+    )]
+    Interrupted {
+        /// What the loop was doing (`measuring A-small into OUT/run-A-small`).
+        during: String,
+    },
 }

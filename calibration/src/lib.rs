@@ -31,7 +31,7 @@ mod validate;
 pub use calibrate::{ComponentFit, PlatformFit, calibrate, platform_names, write_fits};
 pub use closed_loop::{
     CALIBRATION, HELD_OUT, LoopConfig, LoopOptions, LoopOutcome, LoopProgress, configurations,
-    run_loop,
+    next_rung, run_loop,
 };
 pub use error::CalibrationError;
 pub use runs::Run;

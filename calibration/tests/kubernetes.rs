@@ -2,7 +2,8 @@
 //! testbed): processor sharing of one unit per cluster (K3s-like) or per node's cluster (KSI),
 //! fitted at two loads, with the delays taken from the runs at the lower one.
 
-use faastwin_calibration::{Run, calibrate, validate};
+use faastwin_calibration::{Run, calibrate, configurations, next_rung, validate};
+use faastwin_measure::PlatformKind;
 
 use crate::component;
 use crate::kept::a_runs;
@@ -121,26 +122,76 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
 /// each other); runs whose latency grows with the load fit without a warning.
 #[test]
 fn runs_that_cannot_show_contention_are_named_in_a_warning() {
-    let warnings = |runs: &[Run]| -> Vec<String> {
+    // The warnings, and the load up to which latency stayed flat (`flat_up_to`).
+    let fit = |runs: &[Run]| -> (Vec<String>, Option<u32>) {
         let (_, fits) = calibrate(runs, &Default::default()).unwrap();
-        fits.into_iter().flat_map(|f| f.warnings).collect()
+        assert_eq!(fits.len(), 1);
+        (fits[0].warnings.clone(), fits[0].flat_up_to)
     };
-    assert_eq!(warnings(&a_runs("k8s-2")), Vec::<String>::new());
+    assert_eq!(fit(&a_runs("k8s-2")), (Vec::new(), None));
     let small = crate::kept::run("k8s-2/run-A-small");
-    let one = warnings(std::slice::from_ref(&small));
+    let (one, flat_up_to) = fit(std::slice::from_ref(&small));
     assert_eq!(one.len(), 1, "{one:?}");
     assert!(
         one[0].contains("every run had 2 Jobs in flight per control plane")
             && one[0].contains("too fast"),
         "{one:?}"
     );
+    assert_eq!(flat_up_to, Some(2));
     // The same Jobs, as if measured again at twice the partitions: latency did not grow.
     let mut flat = crate::kept::run("k8s-2/run-A-small");
     flat.meta.options.partitions = 4;
-    let two = warnings(&[small, flat]);
+    let (two, flat_up_to) = fit(&[small, flat]);
     assert_eq!(two.len(), 1, "{two:?}");
     assert!(
         two[0].starts_with("platform k8s: Job latency hardly grew from 2 to 4 Jobs in flight"),
         "{two:?}"
     );
+    assert_eq!(flat_up_to, Some(4));
+}
+
+/// `faastwin loop` climbs a rung of loads where A's latency stayed flat: KSI loop 5 measured 1
+/// and 2 Jobs in flight per node's cluster with the same latency, so its 8 partitions join A
+/// and 16 are held out; with those 8 partitions (4 per cluster, where latency grew by a
+/// second) the shared work shows and the loop stops climbing. Not past `--max-partitions`,
+/// and not where A's latency grew (k8s loop 2).
+#[test]
+fn a_loop_whose_latency_stayed_flat_measures_twice_the_partitions_next() {
+    let fits = |runs: &[Run]| calibrate(runs, &Default::default()).unwrap().1;
+    let (_, held_out) = configurations(PlatformKind::Ksi);
+    let flat = fits(&a_runs("ksi-5"));
+    assert_eq!(flat[0].flat_up_to, Some(2));
+    let (joins, wider) = next_rung(&flat, &held_out, 32).expect("a rung");
+    for (config, name, partitions) in [
+        (&joins, "A-8-partitions", 8),
+        (&wider, "B1-16-partitions", 16),
+    ] {
+        assert_eq!(
+            (
+                config.name.as_ref(),
+                config.partitions,
+                config.window,
+                config.shard_factor
+            ),
+            (name, partitions, 1, 1)
+        );
+    }
+    assert_eq!(
+        next_rung(&flat, &held_out, 16),
+        Some((joins, wider.clone()))
+    );
+    assert_eq!(
+        next_rung(&flat, &held_out, 15),
+        None,
+        "past --max-partitions"
+    );
+
+    let mut with_eight = a_runs("ksi-5");
+    with_eight.push(crate::kept::run("ksi-5/run-B1-8-partitions"));
+    let grown = fits(&with_eight);
+    assert_eq!(grown[0].flat_up_to, None, "{:?}", grown[0].warnings);
+    assert_eq!(next_rung(&grown, &[wider], 32), None);
+
+    let (_, k8s_held_out) = configurations(PlatformKind::K8s);
+    assert_eq!(next_rung(&fits(&a_runs("k8s-2")), &k8s_held_out, 32), None);
 }

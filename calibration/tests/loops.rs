@@ -12,9 +12,12 @@ use crate::support::worker;
 
 #[test]
 fn kubernetes_and_container_loops_add_twice_the_load_to_a_and_predict_eight_partitions() {
-    let names = |configs: &[faastwin_calibration::LoopConfig]| -> Vec<(&str, u32)> {
-        configs.iter().map(|c| (c.name, c.partitions)).collect()
-    };
+    fn names(configs: &[faastwin_calibration::LoopConfig]) -> Vec<(&str, u32)> {
+        configs
+            .iter()
+            .map(|c| (c.name.as_ref(), c.partitions))
+            .collect()
+    }
     for kind in [
         PlatformKind::K8s,
         PlatformKind::Ksi,
@@ -62,6 +65,7 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         nodes: Vec::new(),
         warmup: None,
         timeout: 60.0,
+        max_partitions: 32,
         setup: PlatformSetup {
             worker: worker(),
             ..PlatformSetup::default()
@@ -69,7 +73,8 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
     };
     let steps = Mutex::new(Vec::new());
     let progress = |what: &str| steps.lock().unwrap().push(what.to_owned());
-    let outcome = run_loop(&options, &progress).await.unwrap();
+    let (_cancel, cancelled) = tokio::sync::watch::channel(false);
+    let outcome = run_loop(&options, &progress, cancelled).await.unwrap();
 
     let steps = steps.into_inner().unwrap();
     let order: Vec<&str> = steps

@@ -141,21 +141,22 @@ pub(super) fn latency_error(
 
 /// Chooses the control plane's service time and turns `spec`'s completion stage into a delay
 /// followed by that service on the shared server. `low` holds the warm rows of the runs at the
-/// lowest load; `name` is the platform's name in the calibration.
+/// lowest load; `name` is the platform's name in the calibration. Returns whether the runs
+/// showed the shared work (latency grew with the load); if not, a warning says so.
 pub(super) fn fit_service(
     f: &mut Fitter<'_>,
     kind: PlatformKind,
     name: &str,
     spec: &mut PlatformSpec,
     low: &[&InvocationRecord],
-) -> Result<(), CalibrationError> {
+) -> Result<bool, CalibrationError> {
     let completion: Vec<f64> = low
         .iter()
         .filter_map(|r| super::orchestration::completion_of(r))
         .filter(|v| *v >= 0.0)
         .collect();
     let Some(median) = quantile::of(&completion, 0.5) else {
-        return Ok(());
+        return Ok(false);
     };
     let scope = match kind {
         PlatformKind::Ksi => Scope::Node,
@@ -209,7 +210,8 @@ pub(super) fn fit_service(
     let (service, shape, e) = best;
     *spec = candidate(service, shape)?;
     let loads: Vec<u32> = f.runs.iter().map(|r| in_flight(r, kind)).collect();
-    if e > UNEXPLAINED * no_service {
+    let seen = e <= UNEXPLAINED * no_service;
+    if !seen {
         let (lo, hi) = load_range(f.runs, kind);
         f.warnings.push(format!(
             "platform {name}: Job latency hardly grew from {lo} to {hi} Jobs in flight (a fixed delay fits these runs almost as well as shared work: squared error {no_service:.4} against {e:.4}), so the shared work is not known; predictions at more than {hi} Jobs in flight will likely be too fast (on the testbed latency stays flat up to 4 and grows from 8: docs/experiments/pod-load-curve.csv); add runs at a load where latency grows"
@@ -256,7 +258,7 @@ pub(super) fn fit_service(
             SHAPES.len()
         ),
     });
-    Ok(())
+    Ok(seen)
 }
 
 #[cfg(test)]
