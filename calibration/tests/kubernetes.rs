@@ -195,3 +195,34 @@ fn a_loop_whose_latency_stayed_flat_measures_twice_the_partitions_next() {
     let (_, k8s_held_out) = configurations(PlatformKind::K8s);
     assert_eq!(next_rung(&fits(&a_runs("k8s-2")), &k8s_held_out, 32), None);
 }
+
+/// Climbing is what makes a Kubernetes loop's prediction at more Jobs in flight: KSI loop 7's A
+/// (1 and 2 Jobs per node's cluster, latency flat) predicts its 16 partitions (8 per cluster,
+/// 5.0 s) 40 % too fast; with the rung its loop climbed (B1-8 in A, 4 per cluster, where
+/// latency grew) within 10 %, and so for KSI loop 6's 16 partitions (one rung, 8 per cluster).
+#[test]
+fn a_rung_above_the_knee_predicts_twice_its_load_where_a_below_it_cannot() {
+    let error = |runs: &[Run], held_out: &str| -> f64 {
+        let (calibration, _) = calibrate(runs, &Default::default()).unwrap();
+        let run = crate::kept::run(held_out);
+        validate(&calibration, "ksi", &run, 5, 1, 2)
+            .unwrap()
+            .makespan_rel_error()
+    };
+    for (name, held_out) in [
+        ("ksi-7", "ksi-7/run-B1-16-partitions"),
+        ("ksi-6", "ksi-6/run-A-16-partitions"),
+    ] {
+        let all = a_runs(name);
+        let (below, rung): (Vec<Run>, Vec<Run>) = all
+            .into_iter()
+            .filter(|r| r.meta.options.partitions <= 8)
+            .partition(|r| r.meta.options.partitions <= 4);
+        let flat = error(&below, held_out);
+        let mut climbed = below.clone();
+        climbed.extend(rung);
+        let climbed = error(&climbed, held_out);
+        assert!(flat < -0.25, "{name} from below the knee: {flat}");
+        assert!(climbed.abs() < 0.1, "{name} with the rung: {climbed}");
+    }
+}
