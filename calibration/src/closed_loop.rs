@@ -9,7 +9,9 @@
 //!
 //! Every configuration is measured before the calibration, in rounds (one repetition of each
 //! per round), so that the machine's drift falls on all alike; the calibration still sees A
-//! alone.
+//! alone. On Kubernetes, where A's latency stayed flat (the control plane's shared work
+//! unseen), the loop climbs: B1 joins A and twice its partitions are measured and held out
+//! ([`next_rung`]), until latency grows or `--max-partitions` stops it.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
