@@ -214,6 +214,7 @@ pub async fn run_loop(
     }
     let (mut calibration_configs, mut held_out) = configurations(options.platform);
     let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
+    clear_earlier_rungs(options, &all)?;
     measure_in_rounds(options, &all, progress, &cancel).await?;
     let kind = options.platform;
     let calibration = loop {
@@ -312,6 +313,34 @@ pub fn next_rung(
             named("B1", wider, 2 * widest.scale),
         )
     })
+}
+
+/// Removes the runs an earlier loop into the same directory measured on rungs this one has not
+/// climbed yet (`run-A-8-partitions`, `run-B1-16-partitions`, ...), so that neither they nor a
+/// `run-A-*` glob over the directory mix them into this loop's.
+fn clear_earlier_rungs(
+    options: &LoopOptions,
+    configs: &[&LoopConfig],
+) -> Result<(), CalibrationError> {
+    let Ok(entries) = std::fs::read_dir(&options.out) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rung = ["run-A-", "run-B1-"].iter().any(|prefix| {
+            name.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix("-partitions"))
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        });
+        if rung && !configs.iter().any(|c| run_dir(options, c) == entry.path()) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(|source| CalibrationError::Measure {
+                what: format!("removing {} (an earlier loop's rung)", path.display()),
+                source: faastwin_measure::MeasureError::Io { path, source },
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Moves a run directory to a new name, replacing what an earlier loop left there.
@@ -533,6 +562,38 @@ mod tests {
         let mut given = options(PlatformKind::Slurm);
         given.nodes = vec!["a".into()];
         assert_eq!(given.nodes(), vec!["a"]);
+    }
+
+    #[test]
+    fn a_new_loop_removes_an_earlier_loops_rungs_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = options(PlatformKind::K8s);
+        options.out = dir.path().to_owned();
+        let kept = [
+            "run-A-small",
+            "run-A-4-partitions",
+            "run-B1-8-partitions",
+            "run-B2-8x-shards",
+            "run-A-x-partitions",
+            "data-1x-80",
+        ];
+        let gone = ["run-A-8-partitions", "run-B1-16-partitions"];
+        for name in kept.iter().chain(&gone) {
+            std::fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        std::fs::write(dir.path().join("calibration.toml"), "").unwrap();
+        let (a, b) = configurations(PlatformKind::K8s);
+        let all: Vec<&LoopConfig> = a.iter().chain(&b).collect();
+        clear_earlier_rungs(&options, &all).unwrap();
+        for name in kept {
+            assert!(dir.path().join(name).exists(), "{name} kept");
+        }
+        for name in gone {
+            assert!(!dir.path().join(name).exists(), "{name} removed");
+        }
+        assert!(dir.path().join("calibration.toml").exists());
+        options.out = dir.path().join("missing");
+        clear_earlier_rungs(&options, &all).unwrap();
     }
 
     #[test]
