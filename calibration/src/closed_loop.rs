@@ -201,13 +201,7 @@ pub async fn run_loop(
     progress: &dyn LoopProgress,
     cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<LoopOutcome, CalibrationError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| CalibrationError::Measure {
-            what: format!("closed loop in {}", path.display()),
-            source: faastwin_measure::MeasureError::Io { path, source },
-        }
-    };
+    let io = |path: &Path| io_failure(format!("closed loop in {}", path.display()), path);
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
     for config in [&CALIBRATION[0], &CALIBRATION[1], &HELD_OUT[1]] {
         write_dataset(options, config, progress, &cancel)?;
@@ -216,7 +210,6 @@ pub async fn run_loop(
     let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
     clear_earlier_rungs(options, &all)?;
     measure_in_rounds(options, &all, progress, &cancel).await?;
-    let kind = options.platform;
     let calibration = loop {
         progress.step("calibrating from configuration A");
         let a_runs = calibration_configs
@@ -233,14 +226,7 @@ pub async fn run_loop(
         // What the flat curve predicted for the configuration that now joins A: how far an
         // extrapolation from below the knee went wrong, worth seeing before it is refitted.
         let joined = &held_out[0];
-        let flat = validate(
-            &calibration,
-            kind.name(),
-            &Run::load(&run_dir(options, joined))?,
-            options.replications,
-            1,
-            threads(),
-        )?;
+        let flat = predict(options, &calibration, joined)?;
         progress.step(&format!(
             "latency hardly grew up to {} Jobs in flight per control plane (calibrated from A, {} predicted with a warm makespan error of {:+.1} %); {} joins configuration A as {} and {} is measured and held out instead",
             fits.iter().filter_map(|f| f.flat_up_to).max().unwrap_or(0),
@@ -265,15 +251,7 @@ pub async fn run_loop(
             "predicting held-out configuration {}",
             config.name
         ));
-        let run = Run::load(&run_dir(options, config))?;
-        validations.push(validate(
-            &calibration,
-            kind.name(),
-            &run,
-            options.replications,
-            1,
-            threads(),
-        )?);
+        validations.push(predict(options, &calibration, config)?);
     }
     Ok(LoopOutcome {
         calibration: calibration_path,
@@ -281,8 +259,47 @@ pub async fn run_loop(
     })
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// The validation of `config`'s run against what `calibration` predicts for it.
+fn predict(
+    options: &LoopOptions,
+    calibration: &faastwin_sim::Calibration,
+    config: &LoopConfig,
+) -> Result<RunValidation, CalibrationError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = Run::load(&run_dir(options, config))?;
+    validate(
+        calibration,
+        options.platform.name(),
+        &run,
+        options.replications,
+        1,
+        threads,
+    )
+}
+
+/// Maps an I/O error on `path` to the loop's error, saying what was being done.
+fn io_failure(
+    what: String,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> CalibrationError + use<> {
+    let path = path.to_owned();
+    move |source| CalibrationError::Measure {
+        what,
+        source: faastwin_measure::MeasureError::Io { path, source },
+    }
+}
+
+/// Stops the loop before its next step once `cancel` has turned true.
+fn unless_cancelled(
+    cancel: &tokio::sync::watch::Receiver<bool>,
+    step: impl FnOnce() -> String,
+) -> Result<(), CalibrationError> {
+    if *cancel.borrow() {
+        return Err(CalibrationError::Interrupted {
+            during: format!("before {}", step()),
+        });
+    }
+    Ok(())
 }
 
 /// When A's runs did not show a Kubernetes control plane's shared work (latency flat over A's
@@ -334,10 +351,10 @@ fn clear_earlier_rungs(
         });
         if rung && !configs.iter().any(|c| run_dir(options, c) == entry.path()) {
             let path = entry.path();
-            std::fs::remove_dir_all(&path).map_err(|source| CalibrationError::Measure {
-                what: format!("removing {} (an earlier loop's rung)", path.display()),
-                source: faastwin_measure::MeasureError::Io { path, source },
-            })?;
+            std::fs::remove_dir_all(&path).map_err(io_failure(
+                format!("removing {} (an earlier loop's rung)", path.display()),
+                &path,
+            ))?;
         }
     }
     Ok(())
@@ -345,12 +362,11 @@ fn clear_earlier_rungs(
 
 /// Moves a run directory to a new name, replacing what an earlier loop left there.
 fn replace_dir(from: &Path, to: &Path) -> Result<(), CalibrationError> {
-    let fail = |path: &Path| {
-        let path = path.to_owned();
-        move |source| CalibrationError::Measure {
-            what: format!("moving {} to {}", from.display(), to.display()),
-            source: faastwin_measure::MeasureError::Io { path, source },
-        }
+    let fail = |path| {
+        io_failure(
+            format!("moving {} to {}", from.display(), to.display()),
+            path,
+        )
     };
     if to.exists() {
         std::fs::remove_dir_all(to).map_err(fail(to))?;
@@ -404,11 +420,7 @@ fn write_dataset(
     cancel: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), CalibrationError> {
     let dir = dataset_dir(options, config);
-    if *cancel.borrow() {
-        return Err(CalibrationError::Interrupted {
-            during: format!("before writing dataset {}", dir.display()),
-        });
-    }
+    unless_cancelled(cancel, || format!("writing dataset {}", dir.display()))?;
     progress.step(&format!("writing dataset {}", dir.display()));
     let spec = DatasetSpec::Etl {
         count: options.invocations * config.scale,
@@ -452,19 +464,12 @@ async fn measure(
         move |source: faastwin_measure::MeasureError| CalibrationError::Measure { what, source }
     };
     let out = run_dir(options, config);
-    if *cancel.borrow() {
-        return Err(CalibrationError::Interrupted {
-            during: format!("before measuring {} into {}", config.name, out.display()),
-        });
-    }
+    unless_cancelled(cancel, || {
+        format!("measuring {} into {}", config.name, out.display())
+    })?;
     if round == 0 && out.exists() {
-        std::fs::remove_dir_all(&out).map_err(|source| CalibrationError::Measure {
-            what: format!("replacing {}", out.display()),
-            source: faastwin_measure::MeasureError::Io {
-                path: out.clone(),
-                source,
-            },
-        })?;
+        std::fs::remove_dir_all(&out)
+            .map_err(io_failure(format!("replacing {}", out.display()), &out))?;
     }
     let data = dataset_dir(options, config);
     let dataset =
