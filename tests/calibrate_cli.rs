@@ -205,17 +205,10 @@ fn sigterm_stops_a_loop_and_keeps_what_it_measured() {
         .spawn()
         .unwrap();
     let second = out.join("run-A-double");
+    let output = crate::terminate_after_three_rows(child, &second);
     let rows = |run: &std::path::Path| {
         std::fs::read_to_string(run.join("invocations.csv")).map_or(0, |s| s.lines().count())
     };
-    while rows(&second) < 3 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(

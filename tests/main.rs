@@ -30,6 +30,23 @@ pub(crate) fn worker_binary() -> std::path::PathBuf {
     support::worker()
 }
 
+/// Sends SIGTERM to `child` once `run` has recorded three invocations (the header and two
+/// rows of `invocations.csv`), then waits for it.
+pub(crate) fn terminate_after_three_rows(
+    child: std::process::Child,
+    run: &std::path::Path,
+) -> std::process::Output {
+    while std::fs::read_to_string(run.join("invocations.csv")).map_or(0, |s| s.lines().count()) < 3
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Path of a file in the repository.
 pub(crate) fn repo_path(relative: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)

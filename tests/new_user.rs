@@ -295,15 +295,7 @@ fn sigterm_stops_a_run_like_ctrl_c() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    while std::fs::read_to_string(run.join("invocations.csv")).map_or(0, |s| s.lines().count()) < 3
-    {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::terminate_after_three_rows(child, &run);
     assert_eq!(
         out.status.code(),
         Some(130),
