@@ -51,11 +51,10 @@ pub struct StartupStep {
     pub unix_ns: u64,
 }
 
-/// The ports of an instance, all on 127.0.0.1.
+/// The ports of an instance, all on 127.0.0.1. (kine's etcd endpoint, which answers anyone who
+/// connects, is no port: it is `RUN/kine.sock`, owner-only.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ports {
-    /// kine's etcd endpoint.
-    pub kine: u16,
     /// kine's metrics.
     pub kine_metrics: u16,
     /// The API server.
@@ -68,8 +67,6 @@ pub struct Ports {
     pub kubelet: u16,
     /// The kubelet's health endpoint.
     pub kubelet_healthz: u16,
-    /// kwok's server.
-    pub kwok: u16,
 }
 
 /// A started instance: `DIR/testbed.json`.
@@ -189,6 +186,11 @@ impl Instance {
     fn containerd_socket(&self) -> PathBuf {
         self.run.join("containerd.sock")
     }
+
+    /// kine's etcd endpoint (unauthenticated, so a socket only its owner can open).
+    fn kine_socket(&self) -> PathBuf {
+        self.run.join("kine.sock")
+    }
 }
 
 /// Records steps as they are reached and announces them on stderr.
@@ -241,38 +243,39 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
     };
     let id = id_of(&dir);
     let run_dir = Path::new("/run/faastwin-testbed").join(&id);
-    for d in [
-        &dir,
-        &run_dir,
-        &dir.join("cni"),
-        &dir.join("kine"),
-        &dir.join("pod-logs"),
-    ] {
+    // The instance directory holds every credential and the datastore (every Secret), the
+    // socket directory the runtime's and datastore's sockets: neither is for other users.
+    for d in [&dir, &run_dir, &dir.join("kine")] {
+        pki::private_dir(d)?;
+    }
+    for d in [&dir.join("cni"), &dir.join("pod-logs")] {
         std::fs::create_dir_all(d).map_err(io(d))?;
     }
     let logs = dir.join("logs");
-    let free = free_ports::<8>()?;
+    let free = free_ports::<6>()?;
     let ports = Ports {
-        kine: free[0],
-        kine_metrics: free[1],
-        apiserver: free[2],
-        controller_manager: free[3],
-        scheduler: free[4],
-        kubelet: free[5],
-        kubelet_healthz: free[6],
-        kwok: free[7],
+        kine_metrics: free[0],
+        apiserver: free[1],
+        controller_manager: free[2],
+        scheduler: free[3],
+        kubelet: free[4],
+        kubelet_healthz: free[5],
     };
     let (pki, identities) = pki::create(&dir.join("pki"), &options.node)?;
     let server = format!("https://127.0.0.1:{}", ports.apiserver);
     let mut kubeconfigs = BTreeMap::new();
+    let mut admin = String::new();
     for (name, user, token, _) in &identities.users {
         let path = dir.join(format!("{name}.kubeconfig"));
-        std::fs::write(&path, pki::kubeconfig(&server, &pki.ca(), user, token))
-            .map_err(io(&path))?;
+        let text = pki::kubeconfig(&server, &pki.ca(), user, token);
+        pki::write_private(&path, text.as_bytes())?;
+        if *name == "admin" {
+            admin = text;
+        }
         kubeconfigs.insert(*name, path);
     }
     let kubeconfig = dir.join("kubeconfig");
-    std::fs::copy(&kubeconfigs["admin"], &kubeconfig).map_err(io(&kubeconfig))?;
+    pki::write_private(&kubeconfig, admin.as_bytes())?;
     let mut instance = Instance {
         id: id.clone(),
         dir: dir.clone(),
@@ -298,9 +301,7 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
     instance.write()?;
     result?;
     if let Some(copy) = &options.kubeconfig_copy {
-        let tmp = copy.with_extension("tmp");
-        std::fs::copy(&kubeconfig, &tmp).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, copy).map_err(io(copy))?;
+        pki::write_private(copy, admin.as_bytes())?;
     }
     Ok(instance)
 }
@@ -380,7 +381,10 @@ async fn start_all(
                     dir.display()
                 ),
             ),
-            arg("listen-address", format!("127.0.0.1:{}", ports.kine)),
+            arg(
+                "listen-address",
+                format!("unix://{}", instance.kine_socket().display()),
+            ),
             arg(
                 "metrics-bind-address",
                 format!("127.0.0.1:{}", ports.kine_metrics),
@@ -391,8 +395,9 @@ async fn start_all(
     let log = kine.log.clone();
     instance.components.push(kine);
     instance.write()?;
+    let kine_socket = instance.kine_socket();
     ready::until("kine", timeout, &log, &instance.components, || {
-        ready::listening(ports.kine)
+        ready::accepting(&kine_socket)
     })
     .await?;
     steps.reached("datastore_up");
@@ -401,7 +406,7 @@ async fn start_all(
     let apiserver = start(
         "kube-apiserver",
         &bin("kube-apiserver"),
-        &apiserver_args(&dir, pki, &ports),
+        &apiserver_args(&dir, pki, &ports, &instance.kine_socket()),
         logs,
     )?;
     let log = apiserver.log.clone();
@@ -479,6 +484,7 @@ async fn start_all(
         config::kubelet(
             &dir,
             &instance.run,
+            &pki.ca(),
             &instance.id,
             ports.kubelet,
             ports.kubelet_healthz,
@@ -548,9 +554,9 @@ async fn start_all(
     Ok(())
 }
 
-fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports) -> Vec<String> {
+fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports, kine: &Path) -> Vec<String> {
     vec![
-        arg("etcd-servers", format!("http://127.0.0.1:{}", ports.kine)),
+        arg("etcd-servers", format!("unix://{}", kine.display())),
         arg("bind-address", "127.0.0.1"),
         arg("advertise-address", "127.0.0.1"),
         arg("secure-port", ports.apiserver),
@@ -558,6 +564,11 @@ fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports) -> Vec<String> {
         arg("tls-private-key-file", pki.serving_key().display()),
         arg("client-ca-file", pki.ca().display()),
         arg("token-auth-file", pki.tokens().display()),
+        arg(
+            "kubelet-client-certificate",
+            pki.kubelet_client_cert().display(),
+        ),
+        arg("kubelet-client-key", pki.kubelet_client_key().display()),
         arg("authorization-mode", "Node,RBAC"),
         arg("enable-admission-plugins", "NodeRestriction"),
         arg("allow-privileged", true),
@@ -583,7 +594,9 @@ fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports) -> Vec<String> {
 }
 
 /// Registers `fake-0..M` (labelled `type=kwok`, annotated for kwok, not tainted: only this
-/// testbed's Jobs run here) and starts kwok to drive them and their pods.
+/// testbed's Jobs run here) and starts kwok to drive them and their pods. kwok's own server
+/// (exec, logs and port-forward of fake pods, unauthenticated) is not started: nothing here uses
+/// it, and an exec rule would make it run host commands for anyone who connects.
 async fn start_fake_nodes(
     options: &UpOptions,
     instance: &mut Instance,
@@ -630,10 +643,6 @@ async fn start_fake_nodes(
             arg(
                 "manage-nodes-with-annotation-selector",
                 "kwok.x-k8s.io/node=fake",
-            ),
-            arg(
-                "server-address",
-                format!("127.0.0.1:{}", instance.ports.kwok),
             ),
             arg("cidr", "10.245.0.0/16"),
             arg("node-ip", "127.0.0.1"),

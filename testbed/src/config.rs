@@ -65,8 +65,18 @@ pub(crate) fn cni(id: &str) -> String {
 
 /// The kubelet: cgroupfs under the instance's own cgroup root, no swap check, the instance's
 /// containerd, loopback-only ports, no eviction (the disk may be fuller than a cluster likes),
-/// pod logs under the instance directory.
-pub(crate) fn kubelet(dir: &Path, run: &Path, id: &str, port: u16, healthz: u16) -> String {
+/// pod logs under the instance directory. Its API answers no anonymous request: callers
+/// authenticate by a certificate of the cluster's CA or a token the API server vouches for, and
+/// the API server authorises each request (webhook authentication and authorisation, as kubeadm
+/// sets them).
+pub(crate) fn kubelet(
+    dir: &Path,
+    run: &Path,
+    ca: &Path,
+    id: &str,
+    port: u16,
+    healthz: u16,
+) -> String {
     format!(
         r#"apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -83,11 +93,17 @@ failCgroupV1: false
 containerRuntimeEndpoint: unix://{run}/containerd.sock
 authentication:
   anonymous:
-    enabled: true
-  webhook:
     enabled: false
+  webhook:
+    enabled: true
+    cacheTTL: 2m0s
+  x509:
+    clientCAFile: {ca}
 authorization:
-  mode: AlwaysAllow
+  mode: Webhook
+  webhook:
+    cacheAuthorizedTTL: 5m0s
+    cacheUnauthorizedTTL: 30s
 evictionHard:
   memory.available: "0%"
   nodefs.available: "0%"
@@ -100,6 +116,7 @@ serializeImagePulls: false
 resolvConf: /etc/resolv.conf
 "#,
         dir = dir.display(),
-        run = run.display()
+        run = run.display(),
+        ca = ca.display()
     )
 }

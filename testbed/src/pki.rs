@@ -1,8 +1,13 @@
 //! Credentials of one instance: a CA, the API server's serving certificate (for 127.0.0.1 and
-//! localhost), the service-account signing key (openssl, EC P-256), and a bearer token per
-//! identity, each in its own kubeconfig.
+//! localhost), its client certificate towards the kubelet, the service-account signing key
+//! (openssl, EC P-256), and a bearer token per identity, each in its own kubeconfig.
+//!
+//! Whatever grants access (keys, tokens, kubeconfigs) is written owner-only (0600) and the
+//! directories holding it are 0700: a token of the instance is cluster-admin, and with privileged
+//! pods allowed that is root on the host.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -39,6 +44,36 @@ impl Pki {
     pub(crate) fn tokens(&self) -> PathBuf {
         self.dir.join("tokens.csv")
     }
+    pub(crate) fn kubelet_client_cert(&self) -> PathBuf {
+        self.dir.join("apiserver-kubelet-client.crt")
+    }
+    pub(crate) fn kubelet_client_key(&self) -> PathBuf {
+        self.dir.join("apiserver-kubelet-client.key")
+    }
+}
+
+/// Creates `dir` (and its parents) and makes it owner-only (0700), also when it existed.
+pub(crate) fn private_dir(dir: &Path) -> Result<(), TestbedError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))
+}
+
+/// Writes `contents` to `path` owner-only (0600): through a new file renamed into place, so
+/// the contents are never readable by others, not even for a moment, and an earlier file of
+/// looser mode is replaced rather than rewritten.
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<(), TestbedError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(contents))
+        .map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 fn openssl(args: &[&str], dir: &Path, what: &str) -> Result<(), TestbedError> {
@@ -57,8 +92,8 @@ fn token() -> Result<String, TestbedError> {
 
 /// Creates the CA, serving certificate, service-account key and tokens in `dir`.
 pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), TestbedError> {
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let steps: [(&[&str], &str); 8] = [
+    private_dir(dir)?;
+    let steps: [(&[&str], &str); 11] = [
         (
             &[
                 "ecparam",
@@ -154,6 +189,54 @@ pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), Testbe
             &["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"],
             "extracting the service-account public key",
         ),
+        // The API server's identity towards the kubelet (logs, exec), which authenticates
+        // every request: a client certificate of the cluster's CA in system:masters, as
+        // kubeadm's apiserver-kubelet-client.
+        (
+            &[
+                "ecparam",
+                "-name",
+                "prime256v1",
+                "-genkey",
+                "-noout",
+                "-out",
+                "apiserver-kubelet-client.key",
+            ],
+            "creating the API server's kubelet client key",
+        ),
+        (
+            &[
+                "req",
+                "-new",
+                "-key",
+                "apiserver-kubelet-client.key",
+                "-subj",
+                "/O=system:masters/CN=kube-apiserver-kubelet-client",
+                "-out",
+                "apiserver-kubelet-client.csr",
+            ],
+            "creating the API server's kubelet client request",
+        ),
+        (
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "apiserver-kubelet-client.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "3650",
+                "-extfile",
+                "client.cnf",
+                "-out",
+                "apiserver-kubelet-client.crt",
+            ],
+            "signing the API server's kubelet client certificate",
+        ),
     ];
     let san = dir.join("san.cnf");
     std::fs::write(
@@ -161,8 +244,22 @@ pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), Testbe
         "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.43.0.1\n",
     )
     .map_err(io(&san))?;
+    let client = dir.join("client.cnf");
+    std::fs::write(&client, "extendedKeyUsage=clientAuth\n").map_err(io(&client))?;
     for (args, what) in steps {
         openssl(args, dir, what)?;
+    }
+    // openssl writes keys by its umask; none of them is for anyone else.
+    for key in [
+        "ca.key",
+        "apiserver.key",
+        "sa.ec",
+        "sa.key",
+        "apiserver-kubelet-client.key",
+    ] {
+        let path = dir.join(key);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io(&path))?;
     }
     let users = vec![
         ("admin", "admin".to_owned(), token()?, "system:masters"),
@@ -192,7 +289,7 @@ pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), Testbe
         .iter()
         .map(|(_, user, token, groups)| format!("{token},{user},{user},\"{groups}\"\n"))
         .collect();
-    std::fs::write(pki.tokens(), csv).map_err(io(&pki.tokens()))?;
+    write_private(&pki.tokens(), csv.as_bytes())?;
     Ok((pki, Identities { users }))
 }
 

@@ -66,11 +66,9 @@ where
     }
 }
 
-/// True when something accepts TCP connections on 127.0.0.1:`port`.
-pub(crate) async fn listening(port: u16) -> bool {
-    tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_ok()
+/// True when something accepts connections on the Unix socket `socket`.
+pub(crate) async fn accepting(socket: &Path) -> bool {
+    tokio::net::UnixStream::connect(socket).await.is_ok()
 }
 
 /// True when the API server says it is ready (`/readyz`).

@@ -5,22 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn testbed() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_faastwin-testbed"))
-}
-
-fn go_missing() -> bool {
-    if std::env::var_os("FAASTWIN_NO_TESTBED").is_some() {
-        eprintln!("skipped: FAASTWIN_NO_TESTBED is set");
-        return true;
-    }
-    let go = Command::new("go").arg("version").output();
-    if go.is_ok_and(|o| o.status.success()) {
-        return false;
-    }
-    eprintln!("skipped: no Go toolchain (the testbed builds Kubernetes from Go modules)");
-    true
-}
+use crate::{go_missing, testbed};
 
 fn processes_mentioning(text: &str) -> usize {
     std::fs::read_dir("/proc")

@@ -2,4 +2,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::process::Command;
+
 mod lifecycle;
+mod security;
+
+/// The `faastwin-testbed` binary under test.
+fn testbed() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_faastwin-testbed"))
+}
+
+/// True (after saying why) where the testbed cannot be built here.
+fn go_missing() -> bool {
+    if std::env::var_os("FAASTWIN_NO_TESTBED").is_some() {
+        eprintln!("skipped: FAASTWIN_NO_TESTBED is set");
+        return true;
+    }
+    let go = Command::new("go").arg("version").output();
+    if go.is_ok_and(|o| o.status.success()) {
+        return false;
+    }
+    eprintln!("skipped: no Go toolchain (the testbed builds Kubernetes from Go modules)");
+    true
+}
