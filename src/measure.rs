@@ -132,7 +132,7 @@ async fn run_async(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(if outcome.interrupted {
         ExitCode::from(130)
-    } else if failed > 0 && failed == outcome.records.len() {
+    } else if failed > 0 && failed == outcome.invocations() {
         eprintln!("every invocation failed");
         ExitCode::FAILURE
     } else {

@@ -316,3 +316,20 @@ impl InvocationRecord {
         self.outcome == Outcome::Succeeded
     }
 }
+
+/// How many of the invocations in `records` (one per repetition and invocation id, whatever its
+/// attempts) and how many of them no attempt brought to success: an attempt that a later
+/// `--resume` redid successfully is superseded, not a failure.
+pub(crate) fn invocations_and_failures<'a>(
+    records: impl IntoIterator<Item = &'a InvocationRecord>,
+) -> (usize, usize) {
+    let mut succeeded: std::collections::HashMap<(u32, u64), bool> =
+        std::collections::HashMap::new();
+    for r in records {
+        *succeeded
+            .entry((r.repetition, r.invocation_id))
+            .or_insert(false) |= r.succeeded();
+    }
+    let failed = succeeded.values().filter(|ok| !**ok).count();
+    (succeeded.len(), failed)
+}

@@ -255,9 +255,15 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    /// Invocations that did not succeed.
+    /// Invocations that no attempt brought to success (a failed attempt that `--resume` redid
+    /// successfully is not one).
     pub fn failed(&self) -> usize {
-        self.records.iter().filter(|r| !r.succeeded()).count()
+        crate::record::invocations_and_failures(&self.records).1
+    }
+
+    /// Invocations of the run (each counted once, whatever its attempts).
+    pub fn invocations(&self) -> usize {
+        crate::record::invocations_and_failures(&self.records).0
     }
 
     /// What `faastwin measure` prints: one line on the run, then the per-repetition table.

@@ -21,7 +21,7 @@ pub struct RepetitionSummary {
     pub invocations: usize,
     /// Warm invocations that succeeded.
     pub warm_succeeded: usize,
-    /// Invocations that did not succeed.
+    /// Invocations that no attempt brought to success.
     pub failed: usize,
     /// Max over partitions of (last warm completion − first warm submission) [s].
     pub warm_makespan_s: Option<f64>,
@@ -92,7 +92,7 @@ pub fn summarise(
                 repetition,
                 invocations: rows.len(),
                 warm_succeeded: warm.len(),
-                failed: rows.iter().filter(|r| !r.succeeded()).count(),
+                failed: crate::record::invocations_and_failures(rows.iter().copied()).1,
                 warm_makespan_s: makespans.iter().copied().reduce(f64::max),
                 partition_makespans_s: makespans
                     .iter()

@@ -5,7 +5,7 @@ use faastwin_measure::{SubmitPolicy, read_records};
 use crate::{host, local, measure, options, relay_dataset, worker};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resume_runs_only_what_is_missing() {
+async fn resume_runs_only_what_is_missing_and_a_redone_failure_is_no_failure() {
     let dir = tempfile::tempdir().unwrap();
     let dataset = relay_dataset(dir.path(), 10);
     let out = dir.path().join("run");
@@ -56,4 +56,14 @@ async fn resume_runs_only_what_is_missing() {
     let meta = faastwin_measure::RunMeta::read(&out).unwrap();
     let sessions: Vec<u32> = meta.node_cpu_sessions().map(|n| n.session).collect();
     assert_eq!(sessions, vec![0, 1], "{meta:?}");
+
+    // Issue 29.10: the failed attempt that the resume redid is superseded, not a failure.
+    assert_eq!(resumed.failed(), 0, "every invocation ended up succeeding");
+    assert_eq!(resumed.invocations(), 10);
+    assert_eq!(resumed.summaries[0].failed, 0);
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
+    let failed = header.iter().position(|h| *h == "failed").unwrap();
+    assert_eq!(row[failed], "0", "summary.csv: {summary}");
 }
