@@ -220,10 +220,11 @@ pub(crate) struct SweepArgs {
     /// Number of array tasks (chunks) for --slurm.
     #[arg(long, default_value_t = 4)]
     pub(crate) array_size: u32,
-    /// Slurm partition of the array tasks.
+    /// Slurm partition of the array tasks (with --retry-failed: instead of the sweep's).
     #[arg(long)]
     pub(crate) partition: Option<String>,
-    /// Slurm time limit of each array task (e.g. 00:30:00).
+    /// Slurm time limit of each array task, e.g. 00:30:00 (with --retry-failed: instead of the
+    /// sweep's).
     #[arg(long)]
     pub(crate) time: Option<String>,
     /// Extra sbatch argument (repeatable, e.g. --sbatch-arg=--account=proj).

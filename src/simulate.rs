@@ -69,7 +69,16 @@ pub(crate) fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.retry_failed {
-        let outcome = retry_array(dir, &args.sbatch_args, &Slurm::new()?, &array_bar())
+        // sbatch's own options override the script's #SBATCH lines: a retry may move the
+        // tasks to another partition or give them more time.
+        let mut extra: Vec<String> = args
+            .partition
+            .iter()
+            .map(|p| format!("--partition={p}"))
+            .collect();
+        extra.extend(args.time.iter().map(|t| format!("--time={t}")));
+        extra.extend(args.sbatch_args.iter().cloned());
+        let outcome = retry_array(dir, &extra, &Slurm::new()?, &array_bar())
             .with_context(|| format!("retrying the sweep in {}", dir.display()))?;
         return report_array(outcome, dir);
     }
@@ -185,8 +194,9 @@ impl ArrayScheduler for Slurm {
         submitted.map_err(|e| faastwin_models::error_chain(&e))
     }
 
-    fn active_tasks(&self, job: u64) -> BTreeMap<u32, String> {
-        self.0.block_on(client::array_tasks(job))
+    fn active_tasks(&self, job: u64) -> Result<BTreeMap<u32, String>, String> {
+        let tasks = self.0.block_on(client::array_tasks(job));
+        tasks.map_err(|e| faastwin_models::error_chain(&e))
     }
 
     fn task_state(&self, job: u64, task: u32) -> Option<String> {

@@ -158,3 +158,36 @@ fn dry_run_prints_the_array_script() {
         ));
     assert!(!dir.path().join("s").exists());
 }
+
+/// Issue 29.13: sbatch's refusal is shown, not hidden behind "sbatch (submitting a job)", and
+/// the sweep it leaves is one that `--retry-failed` submits once the cause is fixed.
+#[test]
+fn a_refused_array_names_sbatchs_reason_and_retry_failed_submits_it() {
+    if !slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let local = local_sweep(dir.path());
+    let out = dir.path().join("sweep");
+    faastwin()
+        .arg("sweep")
+        .arg(repo_path("scenarios/what-if/partitions.toml"))
+        .args(["--replications", "2", "--slurm", "--array-size", "2"])
+        .args(["--partition", "no-such-partition", "--out"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid partition"))
+        .stderr(predicate::str::contains("--retry-failed"));
+    faastwin()
+        .args(["sweep", "--retry-failed"])
+        .arg(&out)
+        .args(["--partition", "debug"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("resubmitting 2 chunk(s): 0,1"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("sweep.csv")).unwrap(),
+        local
+    );
+}

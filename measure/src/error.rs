@@ -57,7 +57,7 @@ pub enum MeasureError {
         source: Box<kube::Error>,
     },
     /// A Slurm command could not run or refused.
-    #[error("slurm: {what}")]
+    #[error("slurm: {what}: {detail}")]
     Slurm {
         /// The command and what it was for.
         what: String,

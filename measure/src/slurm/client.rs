@@ -204,18 +204,32 @@ pub async fn queue() -> Result<Vec<(String, String, String)>, MeasureError> {
 }
 
 /// The states of a job array's tasks still queued or running (task index → state); empty once
-/// Slurm no longer lists the array.
-pub async fn array_tasks(job: u64) -> BTreeMap<u32, String> {
+/// Slurm no longer lists the array. A failure of `squeue` itself (the controller unreachable,
+/// say) is an error, never "nothing active": that would judge running tasks failed.
+pub async fn array_tasks(job: u64) -> Result<BTreeMap<u32, String>, MeasureError> {
     let args = strings(&["-h", "-r", "-j", &job.to_string(), "-o", "%K %T"]);
-    match command("squeue", &args).await {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .filter_map(|(k, state)| Some((k.trim().parse().ok()?, state.trim().to_owned())))
-            .collect(),
+    let out = command("squeue", &args).await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
         // squeue refuses a job it no longer knows: nothing active.
-        _ => BTreeMap::new(),
+        if forgotten_job(&stderr) {
+            return Ok(BTreeMap::new());
+        }
+        return Err(MeasureError::Slurm {
+            what: format!("squeue (following job {job})"),
+            detail: stderr.trim().to_owned(),
+        });
     }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(k, state)| Some((k.trim().parse().ok()?, state.trim().to_owned())))
+        .collect())
+}
+
+/// True when Slurm's error says it no longer knows the job (it ended and was purged).
+fn forgotten_job(stderr: &str) -> bool {
+    stderr.contains("Invalid job id")
 }
 
 /// Cancels jobs by id.
@@ -276,15 +290,21 @@ pub async fn max_array_tasks() -> Option<u32> {
         .map(|max| max.saturating_sub(1))
 }
 
-/// The scheduling interval from `scontrol show config` [s]; Slurm's default 60 s when unset.
-pub async fn scheduler_interval_s() -> f64 {
-    let config = command("scontrol", &strings(&["show", "config"]))
-        .await
-        .ok();
-    config
-        .and_then(|o| sched_interval(&String::from_utf8_lossy(&o.stdout)))
-        .unwrap_or(60.0)
+/// The scheduling interval from `scontrol show config` [s]; Slurm's documented default, 60 s,
+/// when the configuration sets none. A failed `scontrol` is an error: the interval becomes the
+/// model's scheduling cycle, and a guessed one would predict every Slurm run.
+pub async fn scheduler_interval_s() -> Result<f64, MeasureError> {
+    let config = checked(
+        "scontrol",
+        &strings(&["show", "config"]),
+        "reading the scheduling interval",
+    )
+    .await?;
+    Ok(sched_interval(&config).unwrap_or(SLURM_DEFAULT_SCHED_INTERVAL_S))
 }
+
+/// Slurm's `sched_interval` when SchedulerParameters sets none [s] (slurm.conf(5)).
+const SLURM_DEFAULT_SCHED_INTERVAL_S: f64 = 60.0;
 
 #[cfg(test)]
 mod tests {

@@ -14,8 +14,9 @@ pub trait ArrayScheduler {
     /// Submits `script` (as an array of the tasks in `array`, else the script's own range) with
     /// `extra` arguments; returns the array's job id.
     fn submit(&self, script: &Path, array: Option<&str>, extra: &[String]) -> Result<u64, String>;
-    /// The array's tasks still pending or running (task → state); empty once none is left.
-    fn active_tasks(&self, job: u64) -> BTreeMap<u32, String>;
+    /// The array's tasks still pending or running (task → state); empty once none is left;
+    /// `Err` when the batch system could not be asked (not "none left").
+    fn active_tasks(&self, job: u64) -> Result<BTreeMap<u32, String>, String>;
     /// What became of a task that left the queue, if the batch system still knows.
     fn task_state(&self, job: u64, task: u32) -> Option<String>;
     /// The most tasks one array may have, if the batch system limits it.
@@ -201,15 +202,45 @@ fn run_tasks(
     scheduler: &dyn ArrayScheduler,
     progress: &dyn Fn(ArrayEvent),
 ) -> Result<ArrayOutcome, SimError> {
+    // The record first: a refused submission leaves a sweep that `--retry-failed` can submit
+    // again once the cause is fixed.
+    meta.write(out)?;
     let job = scheduler
         .submit(&out.join("sweep.sbatch"), array, extra)
-        .map_err(|what| SimError::Invalid { what })?;
+        .map_err(|refused| SimError::Invalid {
+            what: format!(
+                "{refused}; nothing was submitted: once that is fixed, `faastwin sweep --retry-failed {}` submits it",
+                out.display()
+            ),
+        })?;
     meta.job_ids.push(job);
     meta.write(out)?;
     progress(ArrayEvent::Submitted(job, tasks.len()));
     let has_chunk = |i: u32| read_chunk(&out.join("chunks"), i, &meta.scenario_hash).is_some();
+    let mut unanswered_since: Option<std::time::Instant> = None;
     loop {
-        let active = scheduler.active_tasks(job);
+        let active = match scheduler.active_tasks(job) {
+            Ok(active) => {
+                unanswered_since = None;
+                active
+            }
+            // A batch system that does not answer for a moment (a controller restart) is
+            // asked again; one that stays silent ends the wait, never the tasks.
+            Err(why) => {
+                let since = *unanswered_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > UNANSWERED {
+                    return Err(SimError::Invalid {
+                        what: format!(
+                            "the batch system did not say for {} s how array {job} stands ({why}); its tasks may still run: once `squeue -j {job}` lists none, `faastwin sweep --retry-failed {}` merges what they wrote and submits what is missing",
+                            UNANSWERED.as_secs(),
+                            out.display()
+                        ),
+                    });
+                }
+                std::thread::sleep(POLL);
+                continue;
+            }
+        };
         let running = active.values().filter(|s| s.as_str() == "RUNNING").count();
         let failed: Vec<u32> = tasks
             .iter()
@@ -237,9 +268,15 @@ fn run_tasks(
                 .collect();
             return Ok(ArrayOutcome::Failed(job, states));
         }
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(POLL);
     }
 }
+
+/// How often an array's tasks are looked at.
+const POLL: Duration = Duration::from_millis(300);
+
+/// How long the batch system may fail to answer before the wait for an array ends.
+const UNANSWERED: Duration = Duration::from_secs(120);
 
 fn merge_chunks(plan: &SweepPlan, out: &Path, meta: &SweepMeta) -> Result<ArrayOutcome, SimError> {
     let files: Vec<ChunkFile> = (0..meta.chunks)
@@ -256,4 +293,60 @@ fn merge_chunks(plan: &SweepPlan, out: &Path, meta: &SweepMeta) -> Result<ArrayO
     let file = std::fs::File::create(&path).map_err(io(&path))?;
     write_csv(plan, &results, std::io::BufWriter::new(file))?;
     Ok(ArrayOutcome::Merged(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    /// A batch system that cannot be asked for a while (its controller restarting), then finds
+    /// the array's tasks done: the tasks ran, which the failure of `squeue` must not hide.
+    /// (Slurm's own controller is shared by the other tests, so the silence is faked here,
+    /// behind the trait the real client implements.)
+    struct Silent<'a> {
+        plan: &'a SweepPlan,
+        out: &'a Path,
+        asked: Cell<u32>,
+    }
+
+    impl ArrayScheduler for Silent<'_> {
+        fn submit(&self, _: &Path, _: Option<&str>, _: &[String]) -> Result<u64, String> {
+            Ok(7)
+        }
+        fn active_tasks(&self, _: u64) -> Result<BTreeMap<u32, String>, String> {
+            self.asked.set(self.asked.get() + 1);
+            if self.asked.get() < 3 {
+                return Err("squeue: Unable to contact slurm controller".into());
+            }
+            for i in 0..2 {
+                let chunk = self.plan.chunk(i, 2).unwrap();
+                super::super::write_chunk(&self.out.join("chunks"), &chunk).unwrap();
+            }
+            Ok(BTreeMap::new())
+        }
+        fn task_state(&self, _: u64, _: u32) -> Option<String> {
+            None
+        }
+        fn max_tasks(&self) -> Option<u32> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_batch_system_that_cannot_be_asked_is_asked_again_not_taken_for_done() {
+        let scenario =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/what-if/partitions.toml");
+        let plan = SweepPlan::load(&scenario, None, Some(1)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let scheduler = Silent {
+            plan: &plan,
+            out: dir.path(),
+            asked: Cell::new(0),
+        };
+        let outcome = submit_array(&plan, dir.path(), 2, "", &[], &scheduler, &|_| {}).unwrap();
+        assert!(matches!(outcome, ArrayOutcome::Merged(_)), "{outcome:?}");
+        assert_eq!(scheduler.asked.get(), 3);
+    }
 }
