@@ -277,7 +277,16 @@ pub(super) fn slurm(
     warm: &[&InvocationRecord],
 ) -> Result<Orchestration, CalibrationError> {
     let info = &f.runs[0].meta.platform;
-    let interval = info.scheduler_interval_s.unwrap_or(60.0);
+    let interval = match info.scheduler_interval_s {
+        Some(interval) => interval,
+        None => {
+            f.warnings.push(format!(
+                "{}: run.json does not say Slurm's scheduling interval; the model assumes Slurm's default, 60 s (measure the run again to record it)",
+                f.runs[0].dir.display()
+            ));
+            60.0
+        }
+    };
     let poll = info.poll_interval_s.unwrap_or(0.05);
     let discipline = match info.cpus_per_node {
         Some(cpus) => Discipline::Batch {

@@ -316,7 +316,7 @@ impl Platform for SlurmPlatform {
             )));
         }
         let cpus = client::cpus_per_node().await;
-        let interval = client::scheduler_interval_s().await;
+        let interval = client::scheduler_interval_s().await?;
         Ok(PlatformInfo {
             versions: vec![
                 ("faastwin".into(), env!("CARGO_PKG_VERSION").into()),
