@@ -379,7 +379,10 @@ impl Previous {
             *tried = (*tried).max(r.attempt);
             previous.session = previous.session.max(r.session + 1);
         }
-        if let Ok(meta) = RunMeta::read(out_dir) {
+        // A run cut short before its run.json was written has none; one that cannot be read
+        // is refused with its line, never resumed without the sessions it records.
+        if out_dir.join("run.json").exists() {
+            let meta = RunMeta::read(out_dir)?;
             previous.started_unix_ns = Some(meta.started_unix_ns);
             previous.node_cpu = meta.node_cpu_sessions().copied().collect();
             previous.resumed_unix_ns = meta.resumed_unix_ns;
