@@ -14,6 +14,9 @@ pub(crate) fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()?;
     let output = faastwin_report::build(&inputs, &args.out)
         .with_context(|| format!("writing the report into {}", args.out.display()))?;
+    for warning in &output.warnings {
+        eprintln!("warning: {warning}");
+    }
     eprintln!(
         "wrote {} figures (SVG and PNG) and {} from {} input(s)",
         output.figures.len(),

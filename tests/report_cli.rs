@@ -277,3 +277,32 @@ fn an_unwritable_output_names_the_reason_once() {
     assert!(err.contains("g.json"), "{err}");
     assert_eq!(err.matches("os error 17").count(), 1, "{err}");
 }
+
+/// Issue 29.11: a calibration whose provenance names runs that are gone (a kept loop's, made in
+/// /tmp on another machine) still gives a report, and says which runs its fit panels lack.
+#[test]
+fn a_calibration_run_that_cannot_be_read_is_named_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone");
+    let kept = std::fs::read_to_string(crate::repo_path("docs/loops/k8s-1/calibration.toml"));
+    let calibration = dir.path().join("calibration.toml");
+    let text = kept
+        .unwrap()
+        .replace("/tmp/loop-k8s-1", gone.to_str().unwrap());
+    std::fs::write(&calibration, text).unwrap();
+    let out = crate::faastwin()
+        .arg("report")
+        .arg(&calibration)
+        .arg("--out")
+        .arg(dir.path().join("report"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for run in ["run-A-small", "run-A-double", "run-A-4-partitions"] {
+        let named = format!("calibration run {}/{run} cannot be read", gone.display());
+        assert!(err.contains(&named), "{err}");
+    }
+    let page = std::fs::read_to_string(dir.path().join("report/index.html")).unwrap();
+    assert!(page.contains(&format!("{}/run-A-small cannot be read", gone.display())));
+}

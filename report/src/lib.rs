@@ -76,6 +76,8 @@ pub struct ReportOutput {
     pub figures: Vec<PathBuf>,
     /// The HTML page.
     pub html: PathBuf,
+    /// What the report could not show, in words (also on the page).
+    pub warnings: Vec<String>,
 }
 
 fn short(path: &Path) -> String {
@@ -96,6 +98,7 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
     })?;
     let mut figures: Vec<(String, PathBuf)> = Vec::new();
     let mut tables = String::new();
+    let mut warnings: Vec<String> = Vec::new();
     let runs: Vec<&Run> = inputs
         .iter()
         .filter_map(|i| {
@@ -197,7 +200,13 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
             }
             Input::Calibration { path, calibration } => {
                 for (platform, spec) in &calibration.platforms {
-                    let values_from: Vec<Run> = calibration_runs(calibration, platform, &runs);
+                    let (values_from, unreadable) = calibration_runs(calibration, platform, &runs);
+                    for (dir, why) in unreadable {
+                        warnings.push(format!(
+                            "{}: platform {platform}'s calibration run {dir} cannot be read ({why}); its fit panel shows the other runs' values only (give the run as an input to show it)",
+                            path.display()
+                        ));
+                    }
                     let panels = fit_panels(spec, &values_from);
                     if panels.is_empty() {
                         continue;
@@ -253,6 +262,9 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
             Input::Run(_) => {}
         }
     }
+    for warning in &warnings {
+        tables.push_str(&format!("<p class=\"warning\">{}</p>\n", escape(warning)));
+    }
     let html = out.join("index.html");
     let page = page(inputs, &figures, &tables)?;
     std::fs::write(&html, page).map_err(|source| ReportError::Io {
@@ -260,6 +272,7 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
         source,
     })?;
     Ok(ReportOutput {
+        warnings,
         figures: figures.into_iter().map(|f| f.1).collect(),
         html,
     })
@@ -297,26 +310,37 @@ fn load_curve(runs: &[&Run]) -> Option<LoadCurve> {
 }
 
 /// The runs behind a calibration's platform: those given as inputs, else those its
-/// provenance names (when they can still be read).
-fn calibration_runs(calibration: &Calibration, platform: &str, inputs: &[&Run]) -> Vec<Run> {
+/// provenance names, with the ones that cannot be read (directory, why).
+fn calibration_runs(
+    calibration: &Calibration,
+    platform: &str,
+    inputs: &[&Run],
+) -> (Vec<Run>, Vec<(String, String)>) {
     let given: Vec<Run> = inputs
         .iter()
         .filter(|r| r.platform().name() == platform)
         .map(|r| (*r).clone())
         .collect();
     if !given.is_empty() {
-        return given;
+        return (given, Vec::new());
     }
-    calibration
+    let mut runs = Vec::new();
+    let mut unreadable = Vec::new();
+    let named = calibration
         .provenance
         .get(platform)
         .and_then(|p| p.get("runs"))
         .and_then(|r| r.as_array())
         .into_iter()
         .flatten()
-        .filter_map(|dir| dir.as_str())
-        .filter_map(|dir| Run::load(Path::new(dir)).ok())
-        .collect()
+        .filter_map(|dir| dir.as_str());
+    for dir in named {
+        match Run::load(Path::new(dir)) {
+            Ok(run) => runs.push(run),
+            Err(e) => unreadable.push((dir.to_owned(), faastwin_models::error_chain(&e))),
+        }
+    }
+    (runs, unreadable)
 }
 
 /// One panel per fitted component: its measured values and its model.
