@@ -181,6 +181,38 @@ pub(crate) fn slurm() -> bool {
     })
 }
 
+/// Issue 29.12: a loop whose configurations cannot all be measured (3 invocations cannot fill
+/// the held-out configuration's 4 partitions) is refused before it writes or measures
+/// anything, naming the configuration; it measured two configurations first.
+#[test]
+fn a_loop_that_cannot_measure_every_configuration_measures_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loop");
+    let output = faastwin()
+        .args(["loop", "--platform", "local", "--invocations", "3"])
+        .args([
+            "--small-shard-bytes",
+            "4KiB",
+            "--repetitions",
+            "1",
+            "--worker",
+        ])
+        .arg(worker_binary())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "configuration B1-4-partitions (4 partitions, 3 invocations) cannot be measured"
+        ) && stderr.contains("only 3 invocations to share"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing written: {stderr}");
+}
+
 /// SIGTERM (or Ctrl-C) during `faastwin loop` stops the run being measured as `faastwin
 /// measure` stops (in-flight invocations cancelled, recorded as interrupted), keeps the
 /// configurations measured before it whole, measures and calibrates nothing more, and exits 130.

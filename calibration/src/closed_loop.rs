@@ -202,12 +202,13 @@ pub async fn run_loop(
     cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<LoopOutcome, CalibrationError> {
     let io = |path: &Path| io_failure(format!("closed loop in {}", path.display()), path);
+    let (mut calibration_configs, mut held_out) = configurations(options.platform);
+    let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
+    check_configurations(options, &all)?;
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
     for config in [&CALIBRATION[0], &CALIBRATION[1], &HELD_OUT[1]] {
         write_dataset(options, config, progress, &cancel)?;
     }
-    let (mut calibration_configs, mut held_out) = configurations(options.platform);
-    let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
     clear_earlier_rungs(options, &all)?;
     measure_in_rounds(options, &all, progress, &cancel).await?;
     let calibration = loop {
@@ -474,45 +475,17 @@ async fn measure(
     let data = dataset_dir(options, config);
     let dataset =
         dataset::read(&data).map_err(|e| fail(format!("reading {}", data.display()))(e.into()))?;
-    let run_id = format!("loop-{}", config.name.to_lowercase());
-    let setup = PlatformSetup {
-        ksi: faastwin_measure::KsiSetup {
-            ksi_nodes: Some(
-                options
-                    .setup
-                    .ksi
-                    .ksi_nodes
-                    .unwrap_or(config.partitions)
-                    .min(options.nodes().len().max(1) as u32),
-            ),
-            ..options.setup.ksi.clone()
-        },
-        ..options.setup.clone()
-    };
+    let (setup, run_options) = run_options(options, config, repetitions);
     let platform = setup
-        .build(options.platform, &run_id, &data, &out, config.partitions)
+        .build(
+            options.platform,
+            &run_options.run_id,
+            &data,
+            &out,
+            config.partitions,
+        )
         .await
         .map_err(fail(format!("setting up {}", config.name)))?;
-    let run_options = RunOptions {
-        run_id,
-        platform: options.platform,
-        partitions: config.partitions,
-        nodes: options.nodes(),
-        policy: if config.window > 1 {
-            SubmitPolicy::Window {
-                size: config.window,
-            }
-        } else {
-            SubmitPolicy::Sequential
-        },
-        repetitions,
-        between: None,
-        warmup: options.warmup(),
-        invocations: None,
-        timeout_s: options.timeout,
-        seed: 1,
-        setup: Some(setup),
-    };
     let outcome = faastwin_measure::run(
         platform,
         run_options,
@@ -530,6 +503,73 @@ async fn measure(
         });
     }
     Ok(())
+}
+
+/// Refuses the loop before it writes or measures anything when any configuration's run would
+/// be refused (too few invocations for its partitions or its warm-up, say): a loop that stops
+/// at its third configuration has spent the first two for nothing.
+fn check_configurations(
+    options: &LoopOptions,
+    configs: &[&LoopConfig],
+) -> Result<(), CalibrationError> {
+    for config in configs {
+        let available = options.invocations * config.scale;
+        let (_, run) = run_options(options, config, options.repetitions);
+        faastwin_measure::check_options(&run, available, &dataset_dir(options, config)).map_err(
+            |source| CalibrationError::Measure {
+                what: format!(
+                    "configuration {} ({} partitions, {available} invocations) cannot be measured; nothing was measured",
+                    config.name, config.partitions
+                ),
+                source,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The platform setup and the options `config`'s run is measured with.
+fn run_options(
+    options: &LoopOptions,
+    config: &LoopConfig,
+    repetitions: u32,
+) -> (PlatformSetup, RunOptions) {
+    let run_id = format!("loop-{}", config.name.to_lowercase());
+    let setup = PlatformSetup {
+        ksi: faastwin_measure::KsiSetup {
+            ksi_nodes: Some(
+                options
+                    .setup
+                    .ksi
+                    .ksi_nodes
+                    .unwrap_or(config.partitions)
+                    .min(options.nodes().len().max(1) as u32),
+            ),
+            ..options.setup.ksi.clone()
+        },
+        ..options.setup.clone()
+    };
+    let run = RunOptions {
+        run_id,
+        platform: options.platform,
+        partitions: config.partitions,
+        nodes: options.nodes(),
+        policy: if config.window > 1 {
+            SubmitPolicy::Window {
+                size: config.window,
+            }
+        } else {
+            SubmitPolicy::Sequential
+        },
+        repetitions,
+        between: None,
+        warmup: options.warmup(),
+        invocations: None,
+        timeout_s: options.timeout,
+        seed: 1,
+        setup: Some(setup.clone()),
+    };
+    (setup, run)
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub use platform::{Platform, PlatformInfo};
 pub use process::{Launch, ProcessPlatform, parse_report};
 pub use record::{InvocationRecord, InvocationSpec, Observation, Outcome, PlatformTimes};
 pub use run::{
-    NoProgress, NodeCpu, ProgressSink, RunMeta, RunOptions, RunOutcome, RunStatus, plan, run,
+    NoProgress, NodeCpu, ProgressSink, RunMeta, RunOptions, RunOutcome, RunStatus, check_options,
+    plan, run,
 };
 pub use setup::{
     KsiSetup, KubernetesSetup, PlatformSetup, absolute, default_nodes, default_worker, dry_run,

@@ -396,6 +396,17 @@ impl Previous {
 
 /// Refuses options no run can honour, before anything starts.
 fn validate(options: &RunOptions, dataset: &Dataset) -> Result<(), MeasureError> {
+    check_options(options, dataset.entries.len() as u64, &dataset.dir)
+}
+
+/// Refuses options that no run over a dataset of `available` inputs in `dataset_dir` can
+/// honour: what [`run`] checks before anything starts, for a caller that plans several runs
+/// and checks them all before it measures any.
+pub fn check_options(
+    options: &RunOptions,
+    available: u64,
+    dataset_dir: &Path,
+) -> Result<(), MeasureError> {
     let refuse = |what: String| Err(MeasureError::Options(what));
     if options.partitions == 0 {
         return refuse("--partitions must be at least 1".into());
@@ -421,12 +432,11 @@ fn validate(options: &RunOptions, dataset: &Dataset) -> Result<(), MeasureError>
         }
         _ => {}
     }
-    let available = dataset.entries.len() as u64;
     if let Some(n) = options.invocations {
         if n == 0 || n > available {
             return refuse(format!(
                 "--invocations {n}: the dataset {} holds {available} inputs (use at most that many, or make a larger dataset)",
-                dataset.dir.display()
+                dataset_dir.display()
             ));
         }
     }
