@@ -61,10 +61,7 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let validations: Vec<RunValidation> = runs
         .iter()
         .map(|run| {
-            let name = args
-                .platform_name
-                .as_deref()
-                .unwrap_or(run.platform().name());
+            let name = platform_for(&calibration, args.platform_name.as_deref(), run)?;
             validate(
                 &calibration,
                 name,
@@ -95,6 +92,38 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The calibration's platform that predicts `run`: the one named with `--as`, else the one
+/// named after the run's platform kind, else the calibration's only platform (said on stderr);
+/// with several and none of the run's kind, the error says which flag chooses.
+fn platform_for<'a>(
+    calibration: &'a faastwin_sim::Calibration,
+    given: Option<&'a str>,
+    run: &Run,
+) -> anyhow::Result<&'a str> {
+    let kind = run.platform().name();
+    if let Some(name) = given {
+        return Ok(name);
+    }
+    if let Some((name, _)) = calibration.platforms.get_key_value(kind) {
+        return Ok(name);
+    }
+    let names: Vec<&str> = calibration.platforms.keys().map(String::as_str).collect();
+    match names.as_slice() {
+        [only] => {
+            eprintln!(
+                "{}: a {kind} run, predicted with the calibration's only platform, {only:?}",
+                run.dir.display()
+            );
+            Ok(only)
+        }
+        _ => anyhow::bail!(
+            "{}: the calibration has no platform {kind:?}, the run's kind; choose one of {} with --as NAME",
+            run.dir.display(),
+            names.join(", ")
+        ),
+    }
 }
 
 pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {

@@ -181,6 +181,52 @@ pub(crate) fn slurm() -> bool {
     })
 }
 
+/// Issue 29.13: the README's block, as written: a calibration fitted `--as k3s` from k8s runs
+/// validates a k8s run without `--as` (its only platform, said on stderr); with several
+/// platforms and none of the run's kind, the error names the flag.
+#[test]
+fn validate_takes_a_calibrations_only_platform_and_names_the_flag_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = ["run-A-small", "run-A-double", "run-A-4-partitions"]
+        .map(|r| repo_path(&format!("docs/loops/k8s-1/{r}")));
+    let k3s = dir.path().join("k3s.toml");
+    faastwin()
+        .arg("calibrate")
+        .args(&runs)
+        .args(["--as", "k3s", "--out"])
+        .arg(&k3s)
+        .assert()
+        .success();
+    let held_out = repo_path("docs/loops/k8s-1/run-B3-window-2");
+    faastwin()
+        .args(["validate", "--tolerance", "1", "--calibration"])
+        .arg(&k3s)
+        .arg("--runs")
+        .arg(&held_out)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "a k8s run, predicted with the calibration's only platform, \"k3s\"",
+        ));
+    let two = dir.path().join("two.toml");
+    let text = std::fs::read_to_string(&k3s).unwrap();
+    let copy = text.replace("[platforms.k3s", "[platforms.other");
+    let copy = copy[copy.find("[platforms.other").unwrap()..].to_owned();
+    let copy = copy[..copy.find("[provenance").unwrap_or(copy.len())].to_owned();
+    std::fs::write(&two, format!("{text}\n{copy}")).unwrap();
+    faastwin()
+        .args(["validate", "--calibration"])
+        .arg(&two)
+        .arg("--runs")
+        .arg(&held_out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "the calibration has no platform \"k8s\", the run's kind; choose one of",
+        ))
+        .stderr(predicate::str::contains("with --as NAME"));
+}
+
 /// Issue 29.12: a loop whose configurations cannot all be measured (3 invocations cannot fill
 /// the held-out configuration's 4 partitions) is refused before it writes or measures
 /// anything, naming the configuration; it measured two configurations first.
