@@ -237,6 +237,11 @@ impl InvocationSpec {
     }
 }
 
+/// How far before the submit an instant may stand and still be this attempt's [ns]: Kubernetes
+/// and Slurm timestamps are whole seconds (truncated), and a worker on another host has a clock
+/// of its own. An earlier attempt's pod stands minutes before.
+const PRECEDING_SLACK_NS: i64 = 1_000_000_000;
+
 fn secs(from: Option<u64>, to: Option<u64>) -> Option<f64> {
     Some((to? as i128 - from? as i128) as f64 / 1e9)
 }
@@ -308,7 +313,39 @@ impl InvocationRecord {
         .map(|(name, _)| name)
         .collect();
         record.clock_flags = flags.join(";");
+        record.refuse_what_precedes_the_submit();
         record
+    }
+
+    /// An instant of the platform or the worker before this attempt's submit belongs to
+    /// something else (an earlier attempt's pod, adopted by name): the invocation is failed with
+    /// the reason, never recorded with another's timings.
+    fn refuse_what_precedes_the_submit(&mut self) {
+        let Some(submit) = self.t_submit.and_then(|t| i64::try_from(t).ok()) else {
+            return;
+        };
+        let platform = [
+            ("p_created", self.p_created),
+            ("p_scheduled", self.p_scheduled),
+            ("p_started", self.p_started),
+            ("p_finished", self.p_finished),
+        ];
+        let worker = (
+            "w_body_start",
+            self.w_body_start.and_then(|t| i64::try_from(t).ok()),
+        );
+        let early = platform
+            .into_iter()
+            .chain([worker])
+            .filter_map(|(name, t)| Some((name, t?)))
+            .find(|(_, t)| *t + PRECEDING_SLACK_NS < submit);
+        if let Some((name, t)) = early {
+            self.outcome = Outcome::Failed;
+            self.error = format!(
+                "{name} is {:.3} s before this attempt's submit: the timings are of another object (an earlier attempt's pod?), not recorded as this invocation's",
+                (submit - t) as f64 / 1e9
+            );
+        }
     }
 
     /// True when the invocation succeeded.

@@ -344,3 +344,55 @@ fn events_of_other_jobs_are_ignored() {
     let obs = tracker.unregister("faastwin-run1-r0-000008").unwrap();
     assert_eq!((obs.t_pod_seen, obs.t_done_seen), (None, None));
 }
+
+/// Issue 29.7: a resumed attempt's Job has a name of its own, so the earlier attempt's Job
+/// and pod (still there after a datastore restart) cannot be adopted by name.
+#[test]
+fn a_later_attempt_has_a_job_name_of_its_own() {
+    let second = InvocationSpec {
+        attempt: 2,
+        ..spec()
+    };
+    assert_eq!(job_name(&spec()), "faastwin-run1-r0-000007");
+    assert_eq!(job_name(&second), "faastwin-run1-r0-000007-a2");
+    let longest = InvocationSpec {
+        run_id: "r".repeat(30),
+        repetition: 999,
+        invocation_id: 999_999,
+        attempt: 99,
+        ..spec()
+    };
+    assert!(job_name(&longest).len() <= 63, "{}", job_name(&longest));
+}
+
+/// Issue 29.7: instants that stand before this attempt's submit (an earlier attempt's pod,
+/// 184 s before, in the finding) fail the invocation with the reason, while a platform
+/// timestamp truncated to the second just before the submit is this attempt's.
+#[test]
+fn timings_from_before_the_submit_are_refused_not_recorded() {
+    let submit = T13_41_43 as u64 + 400_000_000;
+    let obs = |scheduled: i64| faastwin_measure::Observation {
+        outcome: Some(Outcome::Succeeded),
+        t_submit: Some(submit),
+        t_done_seen: Some(submit + 3_000_000_000),
+        platform_times: faastwin_measure::PlatformTimes {
+            created: Some(T13_41_43),
+            scheduled: Some(scheduled),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let kind = faastwin_measure::PlatformKind::K8s;
+    let own = faastwin_measure::InvocationRecord::new(kind, &spec(), obs(T13_41_43));
+    assert!(own.succeeded(), "{own:?}");
+    let adopted =
+        faastwin_measure::InvocationRecord::new(kind, &spec(), obs(T13_41_43 - 184_000_000_000));
+    assert_eq!(adopted.outcome, Outcome::Failed);
+    assert!(
+        adopted
+            .error
+            .contains("p_scheduled is 184.400 s before this attempt's submit"),
+        "{}",
+        adopted.error
+    );
+}

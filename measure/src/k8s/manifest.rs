@@ -73,12 +73,19 @@ pub struct JobTemplate {
     pub pinning: Pinning,
 }
 
-/// The Job name of an invocation: `faastwin-<run>-r<rep>-<id>` (DNS-1123, at most 63 chars).
+/// The Job name of an invocation: `faastwin-<run>-r<rep>-<id>`, with `-a<attempt>` from the
+/// second attempt on (DNS-1123, at most 63 chars). An attempt of a resumed run has a name of its
+/// own, so neither the earlier attempt's Job (still being deleted, or back after a datastore
+/// restart) nor its pod can be taken for it.
 pub fn job_name(spec: &InvocationSpec) -> String {
-    format!(
+    let name = format!(
         "faastwin-{}-r{}-{:06}",
         spec.run_id, spec.repetition, spec.invocation_id
-    )
+    );
+    match spec.attempt {
+        0 | 1 => name,
+        attempt => format!("{name}-a{attempt}"),
+    }
 }
 
 /// Checks that a run id makes valid label values and Job names.
