@@ -398,7 +398,8 @@ async fn measure_in_rounds(
                 options.invocations * config.scale,
                 if repetitions == 1 { "" } else { "s" },
             ));
-            measure(options, config, round, repetitions * (round + 1), cancel).await?;
+            let total = repetitions * (round + 1);
+            measure(options, config, round, total, progress, cancel).await?;
         }
     }
     Ok(())
@@ -459,6 +460,7 @@ async fn measure(
     config: &LoopConfig,
     round: u32,
     repetitions: u32,
+    progress: &dyn LoopProgress,
     cancel: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), CalibrationError> {
     let fail = |what: String| {
@@ -486,6 +488,17 @@ async fn measure(
         )
         .await
         .map_err(fail(format!("setting up {}", config.name)))?;
+    if round == 0 {
+        // A loop killed and started again into the same directory: its Jobs, pods and
+        // containers still there carry this run's labels (no other run's) and go first.
+        platform
+            .cleanup(&run_options.run_id)
+            .await
+            .map_err(fail(format!(
+                "removing what an earlier {} left",
+                config.name
+            )))?;
+    }
     let outcome = faastwin_measure::run(
         platform,
         run_options,
@@ -501,6 +514,20 @@ async fn measure(
         return Err(CalibrationError::Interrupted {
             during: format!("measuring {} into {}", config.name, out.display()),
         });
+    }
+    let failed = outcome.failed();
+    if failed > 0 {
+        let first = outcome
+            .records
+            .iter()
+            .find(|r| !r.succeeded() && !r.error.is_empty())
+            .map_or(String::new(), |r| format!(" (first: {})", r.error));
+        progress.step(&format!(
+            "warning: {}: {failed} of {} invocations did not succeed{first}; the calibration and validation use the others: see {}",
+            config.name,
+            outcome.invocations(),
+            out.join("invocations.csv").display()
+        ));
     }
     Ok(())
 }
@@ -528,13 +555,27 @@ fn check_configurations(
     Ok(())
 }
 
+/// Six hex digits naming the loop into `out` (of its absolute path): the runs of two loops
+/// into other directories never share a label on one cluster, while a loop started again into
+/// the same directory finds what an earlier one left there by its labels.
+fn loop_tag(out: &Path) -> String {
+    use sha2::Digest;
+    let path = std::path::absolute(out).unwrap_or_else(|_| out.to_owned());
+    let digest = sha2::Sha256::digest(path.as_os_str().as_encoded_bytes());
+    hex::encode(&digest[..3])
+}
+
 /// The platform setup and the options `config`'s run is measured with.
 fn run_options(
     options: &LoopOptions,
     config: &LoopConfig,
     repetitions: u32,
 ) -> (PlatformSetup, RunOptions) {
-    let run_id = format!("loop-{}", config.name.to_lowercase());
+    let run_id = format!(
+        "loop-{}-{}",
+        config.name.to_lowercase(),
+        loop_tag(&options.out)
+    );
     let setup = PlatformSetup {
         ksi: faastwin_measure::KsiSetup {
             ksi_nodes: Some(
@@ -589,6 +630,32 @@ mod tests {
             timeout: 600.0,
             max_partitions: 32,
             setup: PlatformSetup::default(),
+        }
+    }
+
+    /// Issue 29.8: two loops into other directories never share a run id (and so a label) on
+    /// one cluster; a loop into the same directory has the same ids, so it finds and removes
+    /// what a killed predecessor left. Every id, rungs up to 128 partitions included, is a valid
+    /// label and Job name prefix.
+    #[test]
+    fn a_loops_run_ids_are_its_directorys_own_and_valid_labels() {
+        let mut one = options(PlatformKind::K8s);
+        one.out = PathBuf::from("/tmp/loop-one");
+        let mut other = one.clone();
+        other.out = PathBuf::from("/tmp/loop-other");
+        let id = |o: &LoopOptions, c: &LoopConfig| run_options(o, c, 1).1.run_id;
+        let (calibration, held_out) = configurations(PlatformKind::K8s);
+        let widest = LoopConfig {
+            name: Cow::Borrowed("B1-128-partitions"),
+            partitions: 128,
+            window: 1,
+            shard_factor: 1,
+            scale: 16,
+        };
+        for config in calibration.iter().chain(&held_out).chain([&widest]) {
+            assert_ne!(id(&one, config), id(&other, config));
+            assert_eq!(id(&one, config), id(&one.clone(), config));
+            faastwin_measure::k8s::validate_run_id(&id(&one, config)).unwrap();
         }
     }
 

@@ -131,7 +131,14 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
     ] {
         let run = Run::load(&out.join(format!("run-{name}"))).unwrap();
         let o = &run.meta.options;
-        assert_eq!(o.run_id, format!("loop-{}", name.to_lowercase()));
+        // Named after the configuration and the loop's directory (issue 29.8).
+        let tag = o.run_id.rsplit('-').next().unwrap();
+        assert_eq!(o.run_id, format!("loop-{}-{tag}", name.to_lowercase()));
+        assert!(
+            tag.len() == 6 && tag.chars().all(|c| c.is_ascii_hexdigit()),
+            "{}",
+            o.run_id
+        );
         assert_eq!(
             (o.partitions, o.repetitions, o.warmup),
             (partitions, 2, 0),
