@@ -27,6 +27,7 @@ fn up_status_restart_and_down_stop_only_what_up_started() {
     if go_missing() {
         return;
     }
+    let _one = crate::one_instance_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let instance = dir.path().join("tb");
     let up = testbed()

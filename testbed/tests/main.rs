@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 mod lifecycle;
 mod security;
@@ -24,4 +25,12 @@ fn go_missing() -> bool {
     }
     eprintln!("skipped: no Go toolchain (the testbed builds Kubernetes from Go modules)");
     true
+}
+
+/// Serialises the tests that start an instance: two instances starting at once may be handed
+/// the same free port for different components (chosen free, then bound by the component),
+/// and one of them then exits.
+fn one_instance_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
 }

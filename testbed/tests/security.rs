@@ -56,6 +56,7 @@ fn another_local_user_can_neither_read_nor_use_an_instance() {
     if go_missing() {
         return;
     }
+    let _one = crate::one_instance_at_a_time();
     let top = tempfile::tempdir().unwrap();
     // A parent everyone may enter, as /tmp is: only the instance's own modes keep them out.
     std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -2,9 +2,13 @@
 //! (`faastwin-testbed up --reuse` in `/tmp/faastwin-testbed-tests`), built from source on first
 //! use. The tests that use it take [`lock`] so that one test's fault (an API server restart)
 //! never lands in another's measurement. Without Go (or with `FAASTWIN_NO_TESTBED=1`) they are
-//! skipped with a one-line reason. The instance is left running for the next test binary; stop
-//! it with `faastwin-testbed down --dir /tmp/faastwin-testbed-tests`.
+//! skipped with a one-line reason. Each test process that uses the instance holds a lease on it
+//! (its pid in `DIR.users`, changed under `flock DIR.lock`); a watcher started beside it stops
+//! the instance once no leaseholder runs any more, so `cargo test` leaves nothing running, and
+//! the next test binary starts it again (about 12 s). `FAASTWIN_KEEP_TESTBED=1` keeps it up
+//! (stop it with `faastwin-testbed down --dir /tmp/faastwin-testbed-tests`).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -70,10 +74,7 @@ pub(crate) fn testbed() -> Option<&'static Testbed> {
             return None;
         }
         let bin = testbed_binary();
-        let out = std::process::Command::new(&bin)
-            .args(["up", "--reuse", "--dir", DIR])
-            .output()
-            .expect("faastwin-testbed runs");
+        let out = lease_and_up(&bin);
         assert!(
             out.status.success(),
             "faastwin-testbed up failed:\n{}",
@@ -92,4 +93,46 @@ pub(crate) fn testbed() -> Option<&'static Testbed> {
         })
     });
     up.as_ref()
+}
+
+/// Takes this process's lease on the shared instance and starts it (or reuses it), under the
+/// lock its watchers take too, then starts this process's watcher: once this process has
+/// exited, it drops the leases of processes that no longer run and stops the instance if none
+/// is left. Under the lock, a watcher that stops the instance and a new process that reuses it
+/// cannot interleave.
+fn lease_and_up(bin: &Path) -> std::process::Output {
+    let (lock, users) = (format!("{DIR}.lock"), format!("{DIR}.users"));
+    // Kept: a lease held by init, which never ends.
+    let keep = std::env::var_os("FAASTWIN_KEEP_TESTBED").is_some();
+    let me = if keep { 1 } else { std::process::id() };
+    let up = format!(
+        "echo {me} >> {users} && exec {bin} up --reuse --dir {DIR}",
+        bin = bin.display()
+    );
+    let out = std::process::Command::new("flock")
+        .args(["-o", &lock, "sh", "-c", &up])
+        .output()
+        .expect("flock runs (util-linux)");
+    if keep {
+        return out;
+    }
+    let release = format!(
+        "alive=''; for p in $(cat {users} 2>/dev/null); do kill -0 \"$p\" 2>/dev/null && alive=\"$alive $p\"; done; \
+         if [ -n \"$alive\" ]; then printf '%s\\n' $alive > {users}; \
+         else rm -f {users}; {bin} down --dir {DIR} >/dev/null 2>&1 || true; fi",
+        bin = bin.display()
+    );
+    let watch = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; exec flock -o {lock} sh -c '{}'",
+        release.replace('\'', "'\\''")
+    );
+    // Its own process group, no terminal, no pipes of ours: it outlives this process.
+    let _ = std::process::Command::new("sh")
+        .args(["-c", &watch])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn();
+    out
 }
