@@ -41,7 +41,15 @@ teardown() {
   say "deleting cluster"
   rm -f "$kubeconfig"
   if "$testbed" down --dir "$dir" >"$dir.down.log" 2>&1; then
-    say "cluster deleted"
+    # What a user may want of the cluster is its components' logs; the rest (its datastore,
+    # images, credentials: about 10 MB a node) goes with it.
+    rm -rf "$dir.logs"
+    if [ -d "$dir/logs" ]; then
+      mv "$dir/logs" "$dir.logs"
+      mv "$dir.down.log" "$dir.logs/down.log"
+    fi
+    rm -rf "$dir"
+    say "cluster deleted; its logs are in $dir.logs"
   else
     say "teardown failed: see $dir.down.log" >&2
   fi

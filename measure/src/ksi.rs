@@ -35,8 +35,11 @@ use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome, Pla
 /// How to launch KSI.
 #[derive(Debug, Clone)]
 pub struct KsiConfig {
-    /// Number of Slurm nodes (`srun -N`).
-    pub nodes: u32,
+    /// Number of Slurm nodes (`srun -N`), one cluster each [default: one per partition, up
+    /// to the nodes Slurm has].
+    pub nodes: Option<u32>,
+    /// The run's partitions (they share the nodes' clusters, partition p on node p mod N).
+    pub partitions: u32,
     /// KSI's `run-workload.sh`.
     pub run_workload: PathBuf,
     /// The shared folder KSI uses (kubeconfigs appear here).
@@ -178,6 +181,30 @@ pub struct KsiLauncher {
     log: Arc<Mutex<Vec<(u64, String)>>>,
 }
 
+/// How long a teardown waits for KSI's scripts to tear their clusters down before it cancels
+/// the allocation.
+const TEARDOWN_WAIT: Duration = Duration::from_secs(120);
+
+/// How long a teardown waits for the allocation to end once cancelled.
+const TEARDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How often a launch looks at its allocation in Slurm's queue while no node has started.
+const QUEUE_LOOK: Duration = Duration::from_secs(2);
+
+/// Pending reasons that do not clear by waiting (squeue(1) JOB REASON CODES): the job asks for
+/// more than its partition, account or QOS allows, or for nodes that do not fit it.
+const HOPELESS_PENDING: [&str; 9] = [
+    "PartitionConfig",
+    "PartitionNodeLimit",
+    "PartitionTimeLimit",
+    "BadConstraints",
+    "InvalidAccount",
+    "InvalidQOS",
+    "AccountNotAllowed",
+    "QOSMaxNodePerJobLimit",
+    "QOSMaxWallDurationPerJobLimit",
+];
+
 impl KsiLauncher {
     /// A launcher for run `run_id`.
     pub fn new(config: KsiConfig, run_id: &str, clock: DriverClock) -> Result<Self, MeasureError> {
@@ -221,14 +248,17 @@ impl KsiLauncher {
         )
     }
 
-    /// The srun command line.
-    pub fn command(&self) -> (String, Vec<String>) {
+    /// The srun command line for `nodes` nodes, those of `nodelist` when it names them.
+    pub fn command(&self, nodes: u32, nodelist: &[String]) -> (String, Vec<String>) {
         let mut args = vec![
-            format!("-N{}", self.config.nodes),
+            format!("-N{nodes}"),
             "--ntasks-per-node=1".into(),
             "--job-name".into(),
             self.job_name(),
         ];
+        if !nodelist.is_empty() {
+            args.push(format!("--nodelist={}", nodelist.join(",")));
+        }
         args.extend(self.config.srun_args.iter().cloned());
         args.push("bash".into());
         args.push(self.config.run_workload.display().to_string());
@@ -237,8 +267,42 @@ impl KsiLauncher {
         ("srun".into(), args)
     }
 
-    /// Launches KSI and waits until every node's cluster answers, recording each stage.
-    pub async fn launch(&self) -> Result<Vec<NodeCluster>, MeasureError> {
+    /// How many nodes to allocate, and refuses an allocation Slurm can never satisfy (it would
+    /// stay pending for ever): the nodes of `nodelist` when it names them, else `--ksi-nodes`,
+    /// else one per partition up to the nodes there are.
+    async fn allocation(&self, nodelist: &[String]) -> Result<u32, MeasureError> {
+        let known = client::nodes().await?;
+        if let Some(unknown) = nodelist.iter().find(|n| !known.contains(n)) {
+            return Err(Self::fail(format!(
+                "unknown node {unknown:?} (sinfo lists: {})",
+                known.join(", ")
+            )));
+        }
+        let listed = u32::try_from(nodelist.len()).unwrap_or(u32::MAX);
+        let available = u32::try_from(known.len()).unwrap_or(u32::MAX);
+        let nodes = match (self.config.nodes, listed) {
+            (Some(n), l) if l > 0 && n != l => {
+                return Err(Self::fail(format!(
+                    "--ksi-nodes {n} and --nodes {} ({l} nodes) disagree: give one of them",
+                    nodelist.join(",")
+                )));
+            }
+            (_, l) if l > 0 => l,
+            (Some(n), _) => n,
+            (None, _) => self.config.partitions.clamp(1, available.max(1)),
+        };
+        if nodes == 0 || nodes > available {
+            return Err(Self::fail(format!(
+                "KSI would allocate {nodes} nodes (one cluster each) but Slurm has {available} ({}): ask for 1 to {available} with --ksi-nodes; partitions share the nodes' clusters (partition p on node p mod nodes)",
+                known.join(", ")
+            )));
+        }
+        Ok(nodes)
+    }
+
+    /// Launches KSI on `nodelist` (empty: wherever Slurm places it) and waits until every
+    /// node's cluster answers, recording each stage.
+    pub async fn launch(&self, nodelist: &[String]) -> Result<Vec<NodeCluster>, MeasureError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| MeasureError::Io { path, source }
@@ -249,6 +313,7 @@ impl KsiLauncher {
                 self.config.run_workload.display()
             )));
         }
+        let allocated = self.allocation(nodelist).await?;
         tokio::fs::create_dir_all(&self.control_dir)
             .await
             .map_err(io(&self.control_dir))?;
@@ -257,7 +322,7 @@ impl KsiLauncher {
         tokio::fs::write(&script, self.workload_script())
             .await
             .map_err(io(&script))?;
-        let (program, args) = self.command();
+        let (program, args) = self.command(allocated, nodelist);
         let t_launch = self.clock.now_ns();
         let mut child = Command::new(&program)
             .args(&args)
@@ -292,17 +357,31 @@ impl KsiLauncher {
             });
         }
         *self.srun.lock().unwrap_or_else(PoisonError::into_inner) = Some(child);
-        let mut nodes: Vec<NodeStartup> = (0..self.config.nodes)
+        let mut nodes: Vec<NodeStartup> = (0..allocated)
             .map(|procid| NodeStartup {
                 procid,
                 t_launch,
                 ..NodeStartup::default()
             })
             .collect();
-        let mut clients: Vec<Option<Client>> = (0..self.config.nodes).map(|_| None).collect();
+        let mut clients: Vec<Option<Client>> = (0..allocated).map(|_| None).collect();
         let deadline = tokio::time::Instant::now() + self.config.ready_timeout;
+        let mut next_queue_look = tokio::time::Instant::now();
         loop {
             self.poll_once(&mut nodes, &mut clients).await;
+            // Until a node has started, the allocation may be pending for a reason that never
+            // clears (a partition's node limit, say): say so now, not at the ready timeout.
+            if nodes.iter().all(|n| n.node.is_none())
+                && tokio::time::Instant::now() >= next_queue_look
+            {
+                next_queue_look = tokio::time::Instant::now() + QUEUE_LOOK;
+                if let Some(reason) = self.hopeless_pending_reason().await {
+                    self.teardown().await;
+                    return Err(Self::fail(format!(
+                        "the KSI allocation ({allocated} nodes) stays pending: Slurm says Reason={reason}, which waiting does not clear (see squeue, sinfo)"
+                    )));
+                }
+            }
             if nodes
                 .iter()
                 .all(|n| n.t_api_ready.is_some() && n.t_workload_started.is_some())
@@ -421,8 +500,33 @@ impl KsiLauncher {
             .clone()
     }
 
+    /// The reason the allocation is pending, when it is one that waiting does not clear.
+    async fn hopeless_pending_reason(&self) -> Option<String> {
+        let queue = client::queue().await.ok()?;
+        let name = self.job_name();
+        let (id, _, state) = queue.into_iter().find(|(_, n, _)| *n == name)?;
+        if state != "PENDING" {
+            return None;
+        }
+        let reason = client::pending_reason(&id).await?;
+        HOPELESS_PENDING
+            .iter()
+            .any(|r| reason.starts_with(r))
+            .then_some(reason)
+    }
+
+    /// True while this run's allocation waits in Slurm's queue (never started).
+    async fn allocation_pending(&self) -> bool {
+        let name = self.job_name();
+        client::queue()
+            .await
+            .is_ok_and(|q| q.iter().any(|(_, n, s)| *n == name && s == "PENDING"))
+    }
+
     /// Tells every workload script to return (KSI then tears its clusters down), waits for
-    /// srun, and cancels the allocation by this run's job name if it lingers.
+    /// srun, and cancels the allocation by this run's job name if it lingers (at once while it
+    /// is still pending: no script runs to be told). Gives up after [`TEARDOWN_GRACE`] more
+    /// with a warning naming what it left.
     pub async fn teardown(&self) -> Option<std::process::ExitStatus> {
         let done = self.control_dir.join("done");
         if let Err(e) = tokio::fs::write(&done, b"").await {
@@ -438,13 +542,27 @@ impl KsiLauncher {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         let mut child = child?;
-        match tokio::time::timeout(Duration::from_secs(120), child.wait()).await {
+        let patience = if self.allocation_pending().await {
+            Duration::ZERO
+        } else {
+            TEARDOWN_WAIT
+        };
+        if let Ok(status) = tokio::time::timeout(patience, child.wait()).await {
+            return status.ok();
+        }
+        if let Err(e) = client::cancel_by_name(&self.job_name()).await {
+            tracing::warn!("cancelling the KSI allocation {}: {e}", self.job_name());
+        }
+        match tokio::time::timeout(TEARDOWN_GRACE, child.wait()).await {
             Ok(status) => status.ok(),
             Err(_) => {
-                if let Err(e) = client::cancel_by_name(&self.job_name()).await {
-                    tracing::warn!("cancelling the KSI allocation {}: {e}", self.job_name());
-                }
-                child.wait().await.ok()
+                eprintln!(
+                    "warning: the KSI allocation {name} did not end within {} s of scancel; it may still hold its nodes (squeue -n {name}; scancel --name {name})",
+                    TEARDOWN_GRACE.as_secs(),
+                    name = self.job_name()
+                );
+                let _ = child.start_kill();
+                None
             }
         }
     }
@@ -510,7 +628,7 @@ impl Platform for KsiPlatform {
             path: self.run_dir.clone(),
             source,
         })?;
-        let ready = self.launcher.launch().await?;
+        let ready = self.launcher.launch(nodes).await?;
         let log = self.launcher.log();
         let startups: Vec<NodeStartup> = ready
             .iter()

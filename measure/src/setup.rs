@@ -88,7 +88,8 @@ pub struct KsiSetup {
     /// The shared folder KSI writes kubeconfig-liqo-<procid>.yaml to.
     #[arg(long)]
     pub ksi_shared: Option<PathBuf>,
-    /// Slurm nodes to allocate [default: --partitions].
+    /// Slurm nodes to allocate, one cluster each [default: --nodes, else one per partition up to
+    /// the nodes Slurm has; partitions share the nodes' clusters].
     #[arg(long)]
     pub ksi_nodes: Option<u32>,
     /// Extra srun argument for the KSI allocation (repeatable, e.g. --srun-arg=--partition=gpu).
@@ -203,7 +204,8 @@ impl PlatformSetup {
                 let missing =
                     |what: &str| MeasureError::Options(format!("ksi: {what} is required"));
                 let config = KsiConfig {
-                    nodes: k.ksi_nodes.unwrap_or(partitions),
+                    nodes: k.ksi_nodes,
+                    partitions,
                     run_workload: k.ksi_run_workload.clone().ok_or_else(|| {
                         missing("--ksi-run-workload PATH (KSI's run-workload.sh)")
                     })?,

@@ -115,15 +115,21 @@ async fn two_slurm_nodes_get_a_real_cluster_each_measured_step_by_step_and_torn_
             .to_string_lossy()
             .starts_with("kubeconfig-liqo")
     }));
+    // Issue 29.14: of each node's cluster only its logs stay (the rest was ~10 MB a node).
+    let mut kept = Vec::new();
     for entry in std::fs::read_dir(&shared).unwrap().flatten() {
-        if entry.file_name().to_string_lossy().starts_with("ksi-") && entry.path().is_dir() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("ksi-") && entry.path().is_dir() {
             assert!(
-                !entry.path().join("testbed.json").exists(),
-                "{} still up",
-                entry.path().display()
+                name.ends_with(".logs"),
+                "{name} left in {}",
+                shared.display()
             );
+            assert!(entry.path().join("kube-apiserver.log").is_file(), "{name}");
+            kept.push(name);
         }
     }
+    assert_eq!(kept.len(), 2, "one log folder per node: {kept:?}");
     let queue = std::process::Command::new("squeue")
         .args(["-h", "-n", "faastwin-ksi-t-ksi"])
         .output()
@@ -155,7 +161,8 @@ fn startup_steps_are_read_from_the_lines_of_their_own_node() {
 async fn a_missing_run_workload_script_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let config = KsiConfig {
-        nodes: 1,
+        nodes: Some(1),
+        partitions: 1,
         run_workload: dir.path().join("nope/run-workload.sh"),
         shared_dir: dir.path().to_owned(),
         srun_args: vec![],
@@ -163,7 +170,7 @@ async fn a_missing_run_workload_script_is_named() {
         poll: Duration::from_millis(50),
     };
     let launcher = KsiLauncher::new(config, "ksitest2", DriverClock::start()).unwrap();
-    let err = launcher.launch().await.err().unwrap().to_string();
+    let err = launcher.launch(&[]).await.err().unwrap().to_string();
     assert!(err.contains("nope/run-workload.sh"), "{err}");
 }
 
@@ -188,7 +195,8 @@ async fn a_node_whose_cluster_fails_ends_the_launch_at_once() {
     )
     .unwrap();
     let config = KsiConfig {
-        nodes: 2,
+        nodes: Some(2),
+        partitions: 2,
         run_workload: script,
         shared_dir: dir.path().to_owned(),
         srun_args: vec![],
@@ -197,7 +205,7 @@ async fn a_node_whose_cluster_fails_ends_the_launch_at_once() {
     };
     let launcher = KsiLauncher::new(config, "ksitest3", DriverClock::start()).unwrap();
     let started = std::time::Instant::now();
-    let err = launcher.launch().await.err().unwrap().to_string();
+    let err = launcher.launch(&[]).await.err().unwrap().to_string();
     assert!(
         err.contains("KSI task 1 ended before its cluster was ready"),
         "{err}"
@@ -229,4 +237,170 @@ fn a_failed_cluster_start_begins_the_nodes_steps_anew() {
     );
     s.apply_step("[ksi 1 n2] testbed: step containerd_up 0.2", 40);
     assert_eq!((s.t_containerd_up, s.t_datastore_up), (Some(40), None));
+}
+
+/// A launcher of `nodes` nodes for `partitions` partitions with a stand-in run-workload.sh
+/// (`script`: what each Slurm task runs) and extra srun arguments.
+fn launcher(
+    dir: &std::path::Path,
+    run: &str,
+    nodes: Option<u32>,
+    partitions: u32,
+    script: &str,
+    srun_args: &[&str],
+) -> KsiLauncher {
+    let path = dir.join("run-workload.sh");
+    std::fs::write(&path, script).unwrap();
+    let config = KsiConfig {
+        nodes,
+        partitions,
+        run_workload: path,
+        shared_dir: dir.to_owned(),
+        srun_args: srun_args.iter().map(|s| (*s).to_owned()).collect(),
+        ready_timeout: Duration::from_secs(300),
+        poll: Duration::from_millis(100),
+    };
+    KsiLauncher::new(config, run, DriverClock::start()).unwrap()
+}
+
+/// The Slurm jobs named `name` still queued or running.
+fn queued(name: &str) -> String {
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-n", name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Issue 29.2: eight nodes on a two-node Slurm are refused before srun, naming the nodes
+/// there are; it used to submit `srun -N8` and wait for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allocation_slurm_cannot_satisfy_is_refused_before_anything_is_submitted() {
+    if !crate::slurm::slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let launcher = launcher(dir.path(), "ksi-eight", Some(8), 8, "exit 0\n", &[]);
+    let err = launcher.launch(&[]).await.err().unwrap().to_string();
+    assert!(
+        err.contains("KSI would allocate 8 nodes (one cluster each) but Slurm has 2 (n1, n2)"),
+        "{err}"
+    );
+    assert_eq!(queued("faastwin-ksi-ksi-eight"), "", "nothing submitted");
+}
+
+/// Issue 29.2: without --ksi-nodes, eight partitions share the two nodes' clusters: the
+/// allocation is two nodes, not eight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_partitions_allocate_the_two_nodes_there_are() {
+    if !crate::slurm::slurm() {
+        return;
+    }
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    // Each task says how many nodes the allocation has, then fails as a cluster that does not
+    // start would: the launch ends at once.
+    let script = "#!/bin/bash\necho \"$SLURM_NNODES\" > \"$2/nnodes-$SLURM_PROCID\"\necho \"[ksi $SLURM_PROCID x] cluster did not start in 3 attempts\" >&2\nexit 1\n";
+    let launcher = launcher(dir.path(), "ksi-share", None, 8, script, &[]);
+    let err = launcher.launch(&[]).await.err().unwrap().to_string();
+    assert!(
+        err.contains("ended before its cluster was ready")
+            || err.contains("before every node was ready"),
+        "{err}"
+    );
+    let nnodes = std::fs::read_to_string(dir.path().join("nnodes-0")).unwrap();
+    assert_eq!(nnodes.trim(), "2");
+}
+
+/// Issue 29.2: an allocation pending for a reason that waiting does not clear (more nodes than
+/// the partition has, given past the check as an srun argument) ends the launch within
+/// seconds, naming Slurm's reason, and is cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_reason_that_never_clears_ends_the_launch_at_once() {
+    if !crate::slurm::slurm() {
+        return;
+    }
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let launcher = launcher(dir.path(), "ksi-hopeless", Some(1), 1, "exit 0\n", &["-N3"]);
+    let started = std::time::Instant::now();
+    let err = launcher.launch(&[]).await.err().unwrap().to_string();
+    assert!(
+        err.contains("stays pending: Slurm says Reason=PartitionConfig"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(queued("faastwin-ksi-ksi-hopeless"), "", "cancelled");
+}
+
+/// Issue 29.3: Ctrl-C while KSI's allocation waits in the queue ends the run at once: the
+/// pending allocation is cancelled (no script of it runs to be told), not waited on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_the_allocation_waits_cancels_it_at_once() {
+    if !crate::slurm::slurm() {
+        return;
+    }
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 2);
+    let script = dir.path().join("run-workload.sh");
+    std::fs::write(&script, "exit 0\n").unwrap();
+    let mut setup = PlatformSetup::default();
+    setup.ksi.ksi_run_workload = Some(script);
+    setup.ksi.ksi_shared = Some(dir.path().join("shared"));
+    // Pending for an hour (Reason=BeginTime: it would clear, by waiting).
+    setup.ksi.srun_args = vec!["--begin=now+3600".into()];
+    let options = RunOptions {
+        run_id: "t-ksi-wait".into(),
+        platform: PlatformKind::Ksi,
+        partitions: 1,
+        nodes: Vec::new(),
+        policy: SubmitPolicy::Sequential,
+        repetitions: 1,
+        between: None,
+        warmup: 0,
+        invocations: None,
+        timeout_s: 60.0,
+        seed: 1,
+        setup: Some(setup),
+    };
+    let out = dir.path().join("run");
+    let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(faastwin_measure::run(
+        platform,
+        options,
+        dataset,
+        out,
+        false,
+        std::sync::Arc::new(faastwin_measure::NoProgress),
+        rx,
+    ));
+    let name = "faastwin-ksi-t-ksi-wait";
+    let waited = std::time::Instant::now();
+    while queued(name).is_empty() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "never submitted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tx.send_replace(true);
+    let cancelled = std::time::Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the run ends within 30 s of Ctrl-C")
+        .unwrap()
+        .unwrap();
+    assert!(outcome.interrupted && outcome.records.is_empty());
+    assert!(
+        cancelled.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        cancelled.elapsed()
+    );
+    assert_eq!(queued(name), "", "the pending allocation is cancelled");
 }

@@ -203,6 +203,15 @@ pub async fn queue() -> Result<Vec<(String, String, String)>, MeasureError> {
         .collect())
 }
 
+/// Why job `id` is pending (`squeue -h -j ID -o %r`), if Slurm says.
+pub async fn pending_reason(id: &str) -> Option<String> {
+    let out = command("squeue", &strings(&["-h", "-j", id, "-o", "%r"]))
+        .await
+        .ok()?;
+    let reason = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !reason.is_empty()).then_some(reason)
+}
+
 /// The states of a job array's tasks still queued or running (task index → state); empty once
 /// Slurm no longer lists the array. A failure of `squeue` itself (the controller unreachable,
 /// say) is an error, never "nothing active": that would judge running tasks failed.
