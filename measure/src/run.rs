@@ -492,7 +492,27 @@ pub async fn run(
         platform.cleanup(&options.run_id).await?;
     }
     let clock = DriverClock::start();
-    let info = platform.prepare(&options.nodes).await?;
+    // Starting the platform may take long (KSI's clusters, an allocation waiting in Slurm's
+    // queue): Ctrl-C then removes what it started and ends the run with nothing measured.
+    let mut interrupt = cancel.clone();
+    let interrupted = async move {
+        // A closed channel (no one can cancel any more) never interrupts.
+        if interrupt.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let info = tokio::select! {
+        info = platform.prepare(&options.nodes) => info?,
+        () = interrupted => {
+            tracing::debug!(run = %options.run_id, "interrupted while the platform started");
+            platform.cleanup(&options.run_id).await?;
+            return Ok(RunOutcome {
+                records: Vec::new(),
+                summaries: Vec::new(),
+                interrupted: true,
+            });
+        }
+    };
     // No nodes given: every node the platform offers (KSI knows them only once launched).
     let mut options = options;
     if options.nodes.is_empty() {
@@ -552,13 +572,18 @@ pub async fn run(
     let mut writer = RecordWriter::open(&records_path)?;
     let writer_stop = Arc::clone(&stop_tx);
     let writer_task = tokio::spawn(async move {
+        let mut same = SameFailure::default();
         while let Some(record) = rx.recv().await {
             if let Err(e) = writer.append(&record) {
                 writer_stop.send_replace(true);
                 return Err(e);
             }
+            // The run stops (what is in flight is still written), the cause reported below.
+            if same.observe(&record) {
+                writer_stop.send_replace(true);
+            }
         }
-        Ok::<(), MeasureError>(())
+        Ok::<Option<String>, MeasureError>(same.verdict())
     });
 
     let timeout = Duration::from_secs_f64(options.timeout_s);
@@ -635,7 +660,20 @@ pub async fn run(
         what: "the record writer".into(),
         source,
     });
-    let failure = failure.or(written.and_then(|w| w).err()).or(cleaned.err());
+    let written = written.and_then(|w| w);
+    let all_failed_alike = match &written {
+        Ok(Some(cause)) => Some(MeasureError::Platform {
+            platform: options.platform,
+            detail: format!(
+                "the first {SAME_FAILURES} invocations all failed the same way, so the run stopped early (every record is kept; fix the cause, then --resume): {cause}"
+            ),
+        }),
+        _ => None,
+    };
+    let failure = failure
+        .or(written.err())
+        .or(all_failed_alike)
+        .or(cleaned.err());
 
     let records = fill_gaps_and_rewrite(&records_path)?;
     let summaries = summarise(&records, info.startup_overhead_s);
@@ -663,6 +701,73 @@ pub async fn run(
         summaries,
         interrupted,
     })
+}
+
+/// How many first invocations failing alike stop a run.
+const SAME_FAILURES: usize = 3;
+
+/// Watches a run's first records: when the first [`SAME_FAILURES`] all failed with the same
+/// cause (a missing image, a pod the node rejects), every other invocation would too, each
+/// after its own wait, and the run stops.
+#[derive(Default)]
+struct SameFailure {
+    seen: usize,
+    cause: Option<String>,
+    stopped: bool,
+}
+
+impl SameFailure {
+    /// Takes one record; true when the run should stop now.
+    fn observe(&mut self, record: &InvocationRecord) -> bool {
+        if self.stopped || self.seen >= SAME_FAILURES || record.outcome == Outcome::Cancelled {
+            return false;
+        }
+        self.seen += 1;
+        let cause = (!record.succeeded()).then(|| failure_kind(&record.error));
+        match (self.seen, cause) {
+            (_, None) => {
+                self.seen = SAME_FAILURES;
+                self.cause = None;
+                false
+            }
+            (1, Some(cause)) => {
+                self.cause = Some(cause);
+                false
+            }
+            (n, Some(cause)) if self.cause.as_ref() == Some(&cause) => {
+                self.stopped = n == SAME_FAILURES;
+                self.stopped
+            }
+            (_, Some(_)) => {
+                self.seen = SAME_FAILURES;
+                self.cause = None;
+                false
+            }
+        }
+    }
+
+    /// The shared cause, when the run was stopped for it.
+    fn verdict(self) -> Option<String> {
+        self.stopped.then_some(self.cause).flatten()
+    }
+}
+
+/// An error with the names and numbers of its own invocation left out (Job and pod names,
+/// ids, durations), so that two invocations failing for one cause compare equal.
+fn failure_kind(error: &str) -> String {
+    error
+        .split_whitespace()
+        .map(|word| {
+            if word.contains("faastwin-") {
+                "<object>".to_owned()
+            } else {
+                word.chars()
+                    .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                    .collect()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The machine's busy CPU time, the driver's own and the wall clock at one instant.

@@ -334,3 +334,171 @@ async fn an_api_server_restart_mid_run_loses_and_duplicates_nothing() {
         "some invocation saw the outage"
     );
 }
+
+/// Issue 29.9: a pod that can never run (an image that is not there, with pull policy Never)
+/// fails its invocation at once with the kubelet's reason, not after the timeout with an empty
+/// error, and once the first three invocations have failed that same way the run stops: the
+/// fourth is never submitted, and no Job of the run is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_that_can_never_run_fails_at_once_and_stops_the_run() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 6);
+    let mut setup = setup(t, Pinning::NodeName);
+    setup.image = "localhost/faastwin-no-such-image:latest".into();
+    let mut options = options(t, "t-noimage", 1, setup);
+    options.timeout_s = 600.0;
+    let out = dir.path().join("run");
+    let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    let result = faastwin_measure::run(
+        platform,
+        options,
+        dataset,
+        out.clone(),
+        false,
+        std::sync::Arc::new(faastwin_measure::NoProgress),
+        rx,
+    )
+    .await;
+    let Err(error) = result else {
+        panic!("the run went on: {result:?}")
+    };
+    let error = faastwin_models::error_chain(&error);
+    assert!(
+        error.contains("the first 3 invocations all failed the same way")
+            && error.contains("ErrImageNeverPull"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "failed at once, not after the timeout: {:?}",
+        started.elapsed()
+    );
+    let records = faastwin_measure::read_records(&out.join("invocations.csv")).unwrap();
+    let submitted: Vec<_> = records.iter().filter(|r| r.t_submit.is_some()).collect();
+    assert_eq!(submitted.len(), 3, "{records:?}");
+    for r in submitted {
+        assert_eq!(r.outcome, Outcome::Failed, "{r:?}");
+        assert!(r.error.contains("ErrImageNeverPull"), "{r:?}");
+    }
+    assert!(
+        records
+            .iter()
+            .all(|r| r.t_submit.is_some() || r.outcome == Outcome::Cancelled),
+        "the rest never submitted: {records:?}"
+    );
+    let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(client(t), "default");
+    let left = jobs
+        .list(&kube::api::ListParams::default().labels("faastwin.io/run=t-noimage"))
+        .await
+        .unwrap();
+    assert!(
+        left.items
+            .iter()
+            .all(|j| j.metadata.deletion_timestamp.is_some()),
+        "no Job of the run left"
+    );
+}
+
+/// Issue 29.4: with the datastore (kine) killed mid-run, `--timeout` ends the in-flight
+/// invocations (the create no longer waits out its 120 s of retries first), and Ctrl-C then
+/// ends the run within seconds: cleanup's deletes give up on the dead datastore after 15 s and
+/// say what they left. The datastore is started again afterwards for the tests that follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_datastore_neither_outlasts_the_timeout_nor_holds_up_ctrl_c() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 40);
+    let out = dir.path().join("run");
+    let mut options = options(t, "t-kine", 2, setup(t, Pinning::NodeName));
+    options.timeout_s = 8.0;
+    let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(faastwin_measure::run(
+        platform,
+        options,
+        dataset,
+        out.clone(),
+        false,
+        std::sync::Arc::new(faastwin_measure::NoProgress),
+        rx,
+    ));
+    let records = out.join("invocations.csv");
+    while std::fs::read_to_string(&records).map_or(0, |s| s.lines().count()) < 4 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.dir.join("testbed.json")).unwrap())
+            .unwrap();
+    let kine = state["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "kine")
+        .unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &kine.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Two timeouts' worth with the datastore gone, then Ctrl-C.
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    tx.send_replace(true);
+    let cancelled = std::time::Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(60), run).await;
+    let waited = cancelled.elapsed();
+    // The datastore back before anything is asserted: the other tests need the cluster.
+    let restarted = std::process::Command::new(&t.bin)
+        .args(["restart", "kine", "--dir"])
+        .arg(&t.dir)
+        .output()
+        .unwrap();
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
+    let result = result.expect("the run ends within 60 s of Ctrl-C").unwrap();
+    assert!(waited < Duration::from_secs(40), "Ctrl-C took {waited:?}");
+    if let Err(e) = &result {
+        let e = faastwin_models::error_chain(e);
+        assert!(
+            e.contains("left with the label faastwin.io/run=t-kine"),
+            "{e}"
+        );
+    }
+    let rows = faastwin_measure::read_records(&records).unwrap();
+    let timed_out: Vec<_> = rows
+        .iter()
+        .filter(|r| r.outcome == Outcome::TimedOut)
+        .collect();
+    assert!(!timed_out.is_empty(), "{rows:?}");
+    for r in timed_out {
+        let took = (r.t_done_seen.or(r.t_create_ack).unwrap_or(0) as f64
+            - r.t_submit.unwrap() as f64)
+            / 1e9;
+        assert!(took < 8.0 + 16.0, "timed out after {took} s: {r:?}");
+    }
+    // The cluster answers again.
+    let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(client(t), "default");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while jobs.list(&Default::default()).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster came back"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let lp = kube::api::ListParams::default().labels("faastwin.io/run=t-kine");
+    jobs.delete_collection(&Default::default(), &lp)
+        .await
+        .unwrap();
+}

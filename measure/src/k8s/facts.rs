@@ -74,6 +74,84 @@ pub struct PodFacts {
     /// The termination message: the worker's report, or (FallbackToLogsOnError) the tail of
     /// its log when it failed.
     pub message: Option<TerminationMessage>,
+    /// Why the pod does not get to run, if something says so.
+    pub blocked: Option<Blocked>,
+}
+
+/// What keeps a pod from running: a waiting container's reason, a pod the kubelet rejected,
+/// a pod the scheduler cannot place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocked {
+    /// The reason and message, in Kubernetes' words (`ErrImageNeverPull: Container image ...`).
+    pub why: String,
+    /// True when it cannot clear by waiting (a missing image, a rejected pod); an unschedulable
+    /// pod may be placed once others finish.
+    pub permanent: bool,
+}
+
+/// Waiting reasons of a container that waiting does not clear (the kubelet's image and
+/// configuration errors).
+const PERMANENT_WAITING: [&str; 5] = [
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "CreateContainerConfigError",
+];
+
+fn reason_and_message(reason: Option<&String>, message: Option<&String>) -> String {
+    match (reason, message) {
+        (Some(r), Some(m)) if !m.is_empty() => format!("{r}: {m}"),
+        (Some(r), _) => r.clone(),
+        (None, Some(m)) => m.clone(),
+        (None, None) => "no reason given".into(),
+    }
+}
+
+/// What keeps `pod` from running, if anything says so.
+fn blocked(pod: &Pod) -> Option<Blocked> {
+    let status = pod.status.as_ref()?;
+    let waiting = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find_map(|c| c.state.as_ref()?.waiting.as_ref())
+        .filter(|w| {
+            w.reason
+                .as_deref()
+                .is_some_and(|r| PERMANENT_WAITING.contains(&r))
+        });
+    if let Some(w) = waiting {
+        return Some(Blocked {
+            why: reason_and_message(w.reason.as_ref(), w.message.as_ref()),
+            permanent: true,
+        });
+    }
+    // Rejected by the kubelet's admission (OutOfcpu, OutOfmemory, NodeAffinity): failed before
+    // any container ran.
+    let no_container_ran = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .all(|c| c.state.as_ref().is_none_or(|s| s.terminated.is_none()));
+    if status.phase.as_deref() == Some("Failed") && status.reason.is_some() && no_container_ran {
+        return Some(Blocked {
+            why: reason_and_message(status.reason.as_ref(), status.message.as_ref()),
+            permanent: true,
+        });
+    }
+    let unschedulable = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    })?;
+    Some(Blocked {
+        why: reason_and_message(
+            unschedulable.reason.as_ref(),
+            unschedulable.message.as_ref(),
+        ),
+        permanent: false,
+    })
 }
 
 /// A container's termination message, read once.
@@ -156,5 +234,6 @@ pub fn pod_facts(pod: &Pod) -> PodFacts {
         message: terminated
             .and_then(|t| t.message.as_deref())
             .and_then(TerminationMessage::parse),
+        blocked: blocked(pod),
     }
 }

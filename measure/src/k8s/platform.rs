@@ -28,6 +28,10 @@ const CREATE_BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// restart takes a few seconds; a datastore failover longer).
 const CREATE_PATIENCE: Duration = Duration::from_secs(120);
 
+/// Longest wait for the API server's answer to a delete (an invocation's, the run's cleanup):
+/// a dead datastore must not hold up the end of a run.
+const REQUEST_PATIENCE: Duration = Duration::from_secs(15);
+
 /// The Kubernetes platform (K3s or any cluster in a kubeconfig).
 pub struct K8sPlatform {
     client: Client,
@@ -41,6 +45,25 @@ pub struct K8sPlatform {
 }
 
 impl K8sPlatform {
+    /// The observation with the driver's own submit and acknowledgement instants and the
+    /// create's notes first.
+    fn finish(
+        &self,
+        mut obs: Observation,
+        submit: u64,
+        ack: u64,
+        notes: Vec<String>,
+        name: &str,
+    ) -> Observation {
+        obs.t_submit = Some(submit);
+        if obs.outcome != Some(Outcome::SubmitError) {
+            obs.t_create_ack = Some(ack);
+        }
+        obs.notes.splice(0..0, notes);
+        tracing::debug!(run = %self.run_id, job = %name, outcome = ?obs.outcome, "Job ended");
+        obs
+    }
+
     /// A platform on `client`'s cluster; `run_id` labels everything it creates.
     pub fn new(
         client: Client,
@@ -141,16 +164,30 @@ impl K8sPlatform {
     }
 
     /// Creates `job`, retrying lost connections, throttling and server errors with capped
-    /// exponential backoff for up to [`CREATE_PATIENCE`]. A 409 after a retry means an earlier
-    /// attempt reached the server: the Job exists, once.
-    async fn create(&self, job: &Job, notes: &mut Vec<String>) -> Result<(), String> {
+    /// exponential backoff for up to [`CREATE_PATIENCE`], and never past `until` (the
+    /// invocation's own deadline: a request the server does not answer, a datastore that is
+    /// gone, is abandoned then). A 409 after a retry means an earlier attempt reached the
+    /// server: the Job exists, once.
+    async fn create(
+        &self,
+        job: &Job,
+        notes: &mut Vec<String>,
+        until: tokio::time::Instant,
+    ) -> Result<(), String> {
         // Every Job of ours is named (job_manifest); the default only shapes messages.
         let name = job.metadata.name.as_deref().unwrap_or_default();
-        let deadline = tokio::time::Instant::now() + CREATE_PATIENCE;
+        let deadline = until.min(tokio::time::Instant::now() + CREATE_PATIENCE);
         let mut backoff = CREATE_BACKOFF;
         for attempt in 1u32.. {
             tracing::debug!(run = %self.run_id, job = name, attempt, "POST Job");
-            match self.jobs().create(&PostParams::default(), job).await {
+            let (jobs, params) = (self.jobs(), PostParams::default());
+            let posted = tokio::time::timeout_at(deadline, jobs.create(&params, job));
+            let Ok(answer) = posted.await else {
+                return Err(format!(
+                    "create Job {name}: no answer from the API server by the invocation's deadline ({attempt} attempt(s))"
+                ));
+            };
+            match answer {
                 Ok(_) => return Ok(()),
                 Err(kube::Error::Api(status)) if status.code == 409 && attempt > 1 => {
                     notes.push("create: already exists after a retry".into());
@@ -197,12 +234,18 @@ impl K8sPlatform {
         }
     }
 
-    /// Deletes one Job (its pod goes with it) after it timed out.
+    /// Deletes one Job (its pod goes with it) after it timed out, waiting at most
+    /// [`REQUEST_PATIENCE`] for the API server.
     async fn delete_job(&self, name: &str, obs: &mut Observation) {
         tracing::debug!(run = %self.run_id, job = name, "DELETE Job (timed out)");
-        if let Err(e) = self.jobs().delete(name, &DeleteParams::background()).await {
-            obs.notes
-                .push(format!("deleting timed-out Job {name} failed: {e}"));
+        let (jobs, params) = (self.jobs(), DeleteParams::background());
+        match tokio::time::timeout(REQUEST_PATIENCE, jobs.delete(name, &params)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => obs.notes.push(format!("deleting Job {name} failed: {e}")),
+            Err(_) => obs.notes.push(format!(
+                "deleting Job {name}: no answer in {} s (it carries the run's label)",
+                REQUEST_PATIENCE.as_secs()
+            )),
         }
     }
 }
@@ -311,22 +354,34 @@ impl Platform for K8sPlatform {
         let job = job_manifest(spec, &self.template);
         let mut notes = Vec::new();
         let submit = clock.now_ns();
-        let created = self.create(&job, &mut notes).await;
+        // The timeout covers the whole invocation, its create included.
+        let deadline = tokio::time::Instant::now() + timeout;
+        let created = self.create(&job, &mut notes, deadline).await;
         let ack = clock.now_ns();
-        let mut obs = match created {
+        let obs = match created {
             Err(error) => {
                 // Registered above: the entry is there; the default keeps the types honest.
                 let mut obs = self.tracker.unregister(&name).unwrap_or_default();
-                obs.outcome = Some(Outcome::SubmitError);
+                obs.outcome = Some(if tokio::time::Instant::now() >= deadline {
+                    Outcome::TimedOut
+                } else {
+                    Outcome::SubmitError
+                });
                 obs.error = Some(error);
                 obs
             }
-            Ok(()) => match tokio::time::timeout(timeout, done).await {
+            Ok(()) => match tokio::time::timeout_at(deadline, done).await {
                 Ok(Ok(_)) => {
                     // Events that arrived after completion (the pod's last update) are in the
                     // entry, so the entry is the observation, not the value sent at completion
                     // (registered above: it is there).
                     let mut obs = self.tracker.unregister(&name).unwrap_or_default();
+                    if obs.t_done_seen.is_none() {
+                        // Ended by its pod (one that can never run), not by the Job: the Job
+                        // would wait on, so it goes.
+                        self.delete_job(&name, &mut obs).await;
+                        return self.finish(obs, submit, ack, notes, &name);
+                    }
                     if self.body && (obs.report.is_none() || obs.exit_code.is_none()) {
                         self.fetch_pod(&name, &mut obs).await;
                     }
@@ -343,8 +398,13 @@ impl Platform for K8sPlatform {
                     // Registered above: the entry is there; what was seen of it is kept.
                     let mut obs = self.tracker.unregister(&name).unwrap_or_default();
                     obs.outcome = Some(Outcome::TimedOut);
+                    // What the pod said last (unschedulable, say) is the likeliest cause.
+                    let last = obs
+                        .error
+                        .take()
+                        .map_or(String::new(), |e| format!("; last seen: {e}"));
                     obs.error = Some(format!(
-                        "Job {name} not complete after {} s (deleted)",
+                        "Job {name} not complete after {} s (deleted){last}",
                         timeout.as_secs_f64()
                     ));
                     self.delete_job(&name, &mut obs).await;
@@ -352,22 +412,15 @@ impl Platform for K8sPlatform {
                 }
             },
         };
-        obs.t_submit = Some(submit);
-        if obs.outcome != Some(Outcome::SubmitError) {
-            obs.t_create_ack = Some(ack);
-        }
-        obs.notes.splice(0..0, notes);
-        tracing::debug!(run = %self.run_id, job = %name, outcome = ?obs.outcome, "Job ended");
-        obs
+        self.finish(obs, submit, ack, notes, &name)
     }
 
     async fn cleanup(&self, run_id: &str) -> Result<(), MeasureError> {
         let lp = ListParams::default().labels(&format!("{RUN_LABEL}={run_id}"));
         tracing::debug!(run = run_id, "DELETE Jobs by label");
-        let deleted = self
-            .jobs()
-            .delete_collection(&DeleteParams::background(), &lp)
-            .await;
+        let (jobs, params) = (self.jobs(), DeleteParams::background());
+        let deleted =
+            tokio::time::timeout(REQUEST_PATIENCE, jobs.delete_collection(&params, &lp)).await;
         for w in self
             .watchers
             .lock()
@@ -376,6 +429,15 @@ impl Platform for K8sPlatform {
         {
             w.abort();
         }
+        let Ok(deleted) = deleted else {
+            return Err(MeasureError::Platform {
+                platform: self.kind,
+                detail: format!(
+                    "deleting this run's Jobs: no answer from the API server in {} s; they are left with the label {RUN_LABEL}={run_id}",
+                    REQUEST_PATIENCE.as_secs()
+                ),
+            });
+        };
         deleted.map(|_| ()).map_err(|e| {
             self.kube_fail(
                 format!("deleting this run's Jobs ({RUN_LABEL}={run_id})"),

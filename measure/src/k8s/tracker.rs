@@ -76,7 +76,18 @@ impl Tracker {
                 let Some(entry) = facts.job.as_ref().and_then(|j| entries.get_mut(j)) else {
                     return;
                 };
+                let pod_name = pod.metadata.name.clone().unwrap_or_default();
+                let blocked = facts.blocked.clone();
                 apply_pod(&mut entry.obs, facts, seen);
+                let Some(blocked) = blocked else { return };
+                entry.obs.error = Some(format!("pod {pod_name}: {}", blocked.why));
+                // A pod that can never run ends its invocation now, not at the timeout.
+                if blocked.permanent && entry.obs.outcome.is_none() {
+                    entry.obs.outcome = Some(Outcome::Failed);
+                    if let Some(tx) = entry.done.take() {
+                        let _ = tx.send(entry.obs.clone());
+                    }
+                }
             }
             TrackerEvent::Job(job, seen) => {
                 let Some(entry) = job
@@ -91,7 +102,7 @@ impl Tracker {
                 let obs = &mut entry.obs;
                 obs.platform_times.created = facts.created.or(obs.platform_times.created);
                 let Some(ok) = facts.finished_ok else { return };
-                if obs.t_done_seen.is_some() {
+                if obs.t_done_seen.is_some() || entry.done.is_none() {
                     return;
                 }
                 obs.t_done_seen = Some(seen);
