@@ -7,7 +7,10 @@
 # Kubernetes (kine, API server, controller manager, scheduler, kubelet with containerd; what
 # `faastwin-testbed up` starts), writes its kubeconfig to SHARED/kubeconfig-liqo-$SLURM_PROCID.yaml,
 # runs WORKLOAD with KUBECONFIG pointing at it, and tears the cluster down when WORKLOAD returns
-# (or the step is cancelled). Each startup step is printed as it is reached:
+# (or the step is cancelled). faastwin gives each run its own SHARED
+# (`<--ksi-shared>/faastwin-<run>`), and its WORKLOAD returns once the measuring process stops
+# touching SHARED/alive for two minutes, so a killed driver leaves no cluster running.
+# Each startup step is printed as it is reached:
 #
 #   [ksi <procid> <node>] testbed: step <name> <seconds since the cluster's start>
 #

@@ -178,3 +178,86 @@ fn kubernetes_dry_run_prints_the_jobs_and_an_unreachable_cluster_is_named() {
             "cannot reach the Kubernetes API server",
         ));
 }
+
+/// Issue 29.6: `timeout` (or a batch script) sends SIGTERM to the whole process group of
+/// `faastwin measure --platform ksi`. srun, in that group, was signalled too: Slurm cancelled
+/// the step, the node scripts died before their teardown and both clusters stayed. Now srun has
+/// a group of its own, and the measurement tears KSI down in order: exit 130, no allocation,
+/// no cluster, no process of the run left.
+#[test]
+fn sigterm_to_the_process_group_of_a_ksi_run_leaves_nothing_running() {
+    use std::os::unix::process::CommandExt;
+    if !crate::calibrate_cli::slurm() {
+        return;
+    }
+    let Some(t) = crate::testbed::testbed() else {
+        return;
+    };
+    let _guard = crate::testbed::lock();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let (shared, out) = (dir.path().join("shared"), dir.path().join("run"));
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("faastwin"))
+        .args(["measure", "--platform", "ksi", "--run-id", "t-ksi-term"])
+        .args(["--partitions", "2", "--image-pull-policy", "Never"])
+        .arg("--ksi-run-workload")
+        .arg(crate::repo_path("testbed/run-workload.sh"))
+        .arg("--ksi-shared")
+        .arg(&shared)
+        .arg(format!(
+            "--srun-arg=--export=ALL,FAASTWIN_TESTBED={}",
+            t.bin.display()
+        ))
+        .arg("--dataset")
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(out.join("invocations.csv")).map_or(0, |s| s.lines().count()) < 2
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(400),
+            "no invocation recorded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // What `timeout` does: the signal to the process group.
+    let group = format!("-{}", child.id());
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", "--", &group])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let queue = std::process::Command::new("squeue")
+        .args(["-h", "-n", "faastwin-ksi-t-ksi-term"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&queue.stdout).trim(),
+        "",
+        "allocation left"
+    );
+    let control = shared.join("faastwin-t-ksi-term");
+    for entry in std::fs::read_dir(&control).unwrap().flatten() {
+        assert!(
+            !entry.path().join("testbed.json").exists(),
+            "{} still up: {stderr}",
+            entry.path().display()
+        );
+    }
+    let mentioning = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(control.to_str().unwrap()))
+        .count();
+    assert_eq!(mentioning, 0, "processes of the run left");
+}

@@ -2,15 +2,19 @@
 //! driven by one measuring process on one clock.
 //!
 //! ```text
-//!  faastwin ──srun -N<n> run-workload.sh <workload.sh> <shared>──▶ per node: kind cluster ─▶ workload.sh
-//!     │                                                               writes kubeconfig-liqo-<procid>.yaml
-//!     ├── polls <shared>: kubeconfig appears → first successful API call (= node ready)
-//!     ├── one K8sPlatform per node cluster; partition p → node p
+//!  faastwin ──srun -N<n> run-workload.sh <workload.sh> <shared>/faastwin-<run>──▶ per node: cluster ─▶ workload.sh
+//!     │                                                   writes <shared>/faastwin-<run>/kubeconfig-liqo-<procid>.yaml
+//!     ├── polls <shared>/faastwin-<run>: kubeconfig appears → first successful API call (= node ready)
+//!     ├── one K8sPlatform per node cluster; partition p → node p mod n
+//!     ├── touches <shared>/faastwin-<run>/alive every second
 //!     └── at the end: <shared>/faastwin-<run>/done → workload.sh returns → KSI tears down
 //! ```
 //!
-//! The generated workload script marks its node ready (KSI runs it once the node's cluster is
-//! Ready) and blocks until the measuring process says it is done. Startup overhead = launch →
+//! Each run gets a shared folder of its own inside the one given (KSI's kubeconfig names are
+//! fixed, so two runs sharing a folder would drive each other's clusters). The generated
+//! workload script marks its node ready (KSI runs it once the node's cluster is Ready) and
+//! blocks until the measuring process says it is done, or until the measuring process has not
+//! touched `alive` for [`ORPHANED_AFTER`] (killed, the machine lost): then its clusters go too. Startup overhead = launch →
 //! first successful API call, per node and the max over nodes; every line KSI prints is stamped
 //! with the driver clock as it arrives (`ksi.log`) for the stage breakdown, and the generic
 //! stages (allocation seen, kubeconfig seen, API answered, workload started) go to
@@ -179,7 +183,12 @@ pub struct KsiLauncher {
     control_dir: PathBuf,
     srun: Mutex<Option<Child>>,
     log: Arc<Mutex<Vec<(u64, String)>>>,
+    heartbeat: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// How long the workload scripts wait for a heartbeat of the measuring process before they end
+/// (and KSI tears their clusters down): longer than any pause of a live driver.
+pub const ORPHANED_AFTER: Duration = Duration::from_secs(120);
 
 /// How long a teardown waits for KSI's scripts to tear their clusters down before it cancels
 /// the allocation.
@@ -217,6 +226,7 @@ impl KsiLauncher {
             control_dir,
             srun: Mutex::new(None),
             log: Arc::default(),
+            heartbeat: Mutex::new(None),
         })
     }
 
@@ -243,8 +253,15 @@ impl KsiLauncher {
              procid=\"${{SLURM_PROCID:-0}}\"\n\
              node=\"${{SLURMD_NODENAME:-$(hostname -s)}}\"\n\
              echo \"$node\" > \"$dir/ready-$procid.tmp\" && mv \"$dir/ready-$procid.tmp\" \"$dir/ready-$procid\"\n\
-             while [ ! -e \"$dir/done\" ]; do sleep 0.2; done\n",
-            run = self.run_id
+             while [ ! -e \"$dir/done\" ]; do\n\
+             \x20 if [ -n \"$(find \"$dir/alive\" -mmin +{minutes} 2>/dev/null)\" ] || [ ! -e \"$dir/alive\" ]; then\n\
+             \x20   echo \"[ksi $procid $node] the measuring process is gone (no heartbeat for {minutes} min): ending\" >&2\n\
+             \x20   exit 1\n\
+             \x20 fi\n\
+             \x20 sleep 0.2\n\
+             done\n",
+            run = self.run_id,
+            minutes = ORPHANED_AFTER.as_secs() / 60
         )
     }
 
@@ -263,7 +280,7 @@ impl KsiLauncher {
         args.push("bash".into());
         args.push(self.config.run_workload.display().to_string());
         args.push(self.control_dir.join("workload.sh").display().to_string());
-        args.push(self.config.shared_dir.display().to_string());
+        args.push(self.control_dir.display().to_string());
         ("srun".into(), args)
     }
 
@@ -314,10 +331,22 @@ impl KsiLauncher {
             )));
         }
         let allocated = self.allocation(nodelist).await?;
+        // An earlier session of this run (killed, then resumed) may still hold its allocation
+        // and clusters: they carry this run's job name, and go first.
+        let name = self.job_name();
+        if client::queue().await?.iter().any(|(_, n, _)| *n == name) {
+            client::cancel_by_name(&name).await?;
+            let note = format!("faastwin: cancelled an earlier session's allocation {name}");
+            self.log
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((self.clock.now_ns(), note));
+        }
         tokio::fs::create_dir_all(&self.control_dir)
             .await
             .map_err(io(&self.control_dir))?;
         clear_markers(&self.control_dir).map_err(io(&self.control_dir))?;
+        self.start_heartbeat().map_err(io(&self.control_dir))?;
         let script = self.control_dir.join("workload.sh");
         tokio::fs::write(&script, self.workload_script())
             .await
@@ -330,6 +359,10 @@ impl KsiLauncher {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            // Its own process group: a signal to ours (`timeout`, a batch script, Ctrl-C in a
+            // terminal) reaches this process, which tears KSI down in order; sent to srun too,
+            // it cancelled the step and the scripts died before their teardown.
+            .process_group(0)
             .spawn()
             .map_err(|e| Self::fail(format!("cannot run srun (no Slurm?): {e}")))?;
         for stream in [
@@ -454,8 +487,7 @@ impl KsiLauncher {
         }
         for (node, client) in nodes.iter_mut().zip(clients.iter_mut()) {
             let kubeconfig = self
-                .config
-                .shared_dir
+                .control_dir
                 .join(format!("kubeconfig-liqo-{}.yaml", node.procid));
             if node.t_kubeconfig.is_none() && kubeconfig.exists() {
                 node.t_kubeconfig = Some(self.clock.now_ns());
@@ -500,6 +532,34 @@ impl KsiLauncher {
             .clone()
     }
 
+    /// Touches `alive` in the control directory now and then every second while this process
+    /// runs: the workload scripts end their clusters once it stops (see [`ORPHANED_AFTER`]).
+    fn start_heartbeat(&self) -> std::io::Result<()> {
+        let alive = self.control_dir.join("alive");
+        std::fs::write(&alive, b"")?;
+        let handle = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let touched = std::fs::File::options()
+                    .write(true)
+                    .open(&alive)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                if let Err(e) = touched {
+                    tracing::warn!("cannot touch {}: {e}", alive.display());
+                }
+            }
+        });
+        if let Some(old) = self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(handle)
+        {
+            old.abort();
+        }
+        Ok(())
+    }
+
     /// The reason the allocation is pending, when it is one that waiting does not clear.
     async fn hopeless_pending_reason(&self) -> Option<String> {
         let queue = client::queue().await.ok()?;
@@ -535,6 +595,14 @@ impl KsiLauncher {
                 "cannot write {}: {e}; cancelling the allocation",
                 done.display()
             );
+        }
+        if let Some(heartbeat) = self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            heartbeat.abort();
         }
         let child = self
             .srun
@@ -731,13 +799,16 @@ impl Platform for KsiPlatform {
 
 /// Removes the markers an earlier launch of the same run left in its control directory (the
 /// directory is this run's, named after it): a stale `done` would end the new workload scripts
-/// at once, a stale `ready-N` would mark a node ready before its cluster is.
+/// at once, a stale `ready-N` would mark a node ready before its cluster is, and a stale
+/// kubeconfig would drive the earlier session's clusters.
 fn clear_markers(control_dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(control_dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let marker = name == "done"
+            || name == "alive"
+            || (name.starts_with("kubeconfig-liqo-") && name.ends_with(".yaml"))
             || name
                 .strip_prefix("ready-")
                 .map(|rest| rest.trim_end_matches(".tmp"))
@@ -759,8 +830,22 @@ mod tests {
     #[test]
     fn an_earlier_launchs_markers_are_cleared_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
-        let markers = ["done", "ready-0", "ready-12", "ready-1.tmp"];
-        let others = ["workload.sh", "ready-", "ready-x", "done.txt", "notes"];
+        let markers = [
+            "done",
+            "alive",
+            "ready-0",
+            "ready-12",
+            "ready-1.tmp",
+            "kubeconfig-liqo-0.yaml",
+        ];
+        let others = [
+            "workload.sh",
+            "ready-",
+            "ready-x",
+            "done.txt",
+            "notes",
+            "ksi-12-0.logs",
+        ];
         for name in markers.iter().chain(&others) {
             std::fs::write(dir.path().join(name), "n1").unwrap();
         }
@@ -773,6 +858,61 @@ mod tests {
         let mut want: Vec<String> = others.iter().map(|s| s.to_string()).collect();
         want.sort();
         assert_eq!(left, want);
+    }
+
+    /// Issue 29.5: the workload script that holds a node's cluster ends it once the measuring
+    /// process has stopped touching `alive` (killed with SIGKILL, its machine lost), and holds
+    /// it while the heartbeat is fresh, until `done`. Run by bash, as KSI runs it.
+    #[test]
+    fn a_node_script_ends_its_cluster_once_the_heartbeat_stops() {
+        use std::time::{Duration, SystemTime};
+        let dir = tempfile::tempdir().unwrap();
+        let config = super::KsiConfig {
+            nodes: Some(1),
+            partitions: 1,
+            run_workload: dir.path().join("run-workload.sh"),
+            shared_dir: dir.path().to_owned(),
+            srun_args: Vec::new(),
+            ready_timeout: Duration::from_secs(1),
+            poll: Duration::from_millis(10),
+        };
+        let launcher = super::KsiLauncher::new(config, "hb", crate::DriverClock::start()).unwrap();
+        let control = dir.path().join("faastwin-hb");
+        std::fs::create_dir_all(&control).unwrap();
+        let script = control.join("workload.sh");
+        std::fs::write(&script, launcher.workload_script()).unwrap();
+        let run = || {
+            std::process::Command::new("bash")
+                .arg(&script)
+                .env("SLURM_PROCID", "0")
+                .env("SLURMD_NODENAME", "n1")
+                .output()
+                .unwrap()
+        };
+        // A heartbeat three minutes old: the driver is gone.
+        let alive = control.join("alive");
+        std::fs::write(&alive, b"").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(180);
+        std::fs::File::options()
+            .write(true)
+            .open(&alive)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let gone = run();
+        assert_eq!(gone.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&gone.stderr).contains("the measuring process is gone"));
+        assert!(
+            control.join("ready-0").is_file(),
+            "it said its node was ready first"
+        );
+        // No heartbeat at all: gone as well.
+        std::fs::remove_file(&alive).unwrap();
+        assert_eq!(run().status.code(), Some(1));
+        // A fresh heartbeat and `done`: the script returns normally.
+        std::fs::write(&alive, b"").unwrap();
+        std::fs::write(control.join("done"), b"").unwrap();
+        assert_eq!(run().status.code(), Some(0));
     }
 
     #[test]

@@ -110,6 +110,8 @@ async fn two_slurm_nodes_get_a_real_cluster_each_measured_step_by_step_and_torn_
         serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert!(meta["platform"]["startup_overhead_s"].as_f64().unwrap() > 1.0);
     // KSI tore everything down: no kubeconfig left, every instance stopped, the allocation gone.
+    // Issue 29.5: the run's KSI folder is its own, inside the shared one.
+    let shared = shared.join("faastwin-t-ksi");
     assert!(std::fs::read_dir(&shared).unwrap().flatten().all(|e| {
         !e.file_name()
             .to_string_lossy()
