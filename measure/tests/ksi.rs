@@ -310,7 +310,9 @@ async fn eight_partitions_allocate_the_two_nodes_there_are() {
             || err.contains("before every node was ready"),
         "{err}"
     );
-    let nnodes = std::fs::read_to_string(dir.path().join("nnodes-0")).unwrap();
+    // SHARED is the run's own folder inside the shared one (issue 29.5).
+    let nnodes =
+        std::fs::read_to_string(dir.path().join("faastwin-ksi-share").join("nnodes-0")).unwrap();
     assert_eq!(nnodes.trim(), "2");
 }
 

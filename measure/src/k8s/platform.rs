@@ -28,8 +28,8 @@ const CREATE_BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// restart takes a few seconds; a datastore failover longer).
 const CREATE_PATIENCE: Duration = Duration::from_secs(120);
 
-/// Longest wait for the API server's answer to a delete (an invocation's, the run's cleanup):
-/// a dead datastore must not hold up the end of a run.
+/// Longest wait for the API server's answer to a delete or a look at a finished Job's pods (an
+/// invocation's, the run's cleanup): a dead datastore must not hold up the end of a run.
 const REQUEST_PATIENCE: Duration = Duration::from_secs(15);
 
 /// The Kubernetes platform (K3s or any cluster in a kubeconfig).
@@ -40,6 +40,9 @@ pub struct K8sPlatform {
     clock: DriverClock,
     tracker: Tracker,
     watchers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Deletes of Jobs that ended without completing, sent after their invocation ended: a
+    /// timed-out invocation ends at its timeout, not when a (perhaps dead) API server answers.
+    deletes: Mutex<tokio::task::JoinSet<()>>,
     kind: PlatformKind,
     body: bool,
 }
@@ -79,6 +82,7 @@ impl K8sPlatform {
             clock,
             tracker: Tracker::default(),
             watchers: Mutex::new(Vec::new()),
+            deletes: Mutex::new(tokio::task::JoinSet::new()),
             kind: PlatformKind::K8s,
             body: true,
         })
@@ -173,19 +177,24 @@ impl K8sPlatform {
         job: &Job,
         notes: &mut Vec<String>,
         until: tokio::time::Instant,
-    ) -> Result<(), String> {
+    ) -> Result<(), CreateFailure> {
         // Every Job of ours is named (job_manifest); the default only shapes messages.
         let name = job.metadata.name.as_deref().unwrap_or_default();
         let deadline = until.min(tokio::time::Instant::now() + CREATE_PATIENCE);
         let mut backoff = CREATE_BACKOFF;
-        for attempt in 1u32.. {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
             tracing::debug!(run = %self.run_id, job = name, attempt, "POST Job");
             let (jobs, params) = (self.jobs(), PostParams::default());
             let posted = tokio::time::timeout_at(deadline, jobs.create(&params, job));
             let Ok(answer) = posted.await else {
-                return Err(format!(
-                    "create Job {name}: no answer from the API server by the invocation's deadline ({attempt} attempt(s))"
-                ));
+                return Err(CreateFailure {
+                    error: format!(
+                        "create Job {name}: no answer from the API server by the deadline ({attempt} attempt(s))"
+                    ),
+                    timed_out: deadline == until,
+                });
             };
             match answer {
                 Ok(_) => return Ok(()),
@@ -194,10 +203,10 @@ impl K8sPlatform {
                     return Ok(());
                 }
                 Err(kube::Error::Api(status)) if status.code < 500 && status.code != 429 => {
-                    return Err(format!(
-                        "create Job {name}: {} ({})",
-                        status.message, status.code
-                    ));
+                    return Err(CreateFailure {
+                        error: format!("create Job {name}: {} ({})", status.message, status.code),
+                        timed_out: false,
+                    });
                 }
                 Err(e) if tokio::time::Instant::now() + backoff < deadline => {
                     tracing::debug!(run = %self.run_id, job = name, attempt, error = %e, "create failed, retrying");
@@ -205,15 +214,27 @@ impl K8sPlatform {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(CREATE_BACKOFF_MAX);
                 }
+                // The next retry would pass the deadline: the invocation's own (it timed out
+                // while the server kept failing) or the create's patience.
+                Err(e) if deadline == until => {
+                    return Err(CreateFailure {
+                        error: format!(
+                            "create Job {name} failed {attempt} times until the invocation's timeout: {e}"
+                        ),
+                        timed_out: true,
+                    });
+                }
                 Err(e) => {
-                    return Err(format!(
-                        "create Job {name} failed {attempt} times over {} s: {e}",
-                        CREATE_PATIENCE.as_secs()
-                    ));
+                    return Err(CreateFailure {
+                        error: format!(
+                            "create Job {name} failed {attempt} times over {} s: {e}",
+                            CREATE_PATIENCE.as_secs()
+                        ),
+                        timed_out: false,
+                    });
                 }
             }
         }
-        Err(format!("create Job {name}: no attempt made"))
     }
 
     /// The exit code, node and termination message of a finished Job's pod, when the pod
@@ -222,32 +243,51 @@ impl K8sPlatform {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.template.namespace);
         let lp = ListParams::default().labels(&format!("batch.kubernetes.io/job-name={name}"));
         tracing::debug!(run = %self.run_id, job = name, "GET pods of a finished Job");
-        match pods.list(&lp).await {
-            Ok(list) => {
+        match tokio::time::timeout(REQUEST_PATIENCE, pods.list(&lp)).await {
+            Err(_) => obs.notes.push(format!(
+                "pods of Job {name}: no answer in {} s",
+                REQUEST_PATIENCE.as_secs()
+            )),
+            Ok(Ok(list)) => {
                 for pod in list.items {
                     apply_pod(obs, pod_facts(&pod), self.clock.now_ns());
                 }
             }
-            Err(e) => obs
+            Ok(Err(e)) => obs
                 .notes
                 .push(format!("pods of Job {name} could not be listed: {e}")),
         }
     }
 
-    /// Deletes one Job (its pod goes with it) after it timed out, waiting at most
-    /// [`REQUEST_PATIENCE`] for the API server.
-    async fn delete_job(&self, name: &str, obs: &mut Observation) {
-        tracing::debug!(run = %self.run_id, job = name, "DELETE Job (timed out)");
+    /// Deletes one Job (its pod goes with it) that ended without completing, in the
+    /// background: the invocation has ended, and its record does not wait for the API server.
+    /// A delete that fails or gets no answer in [`REQUEST_PATIENCE`] is logged; the run's
+    /// cleanup deletes by label whatever is left.
+    fn delete_job(&self, name: &str, obs: &mut Observation) {
+        tracing::debug!(run = %self.run_id, job = name, "DELETE Job (ended incomplete)");
+        obs.notes.push(format!("Job {name} deleted"));
         let (jobs, params) = (self.jobs(), DeleteParams::background());
-        match tokio::time::timeout(REQUEST_PATIENCE, jobs.delete(name, &params)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => obs.notes.push(format!("deleting Job {name} failed: {e}")),
-            Err(_) => obs.notes.push(format!(
-                "deleting Job {name}: no answer in {} s (it carries the run's label)",
-                REQUEST_PATIENCE.as_secs()
-            )),
-        }
+        let (name, run) = (name.to_string(), self.run_id.clone());
+        let mut deletes = self.deletes.lock().unwrap_or_else(PoisonError::into_inner);
+        while deletes.try_join_next().is_some() {}
+        deletes.spawn(async move {
+            match tokio::time::timeout(REQUEST_PATIENCE, jobs.delete(&name, &params)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(run, "deleting Job {name} failed: {e}"),
+                Err(_) => tracing::warn!(
+                    run,
+                    "deleting Job {name}: no answer in {} s (the run's cleanup deletes by label)",
+                    REQUEST_PATIENCE.as_secs()
+                ),
+            }
+        });
     }
+}
+
+/// Why a create gave up, and whether it was the invocation's timeout that ended it.
+struct CreateFailure {
+    error: String,
+    timed_out: bool,
 }
 
 /// What every watcher task needs.
@@ -359,15 +399,15 @@ impl Platform for K8sPlatform {
         let created = self.create(&job, &mut notes, deadline).await;
         let ack = clock.now_ns();
         let obs = match created {
-            Err(error) => {
+            Err(failure) => {
                 // Registered above: the entry is there; the default keeps the types honest.
                 let mut obs = self.tracker.unregister(&name).unwrap_or_default();
-                obs.outcome = Some(if tokio::time::Instant::now() >= deadline {
+                obs.outcome = Some(if failure.timed_out {
                     Outcome::TimedOut
                 } else {
                     Outcome::SubmitError
                 });
-                obs.error = Some(error);
+                obs.error = Some(failure.error);
                 obs
             }
             Ok(()) => match tokio::time::timeout_at(deadline, done).await {
@@ -379,7 +419,7 @@ impl Platform for K8sPlatform {
                     if obs.t_done_seen.is_none() {
                         // Ended by its pod (one that can never run), not by the Job: the Job
                         // would wait on, so it goes.
-                        self.delete_job(&name, &mut obs).await;
+                        self.delete_job(&name, &mut obs);
                         return self.finish(obs, submit, ack, notes, &name);
                     }
                     if self.body && (obs.report.is_none() || obs.exit_code.is_none()) {
@@ -407,7 +447,7 @@ impl Platform for K8sPlatform {
                         "Job {name} not complete after {} s (deleted){last}",
                         timeout.as_secs_f64()
                     ));
-                    self.delete_job(&name, &mut obs).await;
+                    self.delete_job(&name, &mut obs);
                     obs
                 }
             },
@@ -418,6 +458,10 @@ impl Platform for K8sPlatform {
     async fn cleanup(&self, run_id: &str) -> Result<(), MeasureError> {
         let lp = ListParams::default().labels(&format!("{RUN_LABEL}={run_id}"));
         tracing::debug!(run = run_id, "DELETE Jobs by label");
+        // The label delete covers every Job a background delete is still waiting on.
+        let pending =
+            std::mem::take(&mut *self.deletes.lock().unwrap_or_else(PoisonError::into_inner));
+        drop(pending);
         let (jobs, params) = (self.jobs(), DeleteParams::background());
         let deleted =
             tokio::time::timeout(REQUEST_PATIENCE, jobs.delete_collection(&params, &lp)).await;
