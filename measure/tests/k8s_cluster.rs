@@ -432,22 +432,7 @@ async fn a_dead_datastore_neither_outlasts_the_timeout_nor_holds_up_ctrl_c() {
     while std::fs::read_to_string(&records).map_or(0, |s| s.lines().count()) < 4 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(t.dir.join("testbed.json")).unwrap())
-            .unwrap();
-    let kine = state["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "kine")
-        .unwrap()["pid"]
-        .as_u64()
-        .unwrap();
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &kine.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill_kine(t);
     // Two timeouts' worth with the datastore gone, then Ctrl-C.
     tokio::time::sleep(Duration::from_secs(20)).await;
     tx.send_replace(true);
@@ -455,16 +440,7 @@ async fn a_dead_datastore_neither_outlasts_the_timeout_nor_holds_up_ctrl_c() {
     let result = tokio::time::timeout(Duration::from_secs(60), run).await;
     let waited = cancelled.elapsed();
     // The datastore back before anything is asserted: the other tests need the cluster.
-    let restarted = std::process::Command::new(&t.bin)
-        .args(["restart", "kine", "--dir"])
-        .arg(&t.dir)
-        .output()
-        .unwrap();
-    assert!(
-        restarted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restarted.stderr)
-    );
+    restart_kine(t);
     let result = result.expect("the run ends within 60 s of Ctrl-C").unwrap();
     assert!(waited < Duration::from_secs(40), "Ctrl-C took {waited:?}");
     if let Err(e) = &result {
@@ -501,4 +477,75 @@ async fn a_dead_datastore_neither_outlasts_the_timeout_nor_holds_up_ctrl_c() {
     jobs.delete_collection(&Default::default(), &lp)
         .await
         .unwrap();
+}
+
+/// Issue 29.4: a run started while the datastore is dead is refused within seconds, naming
+/// what did not answer (the node list used to wait for minutes on the API server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_datastore_at_the_start_is_named_within_seconds() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 2);
+    let out = dir.path().join("run");
+    let options = options(t, "t-kine-start", 1, setup(t, Pinning::NodeName));
+    kill_kine(t);
+    let started = std::time::Instant::now();
+    let platform = options.build_platform(&dataset.dir, &out).await;
+    let result = match platform {
+        Ok(platform) => {
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            faastwin_measure::run(
+                platform,
+                options,
+                dataset,
+                out.clone(),
+                false,
+                std::sync::Arc::new(faastwin_measure::NoProgress),
+                rx,
+            )
+            .await
+            .map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    let waited = started.elapsed();
+    restart_kine(t);
+    let e = faastwin_models::error_chain(&result.expect_err("no run without a datastore"));
+    assert!(e.contains("did not list the nodes within 20 s"), "{e}");
+    assert!(waited < Duration::from_secs(60), "refused after {waited:?}");
+}
+
+/// Kills the testbed's datastore as a crash would.
+fn kill_kine(t: &Testbed) {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.dir.join("testbed.json")).unwrap())
+            .unwrap();
+    let kine = state["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "kine")
+        .unwrap()["pid"]
+        .as_u64()
+        .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &kine.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// Starts the datastore again, as `faastwin-testbed restart kine` does.
+fn restart_kine(t: &Testbed) {
+    let restarted = std::process::Command::new(&t.bin)
+        .args(["restart", "kine", "--dir"])
+        .arg(&t.dir)
+        .output()
+        .unwrap();
+    assert!(
+        restarted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restarted.stderr)
+    );
 }

@@ -351,10 +351,20 @@ impl Platform for K8sPlatform {
                     self.fail("the Kubernetes API server did not answer within 20 s".into())
                 })?
                 .map_err(|e| self.kube_fail("cannot reach the Kubernetes API server".into(), e))?;
-        let node_list = Api::<Node>::all(self.client.clone())
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| self.kube_fail("cannot list nodes".into(), e))?;
+        // The version comes from the API server alone; the nodes from its datastore too.
+        let nodes_api = Api::<Node>::all(self.client.clone());
+        let node_list = tokio::time::timeout(
+            Duration::from_secs(20),
+            nodes_api.list(&ListParams::default()),
+        )
+        .await
+        .map_err(|_| {
+            self.fail(
+                "the Kubernetes API server did not list the nodes within 20 s (is its datastore up?)"
+                    .into(),
+            )
+        })?
+        .map_err(|e| self.kube_fail("cannot list nodes".into(), e))?;
         let known: Vec<String> = node_list
             .items
             .iter()
