@@ -234,20 +234,7 @@ fn validate_takes_a_calibrations_only_platform_and_names_the_flag_otherwise() {
 fn a_loop_that_cannot_measure_every_configuration_measures_none() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("loop");
-    let output = faastwin()
-        .args(["loop", "--platform", "local", "--invocations", "3"])
-        .args([
-            "--small-shard-bytes",
-            "4KiB",
-            "--repetitions",
-            "1",
-            "--worker",
-        ])
-        .arg(worker_binary())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let output = local_loop("3", &out).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
@@ -259,15 +246,11 @@ fn a_loop_that_cannot_measure_every_configuration_measures_none() {
     assert!(!out.exists(), "nothing written: {stderr}");
 }
 
-/// SIGTERM (or Ctrl-C) during `faastwin loop` stops the run being measured as `faastwin
-/// measure` stops (in-flight invocations cancelled, recorded as interrupted), keeps the
-/// configurations measured before it whole, measures and calibrates nothing more, and exits 130.
-#[test]
-fn sigterm_stops_a_loop_and_keeps_what_it_measured() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("loop");
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("faastwin"))
-        .args(["loop", "--platform", "local", "--invocations", "1000"])
+/// `faastwin loop` on local processes with small shards, one repetition, into `out`.
+fn local_loop(invocations: &str, out: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("faastwin"));
+    command
+        .args(["loop", "--platform", "local", "--invocations", invocations])
         .args([
             "--small-shard-bytes",
             "4KiB",
@@ -277,7 +260,18 @@ fn sigterm_stops_a_loop_and_keeps_what_it_measured() {
         ])
         .arg(worker_binary())
         .arg("--out")
-        .arg(&out)
+        .arg(out);
+    command
+}
+
+/// SIGTERM (or Ctrl-C) during `faastwin loop` stops the run being measured as `faastwin
+/// measure` stops (in-flight invocations cancelled, recorded as interrupted), keeps the
+/// configurations measured before it whole, measures and calibrates nothing more, and exits 130.
+#[test]
+fn sigterm_stops_a_loop_and_keeps_what_it_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loop");
+    let child = local_loop("1000", &out)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -86,17 +86,13 @@ async fn a_hung_worker_times_out_and_is_killed() {
 async fn ctrl_c_records_in_flight_invocations_as_cancelled_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let dataset = relay_dataset(dir.path(), 6);
-    let (tx, rx) = tokio::sync::watch::channel(false);
     let out = dir.path().join("run");
-    let run = tokio::spawn(faastwin_measure::run(
+    let (tx, run) = crate::spawned(
         local(sleeping_worker(dir.path())),
         options("local", 2, vec![host()], SubmitPolicy::Sequential),
         dataset,
-        out.clone(),
-        false,
-        Arc::new(NoProgress),
-        rx,
-    ));
+        &out,
+    );
     // The sleeping workers run for 30 s: by 1.5 s both partitions have one in flight.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     tx.send(true).unwrap();

@@ -418,16 +418,7 @@ async fn a_dead_datastore_neither_outlasts_the_timeout_nor_holds_up_ctrl_c() {
     let mut options = options(t, "t-kine", 2, setup(t, Pinning::NodeName));
     options.timeout_s = 8.0;
     let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(faastwin_measure::run(
-        platform,
-        options,
-        dataset,
-        out.clone(),
-        false,
-        std::sync::Arc::new(faastwin_measure::NoProgress),
-        rx,
-    ));
+    let (tx, run) = crate::spawned(platform, options, dataset, &out);
     let records = out.join("invocations.csv");
     while std::fs::read_to_string(&records).map_or(0, |s| s.lines().count()) < 4 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -494,18 +485,8 @@ async fn a_dead_datastore_at_the_start_is_named_within_seconds() {
     let platform = options.build_platform(&dataset.dir, &out).await;
     let result = match platform {
         Ok(platform) => {
-            let (_tx, rx) = tokio::sync::watch::channel(false);
-            faastwin_measure::run(
-                platform,
-                options,
-                dataset,
-                out.clone(),
-                false,
-                std::sync::Arc::new(faastwin_measure::NoProgress),
-                rx,
-            )
-            .await
-            .map(|_| ())
+            let (_tx, run) = crate::spawned(platform, options, dataset, &out);
+            run.await.unwrap().map(|_| ())
         }
         Err(e) => Err(e),
     };

@@ -374,16 +374,7 @@ async fn ctrl_c_while_the_allocation_waits_cancels_it_at_once() {
     };
     let out = dir.path().join("run");
     let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let run = tokio::spawn(faastwin_measure::run(
-        platform,
-        options,
-        dataset,
-        out,
-        false,
-        std::sync::Arc::new(faastwin_measure::NoProgress),
-        rx,
-    ));
+    let (tx, run) = crate::spawned(platform, options, dataset, &out);
     let name = "faastwin-ksi-t-ksi-wait";
     let waited = std::time::Instant::now();
     while queued(name).is_empty() {

@@ -103,6 +103,30 @@ pub(crate) async fn run(
     .unwrap()
 }
 
+/// A run started in the background with the sender that cancels it (Ctrl-C), and the run
+/// itself, its error kept for the test to read.
+pub(crate) fn spawned(
+    platform: Arc<dyn Platform>,
+    options: RunOptions,
+    dataset: Dataset,
+    out: &Path,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<RunOutcome, faastwin_measure::MeasureError>>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(faastwin_measure::run(
+        platform,
+        options,
+        dataset,
+        out.to_owned(),
+        false,
+        Arc::new(NoProgress),
+        rx,
+    ));
+    (tx, run)
+}
+
 /// Checks what every successful record must satisfy.
 pub(crate) fn check_succeeded(r: &InvocationRecord) {
     assert!(r.succeeded(), "{r:?}");
