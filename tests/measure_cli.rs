@@ -186,78 +186,191 @@ fn kubernetes_dry_run_prints_the_jobs_and_an_unreachable_cluster_is_named() {
 /// no cluster, no process of the run left.
 #[test]
 fn sigterm_to_the_process_group_of_a_ksi_run_leaves_nothing_running() {
-    use std::os::unix::process::CommandExt;
-    if !crate::calibrate_cli::slurm() {
-        return;
-    }
-    let Some(t) = crate::testbed::testbed() else {
+    let Some(run) = KsiRun::start("t-ksi-term") else {
         return;
     };
-    let _guard = crate::testbed::lock();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dataset(dir.path());
-    let (shared, out) = (dir.path().join("shared"), dir.path().join("run"));
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("faastwin"))
-        .args(["measure", "--platform", "ksi", "--run-id", "t-ksi-term"])
-        .args(["--partitions", "2", "--image-pull-policy", "Never"])
-        .arg("--ksi-run-workload")
-        .arg(crate::repo_path("testbed/run-workload.sh"))
-        .arg("--ksi-shared")
-        .arg(&shared)
-        .arg(format!(
-            "--srun-arg=--export=ALL,FAASTWIN_TESTBED={}",
-            t.bin.display()
-        ))
-        .arg("--dataset")
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while std::fs::read_to_string(out.join("invocations.csv")).map_or(0, |s| s.lines().count()) < 2
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(400),
-            "no invocation recorded"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     // What `timeout` does: the signal to the process group.
-    let group = format!("-{}", child.id());
+    let group = format!("-{}", run.child.id());
     let killed = std::process::Command::new("kill")
         .args(["-TERM", "--", &group])
         .status()
         .unwrap();
     assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
+    let (run, output) = run.wait();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
-    let queue = std::process::Command::new("squeue")
-        .args(["-h", "-n", "faastwin-ksi-t-ksi-term"])
+    assert_eq!(run.left(), "", "{stderr}");
+}
+
+/// Issue 29.5: the driver killed outright (SIGKILL: no teardown of its own) used to leave the
+/// allocation, srun, the node scripts and both clusters running for ever, and `--resume` drove
+/// the old clusters through their stale kubeconfigs, recorded a startup of 0.04 s and called
+/// the run complete with invocations never measured. Now the clusters end once the driver's
+/// heartbeat stops, and the resume starts clusters of its own and measures every invocation.
+#[test]
+fn a_ksi_run_whose_driver_is_killed_ends_its_clusters_and_resumes_whole() {
+    let Some(run) = KsiRun::start("t-ksi-kill") else {
+        return;
+    };
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &run.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (run, _) = run.wait();
+    // The heartbeat is two minutes; the workload looks every few seconds, then tears down.
+    let deadline = std::time::Instant::now()
+        + faastwin_measure::ksi::ORPHANED_AFTER
+        + std::time::Duration::from_secs(120);
+    let mut left = run.left();
+    while !left.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running: {left}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        left = run.left();
+    }
+    // Everything else, the platform's options included, comes from the run's run.json.
+    let resumed = std::process::Command::new(assert_cmd::cargo::cargo_bin("faastwin"))
+        .args(["measure", "--resume"])
+        .arg(&run.out)
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&queue.stdout).trim(),
-        "",
-        "allocation left"
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    let rows = faastwin_measure::read_records(&run.out.join("invocations.csv")).unwrap();
+    let mut measured: Vec<_> = rows
+        .iter()
+        .filter(|r| r.succeeded())
+        .map(|r| r.invocation_id)
+        .collect();
+    measured.sort_unstable();
+    measured.dedup();
+    assert_eq!(measured.len(), 6, "every invocation measured: {rows:?}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.out.join("run.json")).unwrap()).unwrap();
+    let startup = meta["platform"]["startup_overhead_s"].as_f64().unwrap();
+    assert!(
+        startup > 1.0,
+        "the resume started clusters of its own: {startup} s"
     );
-    let control = shared.join("faastwin-t-ksi-term");
-    for entry in std::fs::read_dir(&control).unwrap().flatten() {
-        assert!(
-            !entry.path().join("testbed.json").exists(),
-            "{} still up: {stderr}",
-            entry.path().display()
-        );
+    assert_eq!(run.left(), "");
+}
+
+/// A KSI measurement of six relay invocations on the testbed's components under the two-node
+/// Slurm, started in a process group of its own (as a shell started it).
+struct KsiRun {
+    child: std::process::Child,
+    run_id: &'static str,
+    shared: std::path::PathBuf,
+    data: std::path::PathBuf,
+    out: std::path::PathBuf,
+    testbed: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    _guard: std::sync::MutexGuard<'static, ()>,
+}
+
+impl KsiRun {
+    /// Started, with its first invocation recorded; None without Slurm or the testbed.
+    fn start(run_id: &'static str) -> Option<Self> {
+        use std::os::unix::process::CommandExt;
+        if !crate::calibrate_cli::slurm() {
+            return None;
+        }
+        let t = crate::testbed::testbed()?;
+        let guard = crate::testbed::lock();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dataset(dir.path());
+        let (shared, out) = (dir.path().join("shared"), dir.path().join("run"));
+        let mut run = KsiRun {
+            child: std::process::Command::new("true").spawn().unwrap(),
+            run_id,
+            shared,
+            data,
+            out,
+            testbed: t.bin.clone(),
+            _dir: dir,
+            _guard: guard,
+        };
+        run.child = run
+            .command()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while std::fs::read_to_string(run.out.join("invocations.csv"))
+            .map_or(0, |s| s.lines().count())
+            < 2
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(400),
+                "no invocation recorded"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some(run)
     }
-    let mentioning = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .filter(|c| String::from_utf8_lossy(c).contains(control.to_str().unwrap()))
-        .count();
-    assert_eq!(mentioning, 0, "processes of the run left");
+
+    /// The command line of this run.
+    fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("faastwin"));
+        command
+            .args(["measure", "--platform", "ksi", "--run-id", self.run_id])
+            .args(["--partitions", "2", "--image-pull-policy", "Never"])
+            .arg("--ksi-run-workload")
+            .arg(crate::repo_path("testbed/run-workload.sh"))
+            .arg("--ksi-shared")
+            .arg(&self.shared)
+            .arg(format!(
+                "--srun-arg=--export=ALL,FAASTWIN_TESTBED={}",
+                self.testbed.display()
+            ))
+            .arg("--dataset")
+            .arg(&self.data)
+            .arg("--out")
+            .arg(&self.out);
+        command
+    }
+
+    /// Waits for the driver to exit.
+    fn wait(mut self) -> (Self, std::process::Output) {
+        let child = std::mem::replace(
+            &mut self.child,
+            std::process::Command::new("true").spawn().unwrap(),
+        );
+        (self, child.wait_with_output().unwrap())
+    }
+
+    /// What of the run is still there: its allocation, a cluster (an instance's state file),
+    /// a process naming its folder. Empty when nothing is.
+    fn left(&self) -> String {
+        let mut left = Vec::new();
+        let queue = std::process::Command::new("squeue")
+            .args(["-h", "-n", &format!("faastwin-ksi-{}", self.run_id)])
+            .output()
+            .unwrap();
+        let queued = String::from_utf8_lossy(&queue.stdout).trim().to_string();
+        if !queued.is_empty() {
+            left.push(format!("allocation: {queued}"));
+        }
+        let control = self.shared.join(format!("faastwin-{}", self.run_id));
+        for entry in std::fs::read_dir(&control).into_iter().flatten().flatten() {
+            if entry.path().join("testbed.json").exists() {
+                left.push(format!("cluster {}", entry.path().display()));
+            }
+        }
+        let processes = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| String::from_utf8_lossy(c).contains(control.to_str().unwrap()))
+            .count();
+        if processes > 0 {
+            left.push(format!("{processes} process(es)"));
+        }
+        left.join("; ")
+    }
 }
