@@ -368,3 +368,60 @@ fn closed_loop_on_kubernetes() {
         "held-out runs never calibrate:\n{calibration}"
     );
 }
+
+/// Issue 29.8: two loops started at once on one cluster (other `--out`s) used to share run
+/// ids (`loop-<config>`), so each lost invocations to 409s and took the other's pods and
+/// timings into its rows. Now each loop's runs are labelled with ids of its own directory:
+/// every invocation of both succeeds, on Jobs of its own run.
+#[test]
+fn two_loops_at_once_on_one_cluster_keep_apart() {
+    let Some(t) = crate::testbed::testbed() else {
+        return;
+    };
+    let _cluster = crate::testbed::lock();
+    let dir = tempfile::tempdir().unwrap();
+    let outs = [dir.path().join("loop-1"), dir.path().join("loop-2")];
+    let children: Vec<_> = outs
+        .iter()
+        .map(|out| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("faastwin"))
+                .args(["loop", "--platform", "k8s", "--kubeconfig"])
+                .arg(&t.kubeconfig)
+                .args(["--image-pull-policy", "Never", "--invocations", "8"])
+                .args(["--small-shard-bytes", "64KiB", "--repetitions", "1"])
+                .args(["--replications", "2", "--tolerance", "100"])
+                .args(["--max-partitions", "8", "--out"])
+                .arg(out)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ids: Vec<std::collections::BTreeSet<String>> = Vec::new();
+    for (child, out) in children.into_iter().zip(&outs) {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("did not succeed"), "{stderr}");
+        let mut own = std::collections::BTreeSet::new();
+        for run in std::fs::read_dir(out).unwrap().flatten() {
+            let records = run.path().join("invocations.csv");
+            if !records.exists() {
+                continue;
+            }
+            let rows = faastwin_measure::read_records(&records).unwrap();
+            assert!(!rows.is_empty(), "{}", records.display());
+            for r in &rows {
+                assert!(r.succeeded(), "{}: {r:?}\n{stderr}", records.display());
+                own.insert(r.run_id.clone());
+            }
+        }
+        assert!(
+            own.len() >= 3,
+            "runs of {}: {own:?}\n{stderr}",
+            out.display()
+        );
+        ids.push(own);
+    }
+    assert!(ids[0].is_disjoint(&ids[1]), "shared run ids: {ids:?}");
+}
