@@ -82,6 +82,56 @@ fn a_local_run_writes_its_directory_and_resume_finds_nothing_left() {
         .assert()
         .success()
         .stdout(predicate::str::contains("12 invocations recorded"));
+    // A run.json that cannot be read is refused, never resumed without the sessions it records.
+    std::fs::write(out.join("run.json"), "{ \"run_id\": ").unwrap();
+    faastwin()
+        .arg("measure")
+        .arg("--worker")
+        .arg(worker_binary())
+        .arg("--resume")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("run.json"));
+}
+
+/// A failed `scontrol show config` used to become a 60 s scheduling cycle without a word. The
+/// controller cannot be made to refuse `scontrol` while it still answers `sinfo`, so `scontrol`
+/// alone is replaced by one that fails as an unreachable controller makes it fail.
+#[test]
+fn a_scheduling_interval_slurm_will_not_tell_refuses_the_run_not_guesses_it() {
+    if !crate::calibrate_cli::slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let scontrol = bin.join("scontrol");
+    std::fs::write(
+        &scontrol,
+        "#!/bin/sh\necho 'slurm_load_ctl_conf error: Unable to contact slurm controller' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&scontrol, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = dir.path().join("run");
+    faastwin()
+        .env("PATH", path)
+        .args(["measure", "--platform", "slurm", "--nodes", "n1,n2"])
+        .args(["--partitions", "2", "--dataset"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("scontrol (reading the scheduling interval)").and(
+                predicate::str::contains("Unable to contact slurm controller"),
+            ),
+        );
+    assert!(!out.join("invocations.csv").exists());
 }
 
 #[test]
