@@ -4,10 +4,9 @@
 //! invocations than a test should spend; here the tolerance is loose and the test checks that
 //! the loop runs end to end and its numbers are sane.
 
-use std::sync::OnceLock;
-
 use predicates::prelude::*;
 
+use crate::components::slurm;
 use crate::{faastwin, repo_path, worker_binary};
 
 fn run_loop(platform: &str, invocations: &str, out: &std::path::Path) -> String {
@@ -160,25 +159,6 @@ fn rounds_are_interleaved(out: &std::path::Path, rounds: u32) {
             }
         }
     }
-}
-
-pub(crate) fn slurm() -> bool {
-    static UP: OnceLock<bool> = OnceLock::new();
-    *UP.get_or_init(|| {
-        if std::env::var_os("FAASTWIN_NO_SLURM").is_some() {
-            eprintln!("skipped: FAASTWIN_NO_SLURM is set");
-            return false;
-        }
-        let status = std::process::Command::new("bash")
-            .arg(repo_path("measure/tests/support/ensure-slurm.sh"))
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "could not start Slurm (or set FAASTWIN_NO_SLURM=1)"
-        );
-        true
-    })
 }
 
 /// Issue 29.13: the README's block, as written: a calibration fitted `--as k3s` from k8s runs

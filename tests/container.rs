@@ -11,22 +11,6 @@ use crate::{faastwin, repo_path};
 
 const IMAGE: &str = "localhost/faastwin-worker:test";
 
-fn podman_available() -> bool {
-    if std::env::var_os("FAASTWIN_NO_PODMAN").is_some() {
-        eprintln!("skipped: FAASTWIN_NO_PODMAN is set");
-        return false;
-    }
-    let found = Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "podman not found: install it (apt-get install podman) or set FAASTWIN_NO_PODMAN=1"
-    );
-    true
-}
-
 /// `podman run` with the settings these machines need (runc, lower ulimits, no network).
 fn podman_run(data: &Path, args: &[&str]) -> std::process::Output {
     Command::new("podman")
@@ -55,7 +39,7 @@ fn native_worker(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn image_runs_both_bodies_like_the_native_worker() {
-    if !podman_available() {
+    if !crate::components::podman() {
         return;
     }
     let built = Command::new(repo_path("workers/container/build-image.sh"))

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod calibrate_cli;
+#[path = "support/components.rs"]
+mod components;
 mod container;
 mod dataset_cli;
 mod golden;

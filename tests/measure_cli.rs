@@ -100,7 +100,7 @@ fn a_local_run_writes_its_directory_and_resume_finds_nothing_left() {
 /// alone is replaced by one that fails as an unreachable controller makes it fail.
 #[test]
 fn a_scheduling_interval_slurm_will_not_tell_refuses_the_run_not_guesses_it() {
-    if !crate::calibrate_cli::slurm() {
+    if !crate::components::slurm() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -325,7 +325,7 @@ impl KsiRun {
     /// Started, with its first invocation recorded; None without Slurm or the testbed.
     fn start(run_id: &'static str) -> Option<Self> {
         use std::os::unix::process::CommandExt;
-        if !crate::calibrate_cli::slurm() {
+        if !crate::components::slurm() {
             return None;
         }
         let t = crate::testbed::testbed()?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::calibrate_cli::slurm;
+use crate::components::slurm;
 use crate::{faastwin, repo_path};
 
 fn local_sweep(dir: &Path) -> String {

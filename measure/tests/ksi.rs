@@ -22,7 +22,7 @@ fn run_workload() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_slurm_nodes_get_a_real_cluster_each_measured_step_by_step_and_torn_down() {
-    if !crate::slurm::slurm() {
+    if !crate::components::slurm() {
         return;
     }
     // The shared testbed is built (and its cache filled) first; KSI's clusters use that cache.
@@ -181,7 +181,7 @@ async fn a_missing_run_workload_script_is_named() {
 /// ready timeout (600 s by default, 300 here) for a node that could never be ready.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_whose_cluster_fails_ends_the_launch_at_once() {
-    if !crate::slurm::slurm() {
+    if !crate::components::slurm() {
         return;
     }
     // Not beside the test that holds both nodes for its clusters.
@@ -278,7 +278,7 @@ fn queued(name: &str) -> String {
 /// there are; it used to submit `srun -N8` and wait for ever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allocation_slurm_cannot_satisfy_is_refused_before_anything_is_submitted() {
-    if !crate::slurm::slurm() {
+    if !crate::components::slurm() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -295,7 +295,7 @@ async fn an_allocation_slurm_cannot_satisfy_is_refused_before_anything_is_submit
 /// allocation is two nodes, not eight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_partitions_allocate_the_two_nodes_there_are() {
-    if !crate::slurm::slurm() {
+    if !crate::components::slurm() {
         return;
     }
     let _guard = lock();
@@ -321,7 +321,7 @@ async fn eight_partitions_allocate_the_two_nodes_there_are() {
 /// seconds, naming Slurm's reason, and is cancelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_reason_that_never_clears_ends_the_launch_at_once() {
-    if !crate::slurm::slurm() {
+    if !crate::components::slurm() {
         return;
     }
     let _guard = lock();
@@ -345,7 +345,7 @@ async fn a_pending_reason_that_never_clears_ends_the_launch_at_once() {
 /// pending allocation is cancelled (no script of it runs to be told), not waited on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_while_the_allocation_waits_cancels_it_at_once() {
-    if !crate::slurm::slurm() {
+    if !crate::components::slurm() {
         return;
     }
     let _guard = lock();

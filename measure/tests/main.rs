@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../tests/support/components.rs"]
+mod components;
 mod container;
 mod failures;
 mod k8s_api;

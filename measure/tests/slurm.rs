@@ -3,33 +3,13 @@
 //! `FAASTWIN_NO_SLURM=1` to skip on a machine without them; the test says so on stderr.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use faastwin_measure::{DriverClock, Launcher, NoProgress, Platform, SlurmPlatform, SubmitPolicy};
 
+use crate::components::slurm;
 use crate::{check_succeeded, measure, options, relay_dataset, worker};
-
-/// Starts Slurm once per test binary (`tests/support/ensure-slurm.sh`), unless
-/// `FAASTWIN_NO_SLURM` is set.
-pub(crate) fn slurm() -> bool {
-    static UP: OnceLock<bool> = OnceLock::new();
-    *UP.get_or_init(|| {
-        if std::env::var_os("FAASTWIN_NO_SLURM").is_some() {
-            eprintln!("skipped: FAASTWIN_NO_SLURM is set");
-            return false;
-        }
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ensure-slurm.sh");
-        let out = std::process::Command::new("bash").arg(script).output().expect("running ensure-slurm.sh");
-        assert!(
-            out.status.success(),
-            "could not start Slurm (needs root and slurm-wlm + munge, or set FAASTWIN_NO_SLURM=1):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        true
-    })
-}
 
 fn platform(results: &Path, launcher: Launcher) -> Arc<dyn Platform> {
     Arc::new(SlurmPlatform::new(

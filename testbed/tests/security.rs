@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::{go_missing, testbed};
+use crate::testbed;
 
 /// `nobody`'s user and group ids (Debian's).
 const NOBODY: u32 = 65534;
@@ -53,7 +53,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn another_local_user_can_neither_read_nor_use_an_instance() {
-    if go_missing() {
+    if crate::components::testbed_skipped() {
         return;
     }
     let _one = crate::one_instance_at_a_time();

@@ -36,12 +36,7 @@ pub(crate) fn lock() -> MutexGuard<'static, ()> {
 /// `target/release/faastwin-testbed`, built if missing (release: it starts many processes and
 /// waits on them; its own speed does not matter, but CI builds release anyway).
 pub(crate) fn testbed_binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = if root.join("testbed").is_dir() {
-        root.to_owned()
-    } else {
-        root.parent().expect("a workspace member").to_owned()
-    };
+    let root = crate::components::workspace_root();
     let bin = root.join("target/release/faastwin-testbed");
     let status = std::process::Command::new(env!("CARGO"))
         .current_dir(&root)
@@ -52,25 +47,12 @@ pub(crate) fn testbed_binary() -> PathBuf {
     bin
 }
 
-/// Why the testbed cannot run here, if it cannot.
-pub(crate) fn unavailable() -> Option<String> {
-    if std::env::var_os("FAASTWIN_NO_TESTBED").is_some() {
-        return Some("FAASTWIN_NO_TESTBED is set".into());
-    }
-    let go = std::process::Command::new("go").arg("version").output();
-    if !go.is_ok_and(|o| o.status.success()) {
-        return Some("no Go toolchain (the testbed builds Kubernetes from Go modules)".into());
-    }
-    None
-}
-
 /// The shared instance, started (and built) on first use; `None` (after saying why on stderr)
 /// where it cannot run.
 pub(crate) fn testbed() -> Option<&'static Testbed> {
     static UP: OnceLock<Option<Testbed>> = OnceLock::new();
     let up = UP.get_or_init(|| {
-        if let Some(reason) = unavailable() {
-            eprintln!("skipped: {reason}");
+        if crate::components::testbed_skipped() {
             return None;
         }
         let bin = testbed_binary();
