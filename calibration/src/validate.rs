@@ -176,7 +176,7 @@ pub fn validate(
         ),
         MetricComparison::new(
             "mean_pre_body_s",
-            mean(&|r| Some((r.w_body_start? as f64 - r.t_submit? as f64) / 1e9)),
+            mean(&faastwin_measure::InvocationRecord::pre_body_s),
             d.control_plane_s + d.startup_s,
         ),
         MetricComparison::new("mean_body_s", mean(&|r| r.body_s), d.body_s()),
@@ -203,7 +203,7 @@ pub fn validate(
             trace
                 .rows
                 .iter()
-                .map(|row| row.instants[6] - row.instants[0]),
+                .map(faastwin_sim::OwnedTraceRow::latency_s),
         );
     }
     simulated.sort_by(f64::total_cmp);

@@ -39,7 +39,7 @@ fn container_start_and_teardown_are_split_by_the_measured_cpu_share() {
             .flat_map(|r| {
                 r.warm()
                     .filter_map(|i| match name {
-                        "startup" => Some((i.w_body_start? as f64 - i.t_submit? as f64) / 1e9),
+                        "startup" => i.pre_body_s(),
                         _ => i.completion_s,
                     })
                     .collect::<Vec<_>>()

@@ -348,6 +348,28 @@ impl InvocationRecord {
         }
     }
 
+    /// Submit → body start (driver clock to worker clock) [s]: everything before the body.
+    pub fn pre_body_s(&self) -> Option<f64> {
+        secs(self.t_submit, self.w_body_start)
+    }
+
+    /// Placement seen → body start; for a Job whose pod ran no body (a fake node), placement →
+    /// the container seen terminated [s].
+    pub fn startup_or_container_s(&self) -> Option<f64> {
+        self.startup_s.or_else(|| {
+            secs(self.t_scheduled_seen, self.t_terminated_seen)
+                .filter(|_| self.w_body_start.is_none())
+        })
+    }
+
+    /// Body end → completion seen; with no body, container terminated seen → completion seen
+    /// [s].
+    pub fn completion_or_container_s(&self) -> Option<f64> {
+        self.completion_s.or_else(|| {
+            secs(self.t_terminated_seen, self.t_done_seen).filter(|_| self.w_body_end.is_none())
+        })
+    }
+
     /// True when the invocation succeeded.
     pub fn succeeded(&self) -> bool {
         self.outcome == Outcome::Succeeded

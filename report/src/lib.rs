@@ -153,7 +153,7 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
                 let stages = vec![
                     (
                         "control plane + startup".to_owned(),
-                        of(&|x| Some((x.w_body_start? as f64 - x.t_submit? as f64) / 1e9)),
+                        of(&faastwin_measure::InvocationRecord::pre_body_s),
                     ),
                     ("read".to_owned(), of(&|x| x.read_s)),
                     ("compute".to_owned(), of(&|x| x.compute_s)),
@@ -366,9 +366,6 @@ fn fit_panels(spec: &PlatformSpec, runs: &[Run]) -> Vec<(String, Vec<f64>, Distr
             gap.clone(),
         ));
     }
-    let pre_body = |x: &faastwin_measure::InvocationRecord| {
-        Some((x.w_body_start? as f64 - x.t_submit? as f64) / 1e9)
-    };
     if let Some(m) = fixed(&spec.stages.control_plane) {
         panels.push((
             "control_plane".to_owned(),
@@ -381,7 +378,7 @@ fn fit_panels(spec: &PlatformSpec, runs: &[Run]) -> Vec<(String, Vec<f64>, Distr
         panels.push((
             "startup".to_owned(),
             if measured.is_empty() {
-                values(&pre_body)
+                values(&faastwin_measure::InvocationRecord::pre_body_s)
             } else {
                 measured
             },

@@ -6,6 +6,7 @@ use sketches_ddsketch::{Config, DDSketch};
 use faastwin_models::quantile;
 
 use crate::engine::{NS_PER_S, SimTime, to_secs};
+use crate::platform::Stage;
 
 /// Up to this many latencies are kept exactly (type-7 quantiles, the estimator measurement and
 /// validation use); beyond it a DDSketch with 0.1 % relative error takes over, so memory stays
@@ -113,26 +114,32 @@ pub struct Decomposition {
 }
 
 impl Decomposition {
-    /// Stage means in [`crate::Stage::ALL`] order.
-    pub fn as_array(&self) -> [f64; 6] {
-        [
-            self.control_plane_s,
-            self.startup_s,
-            self.read_s,
-            self.compute_s,
-            self.write_s,
-            self.completion_s,
-        ]
+    /// The mean of one stage [s].
+    pub fn of(&self, stage: Stage) -> f64 {
+        match stage {
+            Stage::ControlPlane => self.control_plane_s,
+            Stage::Startup => self.startup_s,
+            Stage::Read => self.read_s,
+            Stage::Compute => self.compute_s,
+            Stage::Write => self.write_s,
+            Stage::Completion => self.completion_s,
+        }
     }
 
-    pub(crate) fn from_array(a: [f64; 6]) -> Self {
+    /// Stage means in [`Stage::ALL`] order.
+    pub fn as_array(&self) -> [f64; Stage::COUNT] {
+        Stage::ALL.map(|stage| self.of(stage))
+    }
+
+    pub(crate) fn from_array(a: [f64; Stage::COUNT]) -> Self {
+        let of = |stage: Stage| a[stage.index()];
         Decomposition {
-            control_plane_s: a[0],
-            startup_s: a[1],
-            read_s: a[2],
-            compute_s: a[3],
-            write_s: a[4],
-            completion_s: a[5],
+            control_plane_s: of(Stage::ControlPlane),
+            startup_s: of(Stage::Startup),
+            read_s: of(Stage::Read),
+            compute_s: of(Stage::Compute),
+            write_s: of(Stage::Write),
+            completion_s: of(Stage::Completion),
         }
     }
 

@@ -35,11 +35,11 @@ use resources::Resources;
 use submission::Submitters;
 
 /// Number of stages; index `STAGES` of an invocation's instants is its observed completion.
-const STAGES: usize = Stage::ALL.len();
+const STAGES: usize = Stage::COUNT;
 
 /// Index of a stage in an invocation's instants.
 const fn at(stage: Stage) -> usize {
-    stage as usize
+    stage.index()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -365,7 +365,7 @@ resource = "cores"
                 let plain =
                     simulate(&platform, &workload, 4, 0, &mut crate::trace::NoTrace).unwrap();
                 assert_eq!(trace.rows.len(), 300);
-                let done: Vec<f64> = trace.rows.iter().map(|r| r.instants[6]).collect();
+                let done: Vec<f64> = trace.rows.iter().map(|r| r.done_s()).collect();
                 assert!(
                     done.windows(2).all(|w| w[0] <= w[1]),
                     "rows in completion order"
@@ -455,7 +455,7 @@ resource = "cores"
             let mut held: Vec<(f64, f64)> = trace
                 .rows
                 .iter()
-                .map(|r| (r.instants[1], r.instants[5]))
+                .map(|r| (r.start_of(Stage::Startup), r.start_of(Stage::Completion)))
                 .collect();
             held.sort_by(|a, b| a.0.total_cmp(&b.0));
             assert_eq!(held.len(), 40);

@@ -220,7 +220,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// All stages, in order.
+    /// All stages, in order. Adding a stage is one variant here and in [`Stage::ALL`]; every
+    /// array of per-stage values is sized by [`Stage::COUNT`].
     pub const ALL: [Stage; 6] = [
         Stage::ControlPlane,
         Stage::Startup,
@@ -229,6 +230,14 @@ impl Stage {
         Stage::Write,
         Stage::Completion,
     ];
+
+    /// The number of stages.
+    pub const COUNT: usize = Stage::ALL.len();
+
+    /// The stage's position in [`Stage::ALL`] and in every per-stage array.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
 
     /// The name used in files and tables.
     pub fn name(self) -> &'static str {
@@ -263,7 +272,7 @@ pub struct CompiledPlatform {
     pub(crate) node_startup: Option<Distribution>,
     pub(crate) client_gap: Option<Distribution>,
     pub(crate) resources: Vec<(String, ResourceSpec)>,
-    pub(crate) stages: [Option<CompiledStage>; 6],
+    pub(crate) stages: [Option<CompiledStage>; Stage::COUNT],
 }
 
 impl CompiledPlatform {
@@ -338,7 +347,7 @@ impl PlatformSpec {
             body.write.as_ref(),
             body.completion.as_ref().or(self.stages.completion.as_ref()),
         ];
-        let mut stages: [Option<CompiledStage>; 6] = Default::default();
+        let mut stages: [Option<CompiledStage>; Stage::COUNT] = Default::default();
         for ((slot, spec), stage) in stages.iter_mut().zip(specs).zip(Stage::ALL) {
             let Some(spec) = spec else { continue };
             let resource = match (&spec.work, &spec.resource) {

@@ -10,7 +10,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use crate::SimError;
 use crate::metrics::{Decomposition, RunResult};
 use crate::model::simulate;
-use crate::platform::CompiledPlatform;
+use crate::platform::{CompiledPlatform, Stage};
 use crate::trace::{NoTrace, TraceSink};
 use crate::workload::Workload;
 
@@ -241,7 +241,7 @@ impl PlatformSummary {
             body_share: stats(&|r| r.body_share),
         };
         let n = runs.len() as f64;
-        let mut decomposition = [0.0; 6];
+        let mut decomposition = [0.0; Stage::COUNT];
         for r in runs {
             for (sum, v) in decomposition.iter_mut().zip(r.decomposition.as_array()) {
                 *sum += v / n;

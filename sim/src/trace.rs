@@ -5,6 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::SimError;
+use crate::platform::Stage;
 
 /// The instants of one simulated invocation [s since the run started].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,8 +115,36 @@ pub struct OwnedTraceRow {
     pub partition: u32,
     /// Node.
     pub node: u32,
-    /// Instants: submit, scheduled, body start, read end, compute end, body end, done [s].
-    pub instants: [f64; 7],
+    /// Instants: each stage's start in [`Stage::ALL`] order (submit, scheduled, body start,
+    /// read end, compute end, body end), then done [s].
+    pub instants: [f64; Stage::COUNT + 1],
+}
+
+impl OwnedTraceRow {
+    /// Submitted [s].
+    pub fn submit_s(&self) -> f64 {
+        self.instants[0]
+    }
+
+    /// Completion observed [s].
+    pub fn done_s(&self) -> f64 {
+        self.instants[Stage::COUNT]
+    }
+
+    /// Submit → completion observed [s].
+    pub fn latency_s(&self) -> f64 {
+        self.done_s() - self.submit_s()
+    }
+
+    /// When `stage` began [s].
+    pub fn start_of(&self, stage: Stage) -> f64 {
+        self.instants[stage.index()]
+    }
+
+    /// Time spent in `stage`, waiting included [s].
+    pub fn stage_s(&self, stage: Stage) -> f64 {
+        self.instants[stage.index() + 1] - self.instants[stage.index()]
+    }
 }
 
 impl TraceSink for VecTrace {

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use faastwin_sim::{Body, SubmitPolicy, VecTrace, simulate};
+use faastwin_sim::{Body, Stage, SubmitPolicy, VecTrace, simulate};
 
 use crate::{DELAYS_ONLY, PER_NODE, platform, workload};
 
@@ -15,7 +15,7 @@ fn submissions(trace: &VecTrace, partition: u32) -> Vec<f64> {
         .filter(|r| r.partition == partition)
         .collect();
     rows.sort_by_key(|r| r.invocation);
-    rows.iter().map(|r| r.instants[0]).collect()
+    rows.iter().map(|r| r.submit_s()).collect()
 }
 
 /// Open loop at rate r: inter-arrivals are exponential with mean 1/r (coefficient of variation
@@ -53,8 +53,8 @@ fn a_poisson_batch_arrives_at_its_rate_in_every_partition() {
             trace.rows.iter().any(|o| {
                 o.partition == 0
                     && o.invocation != r.invocation
-                    && o.instants[0] > r.instants[0]
-                    && o.instants[0] < r.instants[6]
+                    && o.submit_s() > r.submit_s()
+                    && o.submit_s() < r.done_s()
             })
         })
         .count();
@@ -89,7 +89,7 @@ fn an_arrival_file_is_replayed_exactly_after_the_node_is_ready() {
                 .rows
                 .iter()
                 .filter(|o| o.node == row.node)
-                .map(|o| o.instants[0] - times[o.invocation as usize])
+                .map(|o| o.submit_s() - times[o.invocation as usize])
                 .fold(f64::INFINITY, f64::min);
             if nodes == 1 {
                 let expected_ready = result.startup_overhead_s.unwrap_or(0.0);
@@ -98,7 +98,7 @@ fn an_arrival_file_is_replayed_exactly_after_the_node_is_ready() {
                     "ready {ready} vs {expected_ready}"
                 );
             }
-            let at = row.instants[0] - ready;
+            let at = row.submit_s() - ready;
             assert!(
                 (at - times[row.invocation as usize]).abs() < 1e-6,
                 "{cal:.20}: invocation {} submitted at {at}, file says {}",
@@ -124,16 +124,13 @@ fn the_decomposition_sums_to_the_latency_stage_by_stage() {
     let d = &result.decomposition;
     let parts = d.as_array();
     let n = trace.rows.len() as f64;
-    for (stage, part) in parts.iter().enumerate() {
-        let mean = trace
-            .rows
-            .iter()
-            .map(|r| r.instants[stage + 1] - r.instants[stage])
-            .sum::<f64>()
-            / n;
+    for stage in Stage::ALL {
+        let part = d.of(stage);
+        let mean = trace.rows.iter().map(|r| r.stage_s(stage)).sum::<f64>() / n;
         assert!(
             (part - mean).abs() < 1e-6,
-            "stage {stage}: {part} vs {mean}"
+            "stage {}: {part} vs {mean}",
+            stage.name()
         );
     }
     assert!(
@@ -146,7 +143,10 @@ fn the_decomposition_sums_to_the_latency_stage_by_stage() {
         "{total} vs {}",
         result.latency.mean_s
     );
-    assert!((d.body_s() - (parts[2] + parts[3] + parts[4])).abs() < 1e-12);
+    assert!(
+        (d.body_s() - (d.of(Stage::Read) + d.of(Stage::Compute) + d.of(Stage::Write))).abs()
+            < 1e-12
+    );
     assert!((result.body_share - d.body_s() / result.latency.mean_s).abs() < 1e-9);
 }
 

@@ -46,13 +46,13 @@ proptest! {
             by_partition.entry(row.partition).or_default().push(row);
         }
         for rows in by_partition.values_mut() {
-            rows.sort_by(|a, b| a.instants[0].total_cmp(&b.instants[0]).then(a.invocation.cmp(&b.invocation)));
+            rows.sort_by(|a, b| a.submit_s().total_cmp(&b.submit_s()).then(a.invocation.cmp(&b.invocation)));
             // Submission order is id order.
             prop_assert!(rows.windows(2).all(|w| w[0].invocation < w[1].invocation));
             if let Some(window) = policy.window() {
                 // At each submission, fewer than `window` earlier invocations are still running.
                 for (k, row) in rows.iter().enumerate() {
-                    let running = rows[..k].iter().filter(|r| r.instants[6] > row.instants[0]).count();
+                    let running = rows[..k].iter().filter(|r| r.done_s() > row.submit_s()).count();
                     prop_assert!(running < window as usize, "{} running at a submission, window {}", running, window);
                 }
             }
@@ -73,8 +73,8 @@ proptest! {
         for (partition, makespan) in a.partition_makespans_s.iter().enumerate() {
             let mut rows: Vec<_> = packed.rows.iter().filter(|r| r.partition == partition as u32).collect();
             rows.sort_by_key(|r| r.invocation);
-            let busy: f64 = rows.iter().map(|r| r.instants[6] - r.instants[0]).sum();
-            let gaps: f64 = rows.windows(2).map(|w| w[1].instants[0] - w[0].instants[6]).sum();
+            let busy: f64 = rows.iter().map(|r| r.done_s() - r.submit_s()).sum();
+            let gaps: f64 = rows.windows(2).map(|w| w[1].submit_s() - w[0].done_s()).sum();
             prop_assert!(gaps >= 0.0);
             prop_assert!((busy + gaps - makespan).abs() < 1e-6, "{} + {} vs {}", busy, gaps, makespan);
         }

@@ -254,7 +254,10 @@ proptest! {
         simulate(&platform, &w, seed, 0, &mut trace).unwrap();
         prop_assert_eq!(trace.rows.len() as u64, n);
         // A job holds its slot from its pass (50 ms before placement) to its body's end.
-        let held = |r: &faastwin_sim::OwnedTraceRow| (r.instants[1] - 0.05, r.instants[5]);
+        let held = |r: &faastwin_sim::OwnedTraceRow| (
+            r.start_of(faastwin_sim::Stage::Startup) - 0.05,
+            r.start_of(faastwin_sim::Stage::Completion),
+        );
         for node in 0..nodes {
             let mut edges: Vec<(f64, i32)> = trace.rows.iter().filter(|r| r.node == node)
                 .flat_map(|r| { let (a, b) = held(r); [(a, 1), (b, -1)] }).collect();
@@ -267,7 +270,7 @@ proptest! {
             }
         }
         let mut by_submit: Vec<&faastwin_sim::OwnedTraceRow> = trace.rows.iter().collect();
-        by_submit.sort_by(|a, b| a.instants[0].total_cmp(&b.instants[0]).then(a.invocation.cmp(&b.invocation)));
+        by_submit.sort_by(|a, b| a.submit_s().total_cmp(&b.submit_s()).then(a.invocation.cmp(&b.invocation)));
         // FIFO: a job submitted strictly before another never starts after it (simultaneous
         // submissions queue in the order the partitions submitted them).
         let in_order = |rows: &[&faastwin_sim::OwnedTraceRow]| {
@@ -275,9 +278,9 @@ proptest! {
             let mut group_max = f64::NEG_INFINITY;
             let mut group_submit = f64::NEG_INFINITY;
             rows.iter().all(|r| {
-                if r.instants[0] > group_submit {
+                if r.submit_s() > group_submit {
                     earlier_max = earlier_max.max(group_max);
-                    group_submit = r.instants[0];
+                    group_submit = r.submit_s();
                 }
                 group_max = group_max.max(held(r).0);
                 held(r).0 + 1e-9 >= earlier_max

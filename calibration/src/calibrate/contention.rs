@@ -43,8 +43,49 @@ pub(super) const CONTROL_PLANE: &str = "control_plane";
 /// (latency unchanged) leave 50 %, loads 2 and 4 on the testbed, below its knee, 100 %.
 const UNEXPLAINED: f64 = 0.4;
 
-/// Candidate service times tried, from none to 90 % of the lowest-load completion time.
-const CANDIDATES: usize = 46;
+/// Candidate shared times tried (a control plane's service time, a container engine's serial
+/// time), from none to 90 % of the lowest-load median of the stage they are taken from.
+pub(super) const CANDIDATES: usize = 46;
+
+/// The shared time (with its variant) whose simulated latency error is least.
+pub(super) struct Least<V> {
+    /// The time [s]; 0 where none beat having none.
+    pub(super) time: f64,
+    /// The variant chosen with it.
+    pub(super) variant: V,
+    /// Its error.
+    pub(super) error: f64,
+    /// The error with none.
+    pub(super) without: f64,
+}
+
+/// Tries no shared time (with `none`), then [`CANDIDATES`] − 1 times from 2 % to 90 % of
+/// `median`, each with every variant, and keeps the first with the least `error`; no shared
+/// time unless one is strictly better.
+pub(super) fn least_error<V: Copy>(
+    median: f64,
+    none: V,
+    variants: &[V],
+    mut error: impl FnMut(f64, V) -> Result<f64, CalibrationError>,
+) -> Result<Least<V>, CalibrationError> {
+    let without = error(0.0, none)?;
+    let mut best = Least {
+        time: 0.0,
+        variant: none,
+        error: without,
+        without,
+    };
+    for k in 1..CANDIDATES {
+        let time = 0.9 * median * k as f64 / (CANDIDATES - 1) as f64;
+        for &variant in variants {
+            let e = error(time, variant)?;
+            if e < best.error {
+                (best.time, best.variant, best.error) = (time, variant, e);
+            }
+        }
+    }
+    Ok(best)
+}
 
 /// Candidate variability of the service time: the shape of a gamma distribution (coefficient
 /// of variation 1/√shape); `None` is a constant service time.
@@ -152,7 +193,7 @@ pub(super) fn fit_service(
 ) -> Result<bool, CalibrationError> {
     let completion: Vec<f64> = low
         .iter()
-        .filter_map(|r| super::orchestration::completion_of(r))
+        .filter_map(|r| r.completion_or_container_s())
         .filter(|v| *v >= 0.0)
         .collect();
     let Some(median) = quantile::of(&completion, 0.5) else {
@@ -192,22 +233,10 @@ pub(super) fn fit_service(
         });
         Ok(s)
     };
-    let error = |s: &PlatformSpec| latency_error(f.runs, name, s);
-    let mut best = (0.0, None, f64::INFINITY);
-    let no_service = error(&candidate(0.0, None)?)?;
-    for k in 1..CANDIDATES {
-        let service = 0.9 * median * k as f64 / (CANDIDATES - 1) as f64;
-        for shape in SHAPES {
-            let e = error(&candidate(service, shape)?)?;
-            if e < best.2 {
-                best = (service, shape, e);
-            }
-        }
-    }
-    if no_service <= best.2 {
-        best = (0.0, None, no_service);
-    }
-    let (service, shape, e) = best;
+    let best = least_error(median, None, &SHAPES, |service, shape| {
+        latency_error(f.runs, name, &candidate(service, shape)?)
+    })?;
+    let (service, shape, e, no_service) = (best.time, best.variant, best.error, best.without);
     *spec = candidate(service, shape)?;
     let loads: Vec<u32> = f.runs.iter().map(|r| in_flight(r, kind)).collect();
     let seen = e <= UNEXPLAINED * no_service;

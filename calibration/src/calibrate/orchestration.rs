@@ -23,11 +23,6 @@ pub(super) struct Orchestration {
     pub(super) node_startup: Option<Distribution>,
 }
 
-/// Submit → body start (worker clock) [s].
-fn pre_body(r: &InvocationRecord) -> Option<f64> {
-    Some((r.w_body_start? as f64 - r.t_submit? as f64) / 1e9)
-}
-
 /// Non-negative values of one column of the warm rows.
 fn values(warm: &[&InvocationRecord], get: fn(&InvocationRecord) -> Option<f64>) -> Vec<f64> {
     warm.iter()
@@ -50,7 +45,7 @@ pub(super) fn processes(
     o.stages.startup = split(
         f,
         "startup",
-        contention_scaled(warm, runs, pre_body),
+        contention_scaled(warm, runs, InvocationRecord::pre_body_s),
         share,
         &format!("spawn requested -> body start (worker clock); {how}"),
     )?;
@@ -125,9 +120,6 @@ fn split_with(
 /// per node that every container's start passes through.
 const ENGINE: &str = "engine";
 
-/// Candidate serial times tried, from none to 90 % of the median start at the lowest load.
-const ENGINE_CANDIDATES: usize = 46;
-
 /// Containers measured at two loads (one at least twice the other): part of each start is
 /// serial. With twice the containers in flight the machine's cores stay far from busy (65-69 %
 /// at two in flight, 77-85 % at four, docs/loops/container-7..9), so the throughput is held by
@@ -143,7 +135,7 @@ pub(super) fn engine_serial(
     all: &[&crate::runs::Run],
 ) -> Result<(), CalibrationError> {
     let (share, how) = share_and_how(f.runs);
-    let starts = contention_scaled(low, f.runs, pre_body);
+    let starts = contention_scaled(low, f.runs, InvocationRecord::pre_body_s);
     let Some(median) = quantile::of(&starts, 0.5) else {
         return Ok(());
     };
@@ -177,16 +169,10 @@ pub(super) fn engine_serial(
         }
         Ok(s)
     };
-    let none = contention::latency_error(all, name, &candidate(0.0)?)?;
-    let mut best = (0.0, none);
-    for k in 1..ENGINE_CANDIDATES {
-        let serial = 0.9 * median * k as f64 / (ENGINE_CANDIDATES - 1) as f64;
-        let e = contention::latency_error(all, name, &candidate(serial)?)?;
-        if e < best.1 {
-            best = (serial, e);
-        }
-    }
-    let (serial, e) = best;
+    let best = contention::least_error(median, (), &[()], |serial, ()| {
+        contention::latency_error(all, name, &candidate(serial)?)
+    })?;
+    let (serial, e, none) = (best.time, best.error, best.without);
     if serial == 0.0 {
         return Ok(());
     }
@@ -214,7 +200,8 @@ pub(super) fn engine_serial(
         intercept_s: None,
         bytes_range: None,
         method: format!(
-            "one FIFO server per node (the container engine's serial path); {serial:.4} s chosen from {ENGINE_CANDIDATES} times (0 to 90 % of the median start at the lowest load) so that the simulated mean and p95 latency of every run (containers in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with none it was {none:.4}"
+            "one FIFO server per node (the container engine's serial path); {serial:.4} s chosen from {} times (0 to 90 % of the median start at the lowest load) so that the simulated mean and p95 latency of every run (containers in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with none it was {none:.4}",
+            contention::CANDIDATES
         ),
     });
     Ok(())
@@ -249,7 +236,7 @@ pub(super) fn cpu_share(runs: &[&crate::runs::Run]) -> Result<f64, String> {
             for r in session {
                 bodies += r.body_s.unwrap_or(0.0);
                 around +=
-                    pre_body(r).unwrap_or(0.0).max(0.0) + r.completion_s.unwrap_or(0.0).max(0.0);
+                    r.pre_body_s().unwrap_or(0.0).max(0.0) + r.completion_s.unwrap_or(0.0).max(0.0);
             }
             if around > 0.0 {
                 cpu += node.busy_s - node.idle_busy_s_per_s * node.wall_s - bodies;
@@ -344,26 +331,9 @@ fn completion_delay(
 ) -> Result<Option<StageSpec>, CalibrationError> {
     Ok(delay(f.fixed(
         "completion",
-        values(warm, completion_of),
+        values(warm, InvocationRecord::completion_or_container_s),
         "body end (worker clock; no body, on fake nodes: container terminated seen) -> completion first seen",
     )?))
-}
-
-/// Placement seen → body start; for a Job whose pod ran no body (a fake node), placement →
-/// the container seen terminated.
-pub(super) fn startup_of(r: &InvocationRecord) -> Option<f64> {
-    r.startup_s.or_else(|| {
-        Some((r.t_terminated_seen? as f64 - r.t_scheduled_seen? as f64) / 1e9)
-            .filter(|_| r.w_body_start.is_none())
-    })
-}
-
-/// Body end → completion seen; with no body, container terminated seen → completion seen.
-pub(super) fn completion_of(r: &InvocationRecord) -> Option<f64> {
-    r.completion_s.or_else(|| {
-        Some((r.t_done_seen? as f64 - r.t_terminated_seen? as f64) / 1e9)
-            .filter(|_| r.w_body_end.is_none())
-    })
 }
 
 /// A Kubernetes cluster (K3s-like): control plane (submit → placement seen), startup
@@ -382,13 +352,13 @@ pub(super) fn kubernetes(
         )?);
         o.stages.startup = delay(f.fixed(
             "startup",
-            values(warm, startup_of),
+            values(warm, InvocationRecord::startup_or_container_s),
             "placement first seen -> body start (no body, on fake nodes: -> container terminated seen); negative values (clock skew) left out",
         )?);
     } else {
         o.stages.control_plane = delay(f.fixed(
             "control_plane",
-            values(warm, pre_body),
+            values(warm, InvocationRecord::pre_body_s),
             "submit -> body start: placement was seen for fewer than half the invocations",
         )?);
     }
@@ -432,7 +402,7 @@ fn node_startup(f: &mut Fitter<'_>) -> Result<Option<Distribution>, CalibrationE
 mod tests {
     use faastwin_measure::NodeCpu;
 
-    use super::{cpu_share, pre_body};
+    use super::cpu_share;
     use crate::runs::{Run, kept};
 
     #[test]
@@ -445,7 +415,7 @@ mod tests {
             run.records.iter().fold((0.0, 0.0), |(bodies, around), r| {
                 (
                     bodies + r.body_s.unwrap_or(0.0),
-                    around + pre_body(r).unwrap_or(0.0) + r.completion_s.unwrap_or(0.0),
+                    around + r.pre_body_s().unwrap_or(0.0) + r.completion_s.unwrap_or(0.0),
                 )
             })
         };
@@ -512,7 +482,7 @@ mod tests {
             rows.fold((0.0, 0.0), |(bodies, around), r| {
                 (
                     bodies + r.body_s.unwrap_or(0.0),
-                    around + pre_body(r).unwrap_or(0.0) + r.completion_s.unwrap_or(0.0),
+                    around + r.pre_body_s().unwrap_or(0.0) + r.completion_s.unwrap_or(0.0),
                 )
             })
         };
@@ -545,27 +515,27 @@ mod tests {
         let s = 1_000_000_000u64;
         (r.t_scheduled_seen, r.t_terminated_seen, r.t_done_seen) =
             (Some(s), Some(3 * s), Some(7 * s));
-        assert_eq!(super::startup_of(&r), r.startup_s);
-        assert_eq!(super::completion_of(&r), r.completion_s);
+        assert_eq!(r.startup_or_container_s(), r.startup_s);
+        assert_eq!(r.completion_or_container_s(), r.completion_s);
         r.startup_s = None;
         r.completion_s = None;
         assert_eq!(
-            super::startup_of(&r),
+            r.startup_or_container_s(),
             None,
             "a body ran, its start is missing"
         );
         assert_eq!(
-            super::completion_of(&r),
+            r.completion_or_container_s(),
             None,
             "a body ran, its end is missing"
         );
         r.w_body_start = None;
         r.w_body_end = None;
-        assert_eq!(super::startup_of(&r), Some(2.0));
-        assert_eq!(super::completion_of(&r), Some(4.0));
+        assert_eq!(r.startup_or_container_s(), Some(2.0));
+        assert_eq!(r.completion_or_container_s(), Some(4.0));
         r.t_terminated_seen = None;
         assert_eq!(
-            (super::startup_of(&r), super::completion_of(&r)),
+            (r.startup_or_container_s(), r.completion_or_container_s()),
             (None, None)
         );
     }
