@@ -9,9 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use faastwin_measure::slurm::client;
+use faastwin_models::SlurmJobState;
 use faastwin_sim::sweep::{
-    ArrayEvent, ArrayOptions, ArrayOutcome, ArrayScheduler, SweepPlan, prepare_array, retry_array,
-    submit_array, write_chunk, write_csv,
+    ArrayEvent, ArrayOptions, ArrayOutcome, ArrayScheduler, SchedulerError, SweepPlan,
+    prepare_array, retry_array, submit_array, write_chunk, write_csv,
 };
 use faastwin_sim::{CsvTrace, Scenario, TraceSink, simulate_scenario};
 
@@ -186,20 +187,23 @@ impl Slurm {
 }
 
 impl ArrayScheduler for Slurm {
-    fn submit(&self, script: &Path, array: Option<&str>, extra: &[String]) -> Result<u64, String> {
+    fn submit(
+        &self,
+        script: &Path,
+        array: Option<&str>,
+        extra: &[String],
+    ) -> Result<u64, SchedulerError> {
         let mut args: Vec<String> = array.map(|a| format!("--array={a}")).into_iter().collect();
         args.extend(extra.iter().cloned());
         args.push(script.display().to_string());
-        let submitted = self.0.block_on(client::sbatch(&args));
-        submitted.map_err(|e| faastwin_models::error_chain(&e))
+        Ok(self.0.block_on(client::sbatch(&args))?)
     }
 
-    fn active_tasks(&self, job: u64) -> Result<BTreeMap<u32, String>, String> {
-        let tasks = self.0.block_on(client::array_tasks(job));
-        tasks.map_err(|e| faastwin_models::error_chain(&e))
+    fn active_tasks(&self, job: u64) -> Result<BTreeMap<u32, SlurmJobState>, SchedulerError> {
+        Ok(self.0.block_on(client::array_tasks(job))?)
     }
 
-    fn task_state(&self, job: u64, task: u32) -> Option<String> {
+    fn task_state(&self, job: u64, task: u32) -> Option<SlurmJobState> {
         self.0.block_on(client::job_state(&format!("{job}_{task}")))
     }
 

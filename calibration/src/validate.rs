@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use faastwin_models::{Distribution, RawDistribution, quantile};
+use faastwin_models::{Distribution, Metric, RawDistribution, quantile};
 use faastwin_sim::{
     Calibration, PlatformSummary, VecTrace, Workload, replicate, replication_seed, simulate,
 };
@@ -16,8 +16,8 @@ use crate::runs::Run;
 /// One metric, measured and predicted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricComparison {
-    /// Metric name (`warm_makespan_s`, `p50_latency_s`, ...).
-    pub metric: String,
+    /// Which quantity.
+    pub metric: Metric,
     /// Measured: median over the run's repetitions, or the mean over its invocations.
     pub measured: f64,
     /// Predicted: median over replications, or the mean decomposition.
@@ -30,9 +30,9 @@ pub struct MetricComparison {
 
 impl MetricComparison {
     /// Compares two numbers.
-    pub fn new(metric: &str, measured: f64, predicted: f64) -> Self {
+    pub fn new(metric: Metric, measured: f64, predicted: f64) -> Self {
         MetricComparison {
-            metric: metric.to_owned(),
+            metric,
             measured,
             predicted,
             abs_error: predicted - measured,
@@ -67,7 +67,9 @@ impl RunValidation {
     }
 
     fn makespan(&self) -> Option<&MetricComparison> {
-        self.metrics.iter().find(|m| m.metric == "warm_makespan_s")
+        self.metrics
+            .iter()
+            .find(|m| m.metric == Metric::WarmMakespanS)
     }
 
     /// The lowest and highest measured warm makespan relative to the median that is compared
@@ -155,33 +157,33 @@ pub fn validate(
     let d = &predicted.decomposition;
     let metrics = vec![
         MetricComparison::new(
-            "warm_makespan_s",
+            Metric::WarmMakespanS,
             median(|s| s.warm_makespan_s),
             predicted.warm_makespan_s,
         ),
         MetricComparison::new(
-            "p50_latency_s",
+            Metric::P50LatencyS,
             median(|s| s.p50_latency_s),
             predicted.p50_latency_s,
         ),
         MetricComparison::new(
-            "p95_latency_s",
+            Metric::P95LatencyS,
             median(|s| s.p95_latency_s),
             predicted.p95_latency_s,
         ),
         MetricComparison::new(
-            "p99_latency_s",
+            Metric::P99LatencyS,
             median(|s| s.p99_latency_s),
             predicted.p99_latency_s,
         ),
         MetricComparison::new(
-            "mean_pre_body_s",
+            Metric::MeanPreBodyS,
             mean(&faastwin_measure::InvocationRecord::pre_body_s),
             d.control_plane_s + d.startup_s,
         ),
-        MetricComparison::new("mean_body_s", mean(&|r| r.body_s), d.body_s()),
+        MetricComparison::new(Metric::MeanBodyS, mean(&|r| r.body_s), d.body_s()),
         MetricComparison::new(
-            "mean_completion_s",
+            Metric::MeanCompletionS,
             mean(&|r| r.completion_s),
             d.completion_s,
         ),
@@ -308,7 +310,7 @@ pub fn write_validations(
                     w.write_record([
                         &v.run,
                         &v.platform,
-                        &m.metric,
+                        m.metric.name(),
                         &m.measured.to_string(),
                         &m.predicted.to_string(),
                         &m.abs_error.to_string(),
@@ -362,7 +364,7 @@ fn write_table(out: &mut dyn std::io::Write, validations: &[RunValidation]) -> s
             writeln!(
                 out,
                 "  {:<20} {:>12.4} {:>12.4} {:>12.4} {:>8.1}%",
-                m.metric,
+                m.metric.name(),
                 m.measured,
                 m.predicted,
                 m.abs_error,

@@ -4,6 +4,7 @@
 
 use faastwin_calibration::{Run, calibrate, configurations, next_rung, validate};
 use faastwin_measure::PlatformKind;
+use faastwin_models::Metric;
 
 use crate::component;
 use crate::kept::a_runs;
@@ -73,7 +74,7 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
         // the makespan and 15 % for p95 latency).
         for run in &runs {
             let v = validate(&calibration, kind.name(), run, 5, 1, 2).unwrap();
-            for (metric, bound) in [("warm_makespan_s", 0.06), ("p95_latency_s", 0.2)] {
+            for (metric, bound) in [(Metric::WarmMakespanS, 0.06), (Metric::P95LatencyS, 0.2)] {
                 let m = v.metrics.iter().find(|m| m.metric == metric).unwrap();
                 assert!(
                     m.rel_error.abs() < bound,

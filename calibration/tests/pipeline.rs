@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use faastwin_calibration::{MetricComparison, Run, calibrate, validate, workload_of};
 use faastwin_measure::{Launch, NoProgress, ProcessPlatform, RunOptions, SubmitPolicy};
+use faastwin_models::Metric;
 use faastwin_sim::Calibration;
 use faastwin_workers::dataset::{self, DatasetSpec};
 
@@ -142,7 +143,7 @@ async fn calibration_from_real_runs_round_trips_and_predicts_them() {
     );
     let v = validate(&calibration, small.platform().name(), &small, 10, 1, 2).unwrap();
     let makespan = &v.metrics[0];
-    assert_eq!(makespan.metric, "warm_makespan_s");
+    assert_eq!(makespan.metric, Metric::WarmMakespanS);
     assert!(makespan.measured > 0.0 && makespan.predicted > 0.0);
     assert!(
         makespan.rel_error.abs() < 0.5,
@@ -153,9 +154,9 @@ async fn calibration_from_real_runs_round_trips_and_predicts_them() {
 
 #[test]
 fn comparison_arithmetic_is_right() {
-    let m = MetricComparison::new("warm_makespan_s", 200.0, 210.0);
+    let m = MetricComparison::new(Metric::WarmMakespanS, 200.0, 210.0);
     assert_eq!((m.abs_error, m.rel_error), (10.0, 0.05));
-    let m = MetricComparison::new("p50_latency_s", 4.0, 3.0);
+    let m = MetricComparison::new(Metric::P50LatencyS, 4.0, 3.0);
     assert_eq!((m.abs_error, m.rel_error), (-1.0, -0.25));
 }
 

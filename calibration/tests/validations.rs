@@ -5,12 +5,13 @@ use faastwin_calibration::{
     MetricComparison, RunValidation, ValidationFormat, by_platform, median_abs_makespan_error,
     within_spread, write_validations,
 };
+use faastwin_models::Metric;
 
 fn validation(run: &str, platform: &str, makespan: Option<(f64, f64)>) -> RunValidation {
-    let mut metrics = vec![MetricComparison::new("p50_latency_s", 2.0, 2.5)];
+    let mut metrics = vec![MetricComparison::new(Metric::P50LatencyS, 2.0, 2.5)];
     if let Some((measured, predicted)) = makespan {
         metrics.push(MetricComparison::new(
-            "warm_makespan_s",
+            Metric::WarmMakespanS,
             measured,
             predicted,
         ));
@@ -34,7 +35,7 @@ fn written(validations: &[RunValidation], format: ValidationFormat) -> String {
 #[test]
 fn the_makespan_error_is_that_of_the_warm_makespan_whatever_its_place() {
     let v = validation("r", "local", Some((10.0, 9.0)));
-    assert_eq!(v.metrics[0].metric, "p50_latency_s");
+    assert_eq!(v.metrics[0].metric, Metric::P50LatencyS);
     assert!((v.makespan_rel_error() - -0.1).abs() < 1e-12);
     assert!(validation("r", "local", None).makespan_rel_error().is_nan());
 }
@@ -222,13 +223,13 @@ fn a_runs_own_prediction_compares_the_means_of_its_rows_and_its_latency_distribu
     let (calibration, _) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
     let run = &runs[0];
     let v = faastwin_calibration::validate(&calibration, "local", run, 5, 1, 2).unwrap();
-    let metric = |name: &str| v.metrics.iter().find(|m| m.metric == name).unwrap();
+    let metric = |name: Metric| v.metrics.iter().find(|m| m.metric == name).unwrap();
     let warm: Vec<_> = run.warm().collect();
     let mean = |values: Vec<f64>| values.iter().sum::<f64>() / values.len() as f64;
     let body = mean(warm.iter().filter_map(|r| r.body_s).collect());
     let completion = mean(warm.iter().filter_map(|r| r.completion_s).collect());
-    assert!((metric("mean_body_s").measured - body).abs() < 1e-12);
-    assert!((metric("mean_completion_s").measured - completion).abs() < 1e-12);
+    assert!((metric(Metric::MeanBodyS).measured - body).abs() < 1e-12);
+    assert!((metric(Metric::MeanCompletionS).measured - completion).abs() < 1e-12);
     // Its own latencies, predicted from itself: the distributions overlap.
     assert!(v.latency_ks_distance < 0.5, "{}", v.latency_ks_distance);
     assert!(v.makespan_rel_error().abs() < 0.15, "{v:?}");

@@ -17,9 +17,18 @@ pub enum MeasureError {
         #[source]
         source: std::io::Error,
     },
-    /// A CSV file is malformed or could not be written; the detail names the line and column.
-    #[error("{path}: {detail}")]
+    /// A CSV file could not be opened, written or read.
+    #[error("{path}")]
     Csv {
+        /// The file.
+        path: PathBuf,
+        /// The CSV library's error.
+        #[source]
+        source: csv::Error,
+    },
+    /// A CSV file's content is not what faastwin wrote; the detail names the line and column.
+    #[error("{path}: {detail}")]
+    CsvContent {
         /// The file.
         path: PathBuf,
         /// What is wrong, with its line and column.

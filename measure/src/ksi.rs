@@ -31,6 +31,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use faastwin_models::{ClusterStep, SlurmJobState};
+
 use crate::k8s::{JobTemplate, K8sPlatform, describe_job, validate_run_id};
 use crate::platform::{Platform, PlatformInfo};
 use crate::slurm::client;
@@ -126,16 +128,13 @@ impl NodeStartup {
             self.t_first_job_accepted = None;
             return;
         }
-        let Some((_, step)) = rest.split_once("testbed: step ") else {
-            return;
-        };
-        let slot = match step.split_whitespace().next() {
-            Some("containerd_up") => &mut self.t_containerd_up,
-            Some("datastore_up") => &mut self.t_datastore_up,
-            Some("apiserver_ready") => &mut self.t_apiserver_ready,
-            Some("node_ready") => &mut self.t_node_ready,
-            Some("first_job_accepted") => &mut self.t_first_job_accepted,
-            _ => return,
+        let slot = match ClusterStep::in_line(rest) {
+            Some(ClusterStep::ContainerdUp) => &mut self.t_containerd_up,
+            Some(ClusterStep::DatastoreUp) => &mut self.t_datastore_up,
+            Some(ClusterStep::ApiserverReady) => &mut self.t_apiserver_ready,
+            Some(ClusterStep::NodeReady) => &mut self.t_node_ready,
+            Some(ClusterStep::FirstJobAccepted) => &mut self.t_first_job_accepted,
+            Some(ClusterStep::FakeNodesReady | ClusterStep::ProbeJobDone) | None => return,
         };
         slot.get_or_insert(seen);
     }
@@ -150,7 +149,7 @@ impl NodeStartup {
 pub fn write_startup(path: &Path, nodes: &[NodeStartup]) -> Result<(), MeasureError> {
     let csv_err = |e: csv::Error| MeasureError::Csv {
         path: path.to_owned(),
-        detail: e.to_string(),
+        source: e,
     };
     let mut w = csv::Writer::from_path(path).map_err(csv_err)?;
     for n in nodes {
@@ -476,7 +475,7 @@ impl KsiLauncher {
             let name = self.job_name();
             let running = client::queue().await.is_ok_and(|q| {
                 q.iter()
-                    .any(|(_, n, state)| *n == name && state == "RUNNING")
+                    .any(|(_, n, state)| *n == name && *state == SlurmJobState::Running)
             });
             if running {
                 let now = self.clock.now_ns();
@@ -565,7 +564,7 @@ impl KsiLauncher {
         let queue = client::queue().await.ok()?;
         let name = self.job_name();
         let (id, _, state) = queue.into_iter().find(|(_, n, _)| *n == name)?;
-        if state != "PENDING" {
+        if state != SlurmJobState::Pending {
             return None;
         }
         let reason = client::pending_reason(&id).await?;
@@ -578,9 +577,10 @@ impl KsiLauncher {
     /// True while this run's allocation waits in Slurm's queue (never started).
     async fn allocation_pending(&self) -> bool {
         let name = self.job_name();
-        client::queue()
-            .await
-            .is_ok_and(|q| q.iter().any(|(_, n, s)| *n == name && s == "PENDING"))
+        client::queue().await.is_ok_and(|q| {
+            q.iter()
+                .any(|(_, n, s)| *n == name && *s == SlurmJobState::Pending)
+        })
     }
 
     /// Tells every workload script to return (KSI then tears its clusters down), waits for

@@ -116,12 +116,12 @@ pub fn summarise(
 pub fn write_summary(path: &Path, rows: &[RepetitionSummary]) -> Result<(), MeasureError> {
     let mut w = csv::Writer::from_path(path).map_err(|e| MeasureError::Csv {
         path: path.to_owned(),
-        detail: e.to_string(),
+        source: e,
     })?;
     for row in rows {
         w.serialize(row).map_err(|e| MeasureError::Csv {
             path: path.to_owned(),
-            detail: e.to_string(),
+            source: e,
         })?;
     }
     w.flush().map_err(|source| MeasureError::Io {

@@ -45,7 +45,7 @@ impl RecordWriter {
     pub fn append(&mut self, record: &InvocationRecord) -> Result<(), MeasureError> {
         let csv_err = |e: csv::Error| MeasureError::Csv {
             path: self.path.clone(),
-            detail: e.to_string(),
+            source: e,
         };
         self.writer.serialize(record).map_err(csv_err)?;
         self.writer.flush().map_err(|source| MeasureError::Io {
@@ -100,10 +100,10 @@ fn repair(path: &Path) -> Result<(), MeasureError> {
     let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let want = header().map_err(|e| MeasureError::Csv {
         path: path.to_owned(),
-        detail: e.to_string(),
+        source: e,
     })?;
     if String::from_utf8_lossy(first).trim_end() != want {
-        return Err(MeasureError::Csv {
+        return Err(MeasureError::CsvContent {
             path: path.to_owned(),
             detail: "its header is not this version's (written by another faastwin): cannot append to it".into(),
         });
@@ -163,7 +163,7 @@ fn read_csv_from<T: serde::de::DeserializeOwned>(
     path: &Path,
     bytes: &[u8],
 ) -> Result<Vec<T>, MeasureError> {
-    let fail = |detail: String| MeasureError::Csv {
+    let fail = |detail: String| MeasureError::CsvContent {
         path: path.to_owned(),
         detail,
     };
@@ -205,12 +205,12 @@ pub fn fill_gaps_and_rewrite(path: &Path) -> Result<Vec<InvocationRecord>, Measu
         for r in &records {
             w.serialize(r).map_err(|e| MeasureError::Csv {
                 path: tmp.clone(),
-                detail: e.to_string(),
+                source: e,
             })?;
         }
-        let mut file = w.into_inner().map_err(|e| MeasureError::Csv {
+        let mut file = w.into_inner().map_err(|e| MeasureError::Io {
             path: tmp.clone(),
-            detail: e.to_string(),
+            source: e.into_error(),
         })?;
         file.flush().map_err(|source| MeasureError::Io {
             path: tmp.clone(),

@@ -28,7 +28,9 @@ mod vocabulary;
 pub use distribution::{Distribution, MixtureComponent, RawDistribution};
 pub use error::ModelError;
 pub use size::SizeModel;
-pub use vocabulary::{Body, PlatformKind, SubmitPolicy, UnknownName};
+pub use vocabulary::{
+    Body, CORES, ClusterStep, Metric, PlatformKind, SlurmJobState, SubmitPolicy, UnknownName,
+};
 
 /// The random number generator faastwin uses: small, fast and portable across platforms.
 pub type Rng = rand_pcg::Pcg64Mcg;

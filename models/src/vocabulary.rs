@@ -126,6 +126,199 @@ impl SubmitPolicy {
     }
 }
 
+/// A step of a testbed cluster's start, in the order they are reached. The testbed prints each
+/// as a line `testbed: step <name> <seconds>`; KSI's node scripts pass those lines on and
+/// `measure` reads them back into `ksi-startup.csv` (this enum is that protocol's one owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum ClusterStep {
+    /// The node's containerd answers on its socket.
+    ContainerdUp,
+    /// The datastore (kine) answers.
+    DatastoreUp,
+    /// The API server's readiness check passes.
+    ApiserverReady,
+    /// The kubelet's node is Ready.
+    NodeReady,
+    /// kwok's fake nodes are Ready (only when fake nodes were asked for).
+    FakeNodesReady,
+    /// The API server accepted a first Job.
+    FirstJobAccepted,
+    /// A probe Job ran to completion (only with `--probe`).
+    ProbeJobDone,
+}
+
+impl ClusterStep {
+    /// Every step, in the order a start reaches them.
+    pub const ALL: [ClusterStep; 7] = [
+        ClusterStep::ContainerdUp,
+        ClusterStep::DatastoreUp,
+        ClusterStep::ApiserverReady,
+        ClusterStep::NodeReady,
+        ClusterStep::FakeNodesReady,
+        ClusterStep::FirstJobAccepted,
+        ClusterStep::ProbeJobDone,
+    ];
+
+    /// What a step line begins with.
+    const LINE_PREFIX: &'static str = "testbed: step ";
+
+    /// The name in lines and files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClusterStep::ContainerdUp => "containerd_up",
+            ClusterStep::DatastoreUp => "datastore_up",
+            ClusterStep::ApiserverReady => "apiserver_ready",
+            ClusterStep::NodeReady => "node_ready",
+            ClusterStep::FakeNodesReady => "fake_nodes_ready",
+            ClusterStep::FirstJobAccepted => "first_job_accepted",
+            ClusterStep::ProbeJobDone => "probe_job_done",
+        }
+    }
+
+    /// The line the testbed prints when the step is reached, `seconds` into the start.
+    pub fn line(self, seconds: f64) -> String {
+        format!("{}{} {seconds:.3}", Self::LINE_PREFIX, self.name())
+    }
+
+    /// The step a line names, wherever in the line its `testbed: step` part is (KSI prefixes
+    /// `[ksi <procid> <node>]`); `None` for any other line.
+    pub fn in_line(line: &str) -> Option<ClusterStep> {
+        let (_, rest) = line.split_once(Self::LINE_PREFIX)?;
+        rest.split_whitespace().next()?.parse().ok()
+    }
+}
+
+/// A Slurm job's state as `scontrol` and `squeue` name it (JobState). Slurm has more states
+/// than faastwin acts on; those are kept by name in `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SlurmJobState {
+    /// Waiting for resources or priority.
+    Pending,
+    /// Allocated and running.
+    Running,
+    /// Ended with exit code 0.
+    Completed,
+    /// Ended otherwise (one of the states a job never leaves, by name).
+    Ended(&'static str),
+    /// Any other state (CONFIGURING, COMPLETING, SUSPENDED, REQUEUED, ...), or "" when Slurm
+    /// printed none.
+    Other(String),
+}
+
+impl SlurmJobState {
+    /// The states other than COMPLETED that a job never leaves.
+    const ENDED: [&'static str; 8] = [
+        "FAILED",
+        "CANCELLED",
+        "TIMEOUT",
+        "NODE_FAIL",
+        "OUT_OF_MEMORY",
+        "PREEMPTED",
+        "BOOT_FAIL",
+        "DEADLINE",
+    ];
+
+    /// Reads Slurm's name of a state (`CANCELLED by 0` reads as CANCELLED).
+    pub fn parse(text: &str) -> SlurmJobState {
+        let word = text.split_whitespace().next().unwrap_or("");
+        match word {
+            "PENDING" => SlurmJobState::Pending,
+            "RUNNING" => SlurmJobState::Running,
+            "COMPLETED" => SlurmJobState::Completed,
+            _ => match Self::ENDED.into_iter().find(|s| *s == word) {
+                Some(name) => SlurmJobState::Ended(name),
+                None => SlurmJobState::Other(word.to_owned()),
+            },
+        }
+    }
+
+    /// Slurm's name of the state.
+    pub fn name(&self) -> &str {
+        match self {
+            SlurmJobState::Pending => "PENDING",
+            SlurmJobState::Running => "RUNNING",
+            SlurmJobState::Completed => "COMPLETED",
+            SlurmJobState::Ended(name) => name,
+            SlurmJobState::Other(name) => name,
+        }
+    }
+
+    /// True for the states a job never leaves.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, SlurmJobState::Completed | SlurmJobState::Ended(_))
+    }
+
+    /// True once the job left PENDING (a state Slurm did not print is not a start).
+    pub fn has_started(&self) -> bool {
+        !matches!(self, SlurmJobState::Pending)
+            && !matches!(self, SlurmJobState::Other(s) if s.is_empty())
+    }
+}
+
+impl Default for SlurmJobState {
+    fn default() -> Self {
+        SlurmJobState::Other(String::new())
+    }
+}
+
+impl fmt::Display for SlurmJobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A quantity of a run that `validate` compares between prediction and measurement (its name is
+/// the `metric` column of `validate --format csv`; `simulate` and `sweep` columns of the same
+/// quantity carry the same name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum Metric {
+    /// First submit to last completion, after the platform was ready [s].
+    WarmMakespanS,
+    /// Median Job latency [s].
+    P50LatencyS,
+    /// 95th percentile of Job latency [s].
+    P95LatencyS,
+    /// 99th percentile of Job latency [s].
+    P99LatencyS,
+    /// Mean submit → body start (control plane and startup) [s].
+    MeanPreBodyS,
+    /// Mean body [s].
+    MeanBodyS,
+    /// Mean body end → completion seen [s].
+    MeanCompletionS,
+}
+
+impl Metric {
+    /// Every metric, in the order `validate` reports them.
+    pub const ALL: [Metric; 7] = [
+        Metric::WarmMakespanS,
+        Metric::P50LatencyS,
+        Metric::P95LatencyS,
+        Metric::P99LatencyS,
+        Metric::MeanPreBodyS,
+        Metric::MeanBodyS,
+        Metric::MeanCompletionS,
+    ];
+
+    /// The name in files (a CSV column, a JSON value).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Metric::WarmMakespanS => "warm_makespan_s",
+            Metric::P50LatencyS => "p50_latency_s",
+            Metric::P95LatencyS => "p95_latency_s",
+            Metric::P99LatencyS => "p99_latency_s",
+            Metric::MeanPreBodyS => "mean_pre_body_s",
+            Metric::MeanBodyS => "mean_body_s",
+            Metric::MeanCompletionS => "mean_completion_s",
+        }
+    }
+}
+
+/// The resource name of a node's processor cores in calibrations and scenarios (`cores`).
+pub const CORES: &str = "cores";
+
 /// A name that is not one of a closed set's members.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {set} {given:?} (one of: {allowed})")]
@@ -173,6 +366,8 @@ macro_rules! names {
 
 names!(Body, "workload");
 names!(PlatformKind, "platform");
+names!(ClusterStep, "cluster step");
+names!(Metric, "metric");
 
 #[cfg(test)]
 mod tests {
@@ -192,6 +387,62 @@ mod tests {
             error.to_string(),
             "unknown platform \"k3s\" (one of: local, container, slurm, k8s, ksi)"
         );
+    }
+
+    #[test]
+    fn protocol_names_round_trip() {
+        for step in ClusterStep::ALL {
+            assert_eq!(step.name().parse::<ClusterStep>(), Ok(step));
+            assert_eq!(ClusterStep::in_line(&step.line(1.25)), Some(step));
+        }
+        for metric in Metric::ALL {
+            assert_eq!(metric.name().parse::<Metric>(), Ok(metric));
+            let json = serde_json::to_string(&metric).unwrap();
+            assert_eq!(json, format!("\"{}\"", metric.name()));
+        }
+        assert_eq!(
+            ClusterStep::ContainerdUp.line(0.3),
+            "testbed: step containerd_up 0.300"
+        );
+    }
+
+    #[test]
+    fn a_step_is_found_after_ksis_prefix_and_nowhere_else() {
+        assert_eq!(
+            ClusterStep::in_line("[ksi 1 n2] testbed: step node_ready 9.1"),
+            Some(ClusterStep::NodeReady)
+        );
+        assert_eq!(
+            ClusterStep::in_line("[ksi 1 n2] testbed: step nap 9.1"),
+            None
+        );
+        assert_eq!(ClusterStep::in_line("[ksi 1 n2] node_ready"), None);
+    }
+
+    #[test]
+    fn slurm_states_say_whether_a_job_started_and_ended() {
+        use SlurmJobState::*;
+        assert_eq!(SlurmJobState::parse("CANCELLED by 0"), Ended("CANCELLED"));
+        assert_eq!(SlurmJobState::parse("COMPLETED"), Completed);
+        assert_eq!(SlurmJobState::parse("RUNNING"), Running);
+        let cases = [
+            ("", false, false),
+            ("PENDING", false, false),
+            ("CONFIGURING", true, false),
+            ("RUNNING", true, false),
+            ("COMPLETING", true, false),
+            ("COMPLETED", true, true),
+            ("FAILED", true, true),
+            ("TIMEOUT", true, true),
+            ("OUT_OF_MEMORY", true, true),
+        ];
+        for (text, started, terminal) in cases {
+            let state = SlurmJobState::parse(text);
+            assert_eq!(state.has_started(), started, "{text}");
+            assert_eq!(state.is_terminal(), terminal, "{text}");
+            assert_eq!(state.name(), text);
+        }
+        assert_eq!(SlurmJobState::default(), Other(String::new()));
     }
 
     #[test]

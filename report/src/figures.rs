@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use faastwin_models::Distribution;
+use faastwin_models::{Distribution, Metric};
 use plotters::coord::Shift;
 use plotters::data::Quartiles;
 use plotters::prelude::*;
@@ -498,7 +498,7 @@ impl Figure for Fits {
 /// Predicted against measured values, with the relative error, per run.
 pub(crate) struct ValidationBars {
     /// (run label, metric, measured, predicted, relative error).
-    pub(crate) rows: Vec<(String, String, f64, f64, f64)>,
+    pub(crate) rows: Vec<(String, Metric, f64, f64, f64)>,
 }
 
 impl Figure for ValidationBars {
@@ -507,10 +507,14 @@ impl Figure for ValidationBars {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let metrics = ["warm_makespan_s", "p50_latency_s", "p95_latency_s"];
+        let metrics = [
+            Metric::WarmMakespanS,
+            Metric::P50LatencyS,
+            Metric::P95LatencyS,
+        ];
         let panels = root.split_evenly((1, metrics.len()));
         for (panel, metric) in panels.iter().zip(metrics) {
-            let rows: Vec<&(String, String, f64, f64, f64)> =
+            let rows: Vec<&(String, Metric, f64, f64, f64)> =
                 self.rows.iter().filter(|r| r.1 == metric).collect();
             let labels: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
             let top = rows

@@ -233,13 +233,7 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
                         let name = short(Path::new(&v.run));
                         let name = name.strip_prefix("run-").unwrap_or(&name).to_owned();
                         v.metrics.iter().map(move |m| {
-                            (
-                                name.clone(),
-                                m.metric.clone(),
-                                m.measured,
-                                m.predicted,
-                                m.rel_error,
-                            )
+                            (name.clone(), m.metric, m.measured, m.predicted, m.rel_error)
                         })
                     })
                     .collect();
@@ -530,7 +524,7 @@ fn validation_table(validations: &[faastwin_calibration::RunValidation]) -> Stri
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:+.1} %</td></tr>",
                 escape(&short(Path::new(&v.run))),
-                escape(&m.metric),
+                escape(m.metric.name()),
                 m.measured,
                 m.predicted,
                 100.0 * m.rel_error

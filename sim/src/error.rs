@@ -47,6 +47,15 @@ pub enum SimError {
         #[source]
         source: serde_json::Error,
     },
+    /// The batch system refused or did not answer (a sweep array).
+    #[error("{what}")]
+    Scheduler {
+        /// What was asked, and what to do about it.
+        what: String,
+        /// The batch system's own error.
+        #[source]
+        source: crate::sweep::SchedulerError,
+    },
     /// A calibration could not be encoded as TOML.
     #[error("cannot encode the calibration as TOML")]
     Toml(#[source] toml::ser::Error),

@@ -19,8 +19,8 @@ mod files;
 use std::path::{Path, PathBuf};
 
 pub use array::{
-    ArrayEvent, ArrayOutcome, ArrayProgress, ArrayScheduler, prepare_array, retry_array,
-    submit_array,
+    ArrayEvent, ArrayOutcome, ArrayProgress, ArrayScheduler, SchedulerError, prepare_array,
+    retry_array, submit_array,
 };
 pub use chunk::{
     ChunkFile, SweepResults, Unit, UnitResult, chunk_units, merge, run_chunk, run_units, units,

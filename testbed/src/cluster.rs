@@ -11,6 +11,8 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use faastwin_models::ClusterStep;
+
 use crate::build::{Artifacts, run};
 use crate::error::{TestbedError, io};
 use crate::process::{Component, alive, start, stop};
@@ -42,9 +44,8 @@ pub struct UpOptions {
 /// One step of a start, with when it was reached.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StartupStep {
-    /// The step: `containerd_up`, `datastore_up`, `apiserver_ready`, `node_ready`,
-    /// `fake_nodes_ready`, `first_job_accepted`, `probe_job_done`.
-    pub step: String,
+    /// The step (named as in `testbed: step` lines: `containerd_up`, … `probe_job_done`).
+    pub step: ClusterStep,
     /// Seconds since the start began.
     pub seconds: f64,
     /// Wall clock [Unix ns].
@@ -200,11 +201,11 @@ struct Steps {
 }
 
 impl Steps {
-    fn reached(&mut self, step: &str) {
+    fn reached(&mut self, step: ClusterStep) {
         let seconds = self.started.elapsed().as_secs_f64();
-        eprintln!("testbed: step {step} {seconds:.3}");
+        eprintln!("{}", step.line(seconds));
         self.steps.push(StartupStep {
-            step: step.to_owned(),
+            step,
             seconds,
             unix_ns: unix_ns(),
         });
@@ -367,7 +368,7 @@ async fn start_all(
             )?;
         }
     }
-    steps.reached("containerd_up");
+    steps.reached(ClusterStep::ContainerdUp);
 
     // The datastore.
     let kine = start(
@@ -400,7 +401,7 @@ async fn start_all(
         ready::accepting(&kine_socket)
     })
     .await?;
-    steps.reached("datastore_up");
+    steps.reached(ClusterStep::DatastoreUp);
 
     // The API server.
     let apiserver = start(
@@ -421,7 +422,7 @@ async fn start_all(
         || ready::api_ready(&client),
     )
     .await?;
-    steps.reached("apiserver_ready");
+    steps.reached(ClusterStep::ApiserverReady);
 
     // Controllers, scheduler, kubelet.
     for (name, c) in [
@@ -515,11 +516,11 @@ async fn start_all(
         || ready::node_ready(&client, &node),
     )
     .await?;
-    steps.reached("node_ready");
+    steps.reached(ClusterStep::NodeReady);
 
     if options.fake_nodes > 0 {
         start_fake_nodes(options, instance, &client, logs).await?;
-        steps.reached("fake_nodes_ready");
+        steps.reached(ClusterStep::FakeNodesReady);
     }
 
     let apiserver_log = logs.join("kube-apiserver.log");
@@ -539,7 +540,7 @@ async fn start_all(
         || ready::job_accepted(&client, &node, &options.worker_image),
     )
     .await?;
-    steps.reached("first_job_accepted");
+    steps.reached(ClusterStep::FirstJobAccepted);
     if options.probe {
         ready::probe(
             &client,
@@ -549,7 +550,7 @@ async fn start_all(
             &logs.join("kubelet.log"),
         )
         .await?;
-        steps.reached("probe_job_done");
+        steps.reached(ClusterStep::ProbeJobDone);
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use faastwin_models::ClusterStep;
+
 use crate::testbed;
 
 fn processes_mentioning(text: &str) -> usize {
@@ -44,18 +46,19 @@ fn up_status_restart_and_down_stop_only_what_up_started() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&up.stderr);
     assert!(up.status.success(), "{stderr}");
-    for step in [
-        "containerd_up",
-        "datastore_up",
-        "apiserver_ready",
-        "node_ready",
-        "first_job_accepted",
-    ] {
-        assert!(
-            stderr.contains(&format!("testbed: step {step} ")),
-            "{step}: {stderr}"
-        );
-    }
+    // No fake nodes and no probe: every other step, in order, each once.
+    let steps: Vec<ClusterStep> = stderr.lines().filter_map(ClusterStep::in_line).collect();
+    assert_eq!(
+        steps,
+        [
+            ClusterStep::ContainerdUp,
+            ClusterStep::DatastoreUp,
+            ClusterStep::ApiserverReady,
+            ClusterStep::NodeReady,
+            ClusterStep::FirstJobAccepted,
+        ],
+        "{stderr}"
+    );
     let kubeconfig = String::from_utf8_lossy(&up.stdout).trim().to_owned();
     assert!(Path::new(&kubeconfig).is_file());
 

@@ -26,7 +26,7 @@ pub(super) fn fit(
     ) && cpus.is_some();
     if let Some(cpus) = cpus.filter(|_| uses_cores) {
         resources.insert(
-            "cores".into(),
+            faastwin_models::CORES.into(),
             ResourceSpec {
                 scope: Scope::Node,
                 discipline: Discipline::ProcessorSharing {

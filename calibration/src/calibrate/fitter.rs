@@ -282,7 +282,7 @@ pub(super) fn stage(model: SizeModel, on_cores: bool) -> StageSpec {
     if on_cores {
         StageSpec {
             work: Some(model),
-            resource: Some("cores".into()),
+            resource: Some(faastwin_models::CORES.into()),
             ..StageSpec::default()
         }
     } else {

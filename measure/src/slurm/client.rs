@@ -7,13 +7,15 @@ use std::process::Output;
 use chrono::{Local, NaiveDateTime, TimeZone};
 use tokio::process::Command;
 
+use faastwin_models::SlurmJobState;
+
 use crate::{MeasureError, PlatformTimes};
 
 /// What `scontrol show job` says of one job.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobView {
-    /// JobState (PENDING, RUNNING, COMPLETED, FAILED, ...).
-    pub state: String,
+    /// JobState.
+    pub state: SlurmJobState,
     /// NodeList.
     pub node: Option<String>,
     /// Exit code of the batch script.
@@ -25,29 +27,13 @@ pub struct JobView {
 impl JobView {
     /// True for states a job never leaves.
     pub fn is_terminal(&self) -> bool {
-        is_terminal_state(&self.state)
+        self.state.is_terminal()
     }
 
     /// True once the job left PENDING.
     pub fn has_started(&self) -> bool {
-        !matches!(self.state.as_str(), "PENDING" | "")
+        self.state.has_started()
     }
-}
-
-/// True for job states a job never leaves.
-pub fn is_terminal_state(state: &str) -> bool {
-    matches!(
-        state,
-        "COMPLETED"
-            | "FAILED"
-            | "CANCELLED"
-            | "TIMEOUT"
-            | "NODE_FAIL"
-            | "OUT_OF_MEMORY"
-            | "PREEMPTED"
-            | "BOOT_FAIL"
-            | "DEADLINE"
-    )
 }
 
 /// The job id `sbatch --parsable` prints (`1234` or `1234;cluster`).
@@ -68,10 +54,7 @@ pub fn parse_scontrol_line(line: &str) -> Option<(u64, String, JobView)> {
     let time = |key: &str| fields.get(key).and_then(|v| slurm_time(v));
     let view = JobView {
         // A line without JobState reads as "" (neither started nor terminal): polled again.
-        state: fields
-            .get("JobState")
-            .map(|s| s.to_string())
-            .unwrap_or_default(),
+        state: SlurmJobState::parse(fields.get("JobState").copied().unwrap_or_default()),
         node: fields
             .get("NodeList")
             .filter(|n| !n.is_empty() && **n != "(null)")
@@ -173,17 +156,17 @@ pub async fn show_jobs() -> Result<Vec<(u64, String, JobView)>, MeasureError> {
 }
 
 /// The state of one job or array task (`1234` or `1234_5`), if Slurm still knows it.
-pub async fn job_state(id: &str) -> Option<String> {
+pub async fn job_state(id: &str) -> Option<SlurmJobState> {
     let out = command("scontrol", &strings(&["show", "job", "-o", id]))
         .await
         .ok()?;
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("JobState=").map(str::to_owned))
+        .find_map(|kv| kv.strip_prefix("JobState=").map(SlurmJobState::parse))
 }
 
 /// Queued and running jobs as (id, name, state).
-pub async fn queue() -> Result<Vec<(String, String, String)>, MeasureError> {
+pub async fn queue() -> Result<Vec<(String, String, SlurmJobState)>, MeasureError> {
     let stdout = checked(
         "squeue",
         &strings(&["-h", "-o", "%i|%j|%T"]),
@@ -197,7 +180,7 @@ pub async fn queue() -> Result<Vec<(String, String, String)>, MeasureError> {
             Some((
                 parts.next()?.trim().to_owned(),
                 parts.next()?.trim().to_owned(),
-                parts.next()?.trim().to_owned(),
+                SlurmJobState::parse(parts.next()?),
             ))
         })
         .collect())
@@ -215,7 +198,7 @@ pub async fn pending_reason(id: &str) -> Option<String> {
 /// The states of a job array's tasks still queued or running (task index → state); empty once
 /// Slurm no longer lists the array. A failure of `squeue` itself (the controller unreachable,
 /// say) is an error, never "nothing active": that would judge running tasks failed.
-pub async fn array_tasks(job: u64) -> Result<BTreeMap<u32, String>, MeasureError> {
+pub async fn array_tasks(job: u64) -> Result<BTreeMap<u32, SlurmJobState>, MeasureError> {
     let args = strings(&["-h", "-r", "-j", &job.to_string(), "-o", "%K %T"]);
     let out = command("squeue", &args).await?;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -232,7 +215,7 @@ pub async fn array_tasks(job: u64) -> Result<BTreeMap<u32, String>, MeasureError
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once(' '))
-        .filter_map(|(k, state)| Some((k.trim().parse().ok()?, state.trim().to_owned())))
+        .filter_map(|(k, state)| Some((k.trim().parse().ok()?, SlurmJobState::parse(state))))
         .collect())
 }
 
@@ -326,7 +309,7 @@ mod tests {
                     EndTime=2026-11-23T13:37:11 NodeList=n2 Command=(null)";
         let (id, name, view) = parse_scontrol_line(line).unwrap();
         assert_eq!(
-            (id, name.as_str(), view.state.as_str()),
+            (id, name.as_str(), view.state.name()),
             (17, "faastwin-abc-r0-3", "COMPLETED")
         );
         assert_eq!(view.node.as_deref(), Some("n2"));

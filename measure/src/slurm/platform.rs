@@ -15,6 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use faastwin_models::SlurmJobState;
+
 use super::client::{self, JobView, shell_quote};
 use crate::platform::{Platform, PlatformInfo};
 use crate::process::{parse_report, run_command, version_of};
@@ -250,7 +252,7 @@ impl SlurmPlatform {
             }
         };
         obs.report = parse_report(&log);
-        if view.state == "COMPLETED" && obs.report.is_some() {
+        if view.state == SlurmJobState::Completed && obs.report.is_some() {
             obs.outcome = Some(Outcome::Succeeded);
         } else {
             obs.outcome = Some(Outcome::Failed);

@@ -6,19 +6,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use faastwin_models::SlurmJobState;
+
 use super::{ArrayOptions, ChunkFile, SweepMeta, SweepPlan, array_script, read_chunk, write_csv};
 use crate::SimError;
+
+/// An error of the batch system (its client's own type, kept as the cause).
+pub type SchedulerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a sweep needs of a batch system.
 pub trait ArrayScheduler {
     /// Submits `script` (as an array of the tasks in `array`, else the script's own range) with
     /// `extra` arguments; returns the array's job id.
-    fn submit(&self, script: &Path, array: Option<&str>, extra: &[String]) -> Result<u64, String>;
+    fn submit(
+        &self,
+        script: &Path,
+        array: Option<&str>,
+        extra: &[String],
+    ) -> Result<u64, SchedulerError>;
     /// The array's tasks still pending or running (task → state); empty once none is left;
     /// `Err` when the batch system could not be asked (not "none left").
-    fn active_tasks(&self, job: u64) -> Result<BTreeMap<u32, String>, String>;
+    fn active_tasks(&self, job: u64) -> Result<BTreeMap<u32, SlurmJobState>, SchedulerError>;
     /// What became of a task that left the queue, if the batch system still knows.
-    fn task_state(&self, job: u64, task: u32) -> Option<String>;
+    fn task_state(&self, job: u64, task: u32) -> Option<SlurmJobState>;
     /// The most tasks one array may have, if the batch system limits it.
     fn max_tasks(&self) -> Option<u32>;
 }
@@ -207,11 +217,12 @@ fn run_tasks(
     meta.write(out)?;
     let job = scheduler
         .submit(&out.join("sweep.sbatch"), array, extra)
-        .map_err(|refused| SimError::Invalid {
+        .map_err(|refused| SimError::Scheduler {
             what: format!(
-                "{refused}; nothing was submitted: once that is fixed, `faastwin sweep --retry-failed {}` submits it",
+                "the batch system refused the sweep array, so nothing was submitted (once the cause is fixed, `faastwin sweep --retry-failed {}` submits it)",
                 out.display()
             ),
+            source: refused,
         })?;
     meta.job_ids.push(job);
     meta.write(out)?;
@@ -229,19 +240,23 @@ fn run_tasks(
             Err(why) => {
                 let since = *unanswered_since.get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() > UNANSWERED {
-                    return Err(SimError::Invalid {
+                    return Err(SimError::Scheduler {
                         what: format!(
-                            "the batch system did not say for {} s how array {job} stands ({why}); its tasks may still run: once `squeue -j {job}` lists none, `faastwin sweep --retry-failed {}` merges what they wrote and submits what is missing",
+                            "the batch system did not say for {} s how array {job} stands; its tasks may still run: once `squeue -j {job}` lists none, `faastwin sweep --retry-failed {}` merges what they wrote and submits what is missing",
                             UNANSWERED.as_secs(),
                             out.display()
                         ),
+                        source: why,
                     });
                 }
                 std::thread::sleep(POLL);
                 continue;
             }
         };
-        let running = active.values().filter(|s| s.as_str() == "RUNNING").count();
+        let running = active
+            .values()
+            .filter(|s| **s == SlurmJobState::Running)
+            .count();
         let failed: Vec<u32> = tasks
             .iter()
             .copied()
@@ -260,9 +275,10 @@ fn run_tasks(
             let states = failed
                 .into_iter()
                 .map(|i| {
-                    let state = scheduler.task_state(job, i).unwrap_or_else(|| {
-                        "ended without writing its chunk; Slurm keeps no record of it (cancelled while pending?)".to_owned()
-                    });
+                    let state = scheduler.task_state(job, i).map_or_else(
+                        || "ended without writing its chunk; Slurm keeps no record of it (cancelled while pending?)".to_owned(),
+                        |s| s.to_string(),
+                    );
                     (i, state)
                 })
                 .collect();
@@ -312,10 +328,10 @@ mod tests {
     }
 
     impl ArrayScheduler for Silent<'_> {
-        fn submit(&self, _: &Path, _: Option<&str>, _: &[String]) -> Result<u64, String> {
+        fn submit(&self, _: &Path, _: Option<&str>, _: &[String]) -> Result<u64, SchedulerError> {
             Ok(7)
         }
-        fn active_tasks(&self, _: u64) -> Result<BTreeMap<u32, String>, String> {
+        fn active_tasks(&self, _: u64) -> Result<BTreeMap<u32, SlurmJobState>, SchedulerError> {
             self.asked.set(self.asked.get() + 1);
             if self.asked.get() < 3 {
                 return Err("squeue: Unable to contact slurm controller".into());
@@ -326,7 +342,7 @@ mod tests {
             }
             Ok(BTreeMap::new())
         }
-        fn task_state(&self, _: u64, _: u32) -> Option<String> {
+        fn task_state(&self, _: u64, _: u32) -> Option<SlurmJobState> {
             None
         }
         fn max_tasks(&self) -> Option<u32> {
