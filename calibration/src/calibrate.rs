@@ -5,6 +5,7 @@
 
 mod bodies;
 mod contention;
+mod cpu_work;
 mod fitter;
 mod orchestration;
 mod provenance;
@@ -172,7 +173,7 @@ fn calibrate_platform(
     let (lo, hi) = contention::load_range(runs, kind);
     let mut flat_up_to = None;
     if serial_engine {
-        orchestration::engine_serial(&mut f, name, &mut spec, &low, runs)?;
+        contention::engine_serial(&mut f, name, &mut spec, &low, runs)?;
     } else if loads_differ {
         if !contention::fit_service(&mut f, kind, name, &mut spec, &low)? {
             flat_up_to = Some(hi);

@@ -29,7 +29,8 @@ use faastwin_sim::{
 };
 
 use super::ComponentFit;
-use super::fitter::Fitter;
+use super::cpu_work::{share_and_how, split, split_with};
+use super::fitter::{Fitter, contention_scaled};
 use crate::fit::{FLOOR_S, fit};
 use crate::runs::Run;
 use crate::{CalibrationError, workload_of};
@@ -288,6 +289,97 @@ pub(super) fn fit_service(
         ),
     });
     Ok(seen)
+}
+
+/// The container engine's serial path (podman's locks, its database's writes): one FIFO server
+/// per node that every container's start passes through.
+const ENGINE: &str = "engine";
+
+/// Containers measured at two loads (one at least twice the other): part of each start is
+/// serial. With twice the containers in flight the machine's cores stay far from busy (65-69 %
+/// at two in flight, 77-85 % at four, docs/loops/container-7..9), so the throughput is held by
+/// something one container at a time passes through. `spec`'s startup (fitted from the runs at
+/// the lowest load, `low`) gives up a constant serial time to an `engine` FIFO server of one,
+/// visited first; the time is chosen so that the simulated mean and p95 latency of every run in
+/// `all` fit best, none when none fits better.
+pub(super) fn engine_serial(
+    f: &mut Fitter<'_>,
+    name: &str,
+    spec: &mut PlatformSpec,
+    low: &[&InvocationRecord],
+    all: &[&crate::runs::Run],
+) -> Result<(), CalibrationError> {
+    let (share, how) = share_and_how(f.runs);
+    let starts = contention_scaled(low, f.runs, InvocationRecord::pre_body_s);
+    let Some(median) = quantile::of(&starts, 0.5) else {
+        return Ok(());
+    };
+    let what = f.what("startup");
+    // The starts less the serial time: the start's CPU work and wait.
+    let rest =
+        |serial: f64| -> Vec<f64> { starts.iter().map(|v| (v - serial).max(FLOOR_S)).collect() };
+    let candidate = |serial: f64| -> Result<PlatformSpec, CalibrationError> {
+        let mut s = spec.clone();
+        s.stages.startup = split_with("startup", &rest(serial), share, &mut |_, v| {
+            Ok(Some(crate::fit::fit(&v, &what)?.model))
+        })?;
+        if serial > 0.0 {
+            s.resources.insert(
+                ENGINE.into(),
+                ResourceSpec {
+                    scope: Scope::Node,
+                    discipline: Discipline::Fifo { servers: 1 },
+                },
+            );
+            s.stages.control_plane = Some(StageSpec {
+                delay: None,
+                resource: Some(ENGINE.into()),
+                work: Some(SizeModel::fixed(Distribution::constant(serial).map_err(
+                    |source| CalibrationError::Model {
+                        what: f.what("engine.serial"),
+                        source,
+                    },
+                )?)),
+            });
+        }
+        Ok(s)
+    };
+    let best = least_error(median, (), &[()], |serial, ()| {
+        latency_error(all, name, &candidate(serial)?)
+    })?;
+    let (serial, e, none) = (best.time, best.error, best.without);
+    if serial == 0.0 {
+        return Ok(());
+    }
+    *spec = candidate(serial)?;
+    // The startup's components, recorded again without the serial time.
+    f.components
+        .retain(|c| c.component != "startup" && c.component != "startup_wait");
+    split(
+        f,
+        "startup",
+        rest(serial),
+        share,
+        &format!(
+            "spawn requested -> body start (worker clock) at the lowest load, less the engine's serial {serial:.4} s; {how}"
+        ),
+    )?;
+    let loads: Vec<u32> = all
+        .iter()
+        .map(|r| in_flight(r, PlatformKind::Container))
+        .collect();
+    f.components.push(ComponentFit {
+        component: "engine.serial".into(),
+        rows: all.len(),
+        fit: crate::fit::constant_report(serial, &f.what("engine.serial"))?,
+        intercept_s: None,
+        bytes_range: None,
+        method: format!(
+            "one FIFO server per node (the container engine's serial path); {serial:.4} s chosen from {} times (0 to 90 % of the median start at the lowest load) so that the simulated mean and p95 latency of every run (containers in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with none it was {none:.4}",
+            CANDIDATES
+        ),
+    });
+    Ok(())
 }
 
 #[cfg(test)]
