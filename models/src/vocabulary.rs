@@ -191,8 +191,11 @@ impl ClusterStep {
 
 /// A Slurm job's state as `scontrol` and `squeue` name it (JobState). Slurm has more states
 /// than faastwin acts on; those are kept by name in `Other`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum SlurmJobState {
+    /// Slurm printed no state (polled again: neither started nor ended).
+    #[default]
+    Unknown,
     /// Waiting for resources or priority.
     Pending,
     /// Allocated and running.
@@ -201,8 +204,7 @@ pub enum SlurmJobState {
     Completed,
     /// Ended otherwise (one of the states a job never leaves, by name).
     Ended(&'static str),
-    /// Any other state (CONFIGURING, COMPLETING, SUSPENDED, REQUEUED, ...), or "" when Slurm
-    /// printed none.
+    /// Any other state (CONFIGURING, COMPLETING, SUSPENDED, REQUEUED, ...).
     Other(String),
 }
 
@@ -223,6 +225,7 @@ impl SlurmJobState {
     pub fn parse(text: &str) -> SlurmJobState {
         let word = text.split_whitespace().next().unwrap_or("");
         match word {
+            "" => SlurmJobState::Unknown,
             "PENDING" => SlurmJobState::Pending,
             "RUNNING" => SlurmJobState::Running,
             "COMPLETED" => SlurmJobState::Completed,
@@ -236,6 +239,7 @@ impl SlurmJobState {
     /// Slurm's name of the state.
     pub fn name(&self) -> &str {
         match self {
+            SlurmJobState::Unknown => "",
             SlurmJobState::Pending => "PENDING",
             SlurmJobState::Running => "RUNNING",
             SlurmJobState::Completed => "COMPLETED",
@@ -251,14 +255,7 @@ impl SlurmJobState {
 
     /// True once the job left PENDING (a state Slurm did not print is not a start).
     pub fn has_started(&self) -> bool {
-        !matches!(self, SlurmJobState::Pending)
-            && !matches!(self, SlurmJobState::Other(s) if s.is_empty())
-    }
-}
-
-impl Default for SlurmJobState {
-    fn default() -> Self {
-        SlurmJobState::Other(String::new())
+        !matches!(self, SlurmJobState::Pending | SlurmJobState::Unknown)
     }
 }
 
@@ -442,7 +439,7 @@ mod tests {
             assert_eq!(state.is_terminal(), terminal, "{text}");
             assert_eq!(state.name(), text);
         }
-        assert_eq!(SlurmJobState::default(), Other(String::new()));
+        assert_eq!(SlurmJobState::default(), Unknown);
     }
 
     #[test]
