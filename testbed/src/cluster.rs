@@ -311,6 +311,8 @@ fn arg(name: &str, value: impl std::fmt::Display) -> String {
     format!("--{name}={value}")
 }
 
+/// Starts the components one after another, each recorded in the instance file as soon as it
+/// runs (so `down` finds it), each waited for until it is ready, each step said as reached.
 async fn start_all(
     options: &UpOptions,
     instance: &mut Instance,
@@ -319,240 +321,288 @@ async fn start_all(
     logs: &Path,
     steps: &mut Steps,
 ) -> Result<(), TestbedError> {
-    let dir = instance.dir.clone();
-    let bin = |name: &str| options.artifacts.bin(name);
-    let ports = instance.ports.clone();
-    let timeout = options.timeout;
-
-    // The container runtime, with the pause and worker images.
-    let cni_conf = dir.join("cni");
-    let cni_file = cni_conf.join("10-faastwin.conflist");
-    std::fs::write(&cni_file, config::cni(&instance.id)).map_err(io(&cni_file))?;
-    let containerd_toml = dir.join("containerd.toml");
-    std::fs::write(
-        &containerd_toml,
-        config::containerd(&dir, &instance.run, &cni_conf),
-    )
-    .map_err(io(&containerd_toml))?;
-    create_cgroups(&instance.id)?;
-    let containerd = start(
-        "containerd",
-        Path::new("/usr/bin/containerd"),
-        &[arg("config", containerd_toml.display())],
+    let mut startup = Startup {
+        options,
+        instance,
+        pki,
+        kubeconfigs,
         logs,
-    )?;
-    let log = containerd.log.clone();
-    instance.components.push(containerd);
-    instance.write()?;
-    let socket = instance.containerd_socket();
-    ready::until(
-        "containerd",
-        timeout,
-        &log,
-        &instance.components,
-        || async { socket.exists() },
-    )
-    .await?;
-    for archive in [
-        options.artifacts.pause_image(),
-        options.artifacts.worker_image(),
-    ] {
-        if archive.is_file() {
-            run(
-                Command::new("ctr")
-                    .arg("--address")
-                    .arg(&socket)
-                    .args(["--namespace", "k8s.io", "images", "import"])
-                    .arg(&archive),
-                &format!("importing {}", archive.display()),
-            )?;
-        }
+        steps,
+    };
+    startup.container_runtime().await?;
+    startup.datastore().await?;
+    let client = startup.apiserver().await?;
+    startup.controllers()?;
+    startup.kubelet(&client).await?;
+    if options.fake_nodes > 0 {
+        startup.fake_nodes(&client).await?;
     }
-    steps.reached(ClusterStep::ContainerdUp);
+    startup.ready_for_jobs(&client).await
+}
 
-    // The datastore.
-    let kine = start(
-        "kine",
-        &bin("kine"),
-        &[
+/// What starting an instance's components needs, and the instance they are recorded in.
+struct Startup<'a> {
+    options: &'a UpOptions,
+    instance: &'a mut Instance,
+    pki: &'a pki::Pki,
+    kubeconfigs: &'a BTreeMap<&'a str, PathBuf>,
+    logs: &'a Path,
+    steps: &'a mut Steps,
+}
+
+impl Startup<'_> {
+    /// Starts a component and records it at once; returns its log.
+    fn launch(
+        &mut self,
+        name: &str,
+        binary: &Path,
+        args: &[String],
+    ) -> Result<PathBuf, TestbedError> {
+        let component = start(name, binary, args, self.logs)?;
+        let log = component.log.clone();
+        self.instance.components.push(component);
+        self.instance.write()?;
+        Ok(log)
+    }
+
+    /// Waits until `check` holds; a component that exits meanwhile ends the wait with its log.
+    async fn wait<F, Fut>(&self, what: &str, log: &Path, check: F) -> Result<(), TestbedError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        ready::until(
+            what,
+            self.options.timeout,
+            log,
+            &self.instance.components,
+            check,
+        )
+        .await
+    }
+
+    fn bin(&self, name: &str) -> PathBuf {
+        self.options.artifacts.bin(name)
+    }
+
+    /// containerd with the pod network's configuration, the pause and worker images imported.
+    async fn container_runtime(&mut self) -> Result<(), TestbedError> {
+        let dir = &self.instance.dir;
+        let cni_conf = dir.join("cni");
+        let cni_file = cni_conf.join("10-faastwin.conflist");
+        std::fs::write(&cni_file, config::cni(&self.instance.id)).map_err(io(&cni_file))?;
+        let containerd_toml = dir.join("containerd.toml");
+        std::fs::write(
+            &containerd_toml,
+            config::containerd(dir, &self.instance.run, &cni_conf),
+        )
+        .map_err(io(&containerd_toml))?;
+        create_cgroups(&self.instance.id)?;
+        let log = self.launch(
+            "containerd",
+            Path::new("/usr/bin/containerd"),
+            &[arg("config", containerd_toml.display())],
+        )?;
+        let socket = self.instance.containerd_socket();
+        self.wait("containerd", &log, || async { socket.exists() })
+            .await?;
+        let artifacts = &self.options.artifacts;
+        for archive in [artifacts.pause_image(), artifacts.worker_image()] {
+            if archive.is_file() {
+                run(
+                    Command::new("ctr")
+                        .arg("--address")
+                        .arg(&socket)
+                        .args(["--namespace", "k8s.io", "images", "import"])
+                        .arg(&archive),
+                    &format!("importing {}", archive.display()),
+                )?;
+            }
+        }
+        self.steps.reached(ClusterStep::ContainerdUp);
+        Ok(())
+    }
+
+    /// kine on SQLite, listening on a socket in the instance's private socket directory.
+    async fn datastore(&mut self) -> Result<(), TestbedError> {
+        let kine_socket = self.instance.kine_socket();
+        let args = [
             arg(
                 "endpoint",
                 format!(
                     "sqlite://{}/kine/state.db?_journal=WAL&cache=shared&_busy_timeout=30000",
-                    dir.display()
+                    self.instance.dir.display()
                 ),
             ),
             arg(
                 "listen-address",
-                format!("unix://{}", instance.kine_socket().display()),
+                format!("unix://{}", kine_socket.display()),
             ),
             arg(
                 "metrics-bind-address",
-                format!("127.0.0.1:{}", ports.kine_metrics),
+                format!("127.0.0.1:{}", self.instance.ports.kine_metrics),
             ),
-        ],
-        logs,
-    )?;
-    let log = kine.log.clone();
-    instance.components.push(kine);
-    instance.write()?;
-    let kine_socket = instance.kine_socket();
-    ready::until("kine", timeout, &log, &instance.components, || {
-        ready::accepting(&kine_socket)
-    })
-    .await?;
-    steps.reached(ClusterStep::DatastoreUp);
-
-    // The API server.
-    let apiserver = start(
-        "kube-apiserver",
-        &bin("kube-apiserver"),
-        &apiserver_args(&dir, pki, &ports, &instance.kine_socket()),
-        logs,
-    )?;
-    let log = apiserver.log.clone();
-    instance.components.push(apiserver);
-    instance.write()?;
-    let client = ready::client(&instance.kubeconfig).await?;
-    ready::until(
-        "the API server",
-        timeout,
-        &log,
-        &instance.components,
-        || ready::api_ready(&client),
-    )
-    .await?;
-    steps.reached(ClusterStep::ApiserverReady);
-
-    // Controllers, scheduler, kubelet.
-    for (name, c) in [
-        (
-            "kube-controller-manager",
-            vec![
-                arg("kubeconfig", kubeconfigs["controller-manager"].display()),
-                arg(
-                    "authentication-kubeconfig",
-                    kubeconfigs["controller-manager"].display(),
-                ),
-                arg(
-                    "authorization-kubeconfig",
-                    kubeconfigs["controller-manager"].display(),
-                ),
-                arg("bind-address", "127.0.0.1"),
-                arg("secure-port", ports.controller_manager),
-                arg("cert-dir", dir.join("controller-manager").display()),
-                arg("leader-elect", false),
-                arg("use-service-account-credentials", true),
-                arg(
-                    "service-account-private-key-file",
-                    pki.service_account_key().display(),
-                ),
-                arg("root-ca-file", pki.ca().display()),
-                arg("cluster-cidr", "10.244.0.0/16"),
-                arg("service-cluster-ip-range", "10.43.0.0/16"),
-                arg(
-                    "controllers",
-                    "*,-nodeipam,-cloud-node-lifecycle,-route,-service",
-                ),
-            ],
-        ),
-        (
-            "kube-scheduler",
-            vec![
-                arg("kubeconfig", kubeconfigs["scheduler"].display()),
-                arg(
-                    "authentication-kubeconfig",
-                    kubeconfigs["scheduler"].display(),
-                ),
-                arg(
-                    "authorization-kubeconfig",
-                    kubeconfigs["scheduler"].display(),
-                ),
-                arg("bind-address", "127.0.0.1"),
-                arg("secure-port", ports.scheduler),
-                arg("cert-dir", dir.join("scheduler").display()),
-                arg("leader-elect", false),
-            ],
-        ),
-    ] {
-        let component = start(name, &bin(name), &c, logs)?;
-        instance.components.push(component);
-        instance.write()?;
+        ];
+        let log = self.launch("kine", &self.bin("kine"), &args)?;
+        self.wait("kine", &log, || ready::accepting(&kine_socket))
+            .await?;
+        self.steps.reached(ClusterStep::DatastoreUp);
+        Ok(())
     }
-    let kubelet_yaml = dir.join("kubelet.yaml");
-    std::fs::write(
-        &kubelet_yaml,
-        config::kubelet(
-            &dir,
-            &instance.run,
-            &pki.ca(),
-            &instance.id,
-            ports.kubelet,
-            ports.kubelet_healthz,
-        ),
-    )
-    .map_err(io(&kubelet_yaml))?;
-    let kubelet = start(
-        "kubelet",
-        &bin("kubelet"),
-        &[
+
+    /// The API server; returns a client of the admin kubeconfig once it answers.
+    async fn apiserver(&mut self) -> Result<kube::Client, TestbedError> {
+        let args = apiserver_args(
+            &self.instance.dir,
+            self.pki,
+            &self.instance.ports,
+            &self.instance.kine_socket(),
+        );
+        let log = self.launch("kube-apiserver", &self.bin("kube-apiserver"), &args)?;
+        let client = ready::client(&self.instance.kubeconfig).await?;
+        self.wait("the API server", &log, || ready::api_ready(&client))
+            .await?;
+        self.steps.reached(ClusterStep::ApiserverReady);
+        Ok(client)
+    }
+
+    /// The controller manager and the scheduler (their readiness shows in the node's and the
+    /// first Job's).
+    fn controllers(&mut self) -> Result<(), TestbedError> {
+        let dir = &self.instance.dir;
+        let ports = &self.instance.ports;
+        let kubeconfig = &self.kubeconfigs["controller-manager"];
+        let controller_manager = [
+            arg("kubeconfig", kubeconfig.display()),
+            arg("authentication-kubeconfig", kubeconfig.display()),
+            arg("authorization-kubeconfig", kubeconfig.display()),
+            arg("bind-address", "127.0.0.1"),
+            arg("secure-port", ports.controller_manager),
+            arg("cert-dir", dir.join("controller-manager").display()),
+            arg("leader-elect", false),
+            arg("use-service-account-credentials", true),
+            arg(
+                "service-account-private-key-file",
+                self.pki.service_account_key().display(),
+            ),
+            arg("root-ca-file", self.pki.ca().display()),
+            arg("cluster-cidr", "10.244.0.0/16"),
+            arg("service-cluster-ip-range", "10.43.0.0/16"),
+            arg(
+                "controllers",
+                "*,-nodeipam,-cloud-node-lifecycle,-route,-service",
+            ),
+        ];
+        let kubeconfig = &self.kubeconfigs["scheduler"];
+        let scheduler = [
+            arg("kubeconfig", kubeconfig.display()),
+            arg("authentication-kubeconfig", kubeconfig.display()),
+            arg("authorization-kubeconfig", kubeconfig.display()),
+            arg("bind-address", "127.0.0.1"),
+            arg("secure-port", ports.scheduler),
+            arg("cert-dir", dir.join("scheduler").display()),
+            arg("leader-elect", false),
+        ];
+        let controller_manager_bin = self.bin("kube-controller-manager");
+        self.launch(
+            "kube-controller-manager",
+            &controller_manager_bin,
+            &controller_manager,
+        )?;
+        self.launch("kube-scheduler", &self.bin("kube-scheduler"), &scheduler)?;
+        Ok(())
+    }
+
+    /// The real node's kubelet, waited for until its node is Ready.
+    async fn kubelet(&mut self, client: &kube::Client) -> Result<(), TestbedError> {
+        let dir = &self.instance.dir;
+        let ports = &self.instance.ports;
+        let kubelet_yaml = dir.join("kubelet.yaml");
+        std::fs::write(
+            &kubelet_yaml,
+            config::kubelet(
+                dir,
+                &self.instance.run,
+                &self.pki.ca(),
+                &self.instance.id,
+                ports.kubelet,
+                ports.kubelet_healthz,
+            ),
+        )
+        .map_err(io(&kubelet_yaml))?;
+        let args = [
             arg("config", kubelet_yaml.display()),
-            arg("kubeconfig", kubeconfigs["kubelet"].display()),
-            arg("hostname-override", &instance.node),
+            arg("kubeconfig", self.kubeconfigs["kubelet"].display()),
+            arg("hostname-override", &self.instance.node),
             arg("root-dir", dir.join("kubelet").display()),
             arg("cert-dir", dir.join("kubelet/pki").display()),
-        ],
-        logs,
-    )?;
-    let log = kubelet.log.clone();
-    instance.components.push(kubelet);
-    instance.write()?;
-    let node = instance.node.clone();
-    ready::until(
-        &format!("node {node}"),
-        timeout,
-        &log,
-        &instance.components,
-        || ready::node_ready(&client, &node),
-    )
-    .await?;
-    steps.reached(ClusterStep::NodeReady);
-
-    if options.fake_nodes > 0 {
-        start_fake_nodes(options, instance, &client, logs).await?;
-        steps.reached(ClusterStep::FakeNodesReady);
-    }
-
-    let apiserver_log = logs.join("kube-apiserver.log");
-    ready::until(
-        "the default service account",
-        timeout,
-        &apiserver_log,
-        &instance.components,
-        || ready::default_service_account(&client),
-    )
-    .await?;
-    ready::until(
-        "a Job to be accepted",
-        timeout,
-        &apiserver_log,
-        &instance.components,
-        || ready::job_accepted(&client, &node, &options.worker_image),
-    )
-    .await?;
-    steps.reached(ClusterStep::FirstJobAccepted);
-    if options.probe {
-        ready::probe(
-            &client,
-            &node,
-            &options.worker_image,
-            timeout,
-            &logs.join("kubelet.log"),
-        )
+        ];
+        let log = self.launch("kubelet", &self.bin("kubelet"), &args)?;
+        let node = self.instance.node.clone();
+        self.wait(&format!("node {node}"), &log, || {
+            ready::node_ready(client, &node)
+        })
         .await?;
-        steps.reached(ClusterStep::ProbeJobDone);
+        self.steps.reached(ClusterStep::NodeReady);
+        Ok(())
     }
-    Ok(())
+
+    /// Registers `fake-0..M` (labelled `type=kwok`, annotated for kwok, not tainted: only this
+    /// testbed's Jobs run here) and starts kwok to drive them and their pods. kwok's own server
+    /// (exec, logs and port-forward of fake pods, unauthenticated) is not started: nothing here
+    /// uses it, and an exec rule would make it run host commands for anyone who connects.
+    async fn fake_nodes(&mut self, client: &kube::Client) -> Result<(), TestbedError> {
+        for i in 0..self.options.fake_nodes {
+            let name = format!("fake-{i}");
+            register_fake_node(client, &self.instance.id, &self.instance.dir, &name).await?;
+            self.instance.fake_nodes.push(name);
+        }
+        let args = [
+            arg("kubeconfig", self.instance.kubeconfig.display()),
+            arg(
+                "manage-nodes-with-annotation-selector",
+                "kwok.x-k8s.io/node=fake",
+            ),
+            arg("cidr", "10.245.0.0/16"),
+            arg("node-ip", "127.0.0.1"),
+        ];
+        let log = self.launch("kwok", &self.bin("kwok"), &args)?;
+        let fake = self.instance.fake_nodes.clone();
+        self.wait("the fake nodes", &log, || async {
+            for name in &fake {
+                if !ready::node_ready(client, name).await {
+                    return false;
+                }
+            }
+            true
+        })
+        .await?;
+        self.steps.reached(ClusterStep::FakeNodesReady);
+        Ok(())
+    }
+
+    /// Waits until the default service account exists and a Job is accepted (and, with
+    /// `probe`, runs to completion).
+    async fn ready_for_jobs(&mut self, client: &kube::Client) -> Result<(), TestbedError> {
+        let apiserver_log = self.logs.join("kube-apiserver.log");
+        let node = &self.instance.node;
+        let image = &self.options.worker_image;
+        self.wait("the default service account", &apiserver_log, || {
+            ready::default_service_account(client)
+        })
+        .await?;
+        self.wait("a Job to be accepted", &apiserver_log, || {
+            ready::job_accepted(client, node, image)
+        })
+        .await?;
+        self.steps.reached(ClusterStep::FirstJobAccepted);
+        if self.options.probe {
+            let kubelet_log = self.logs.join("kubelet.log");
+            ready::probe(client, node, image, self.options.timeout, &kubelet_log).await?;
+            self.steps.reached(ClusterStep::ProbeJobDone);
+        }
+        Ok(())
+    }
 }
 
 fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports, kine: &Path) -> Vec<String> {
@@ -594,81 +644,39 @@ fn apiserver_args(dir: &Path, pki: &pki::Pki, ports: &Ports, kine: &Path) -> Vec
     ]
 }
 
-/// Registers `fake-0..M` (labelled `type=kwok`, annotated for kwok, not tainted: only this
-/// testbed's Jobs run here) and starts kwok to drive them and their pods. kwok's own server
-/// (exec, logs and port-forward of fake pods, unauthenticated) is not started: nothing here uses
-/// it, and an exec rule would make it run host commands for anyone who connects.
-async fn start_fake_nodes(
-    options: &UpOptions,
-    instance: &mut Instance,
+/// Creates one fake node for kwok (already there is fine: a restarted `up` finds its own).
+async fn register_fake_node(
     client: &kube::Client,
-    logs: &Path,
+    id: &str,
+    dir: &Path,
+    name: &str,
 ) -> Result<(), TestbedError> {
-    let nodes: Api<Node> = Api::all(client.clone());
-    for i in 0..options.fake_nodes {
-        let name = format!("fake-{i}");
-        let node: Node = serde_json::from_value(serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": name,
-                "labels": {"type": "kwok", "kubernetes.io/hostname": name, "faastwin.io/testbed": instance.id},
-                "annotations": {"kwok.x-k8s.io/node": "fake"}
-            },
-            "status": {
-                "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}
-            }
-        }))
-        .map_err(|e| TestbedError::State {
-            dir: instance.dir.clone(),
-            detail: format!("fake node manifest: {e}"),
-        })?;
-        match nodes.create(&PostParams::default(), &node).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 => {}
-            Err(source) => {
-                return Err(TestbedError::Kube {
-                    what: format!("creating fake node {name}"),
-                    source: Box::new(source),
-                });
-            }
-        }
-        instance.fake_nodes.push(name);
-    }
-    let kwok = start(
-        "kwok",
-        &options.artifacts.bin("kwok"),
-        &[
-            arg("kubeconfig", instance.kubeconfig.display()),
-            arg(
-                "manage-nodes-with-annotation-selector",
-                "kwok.x-k8s.io/node=fake",
-            ),
-            arg("cidr", "10.245.0.0/16"),
-            arg("node-ip", "127.0.0.1"),
-        ],
-        logs,
-    )?;
-    let log = kwok.log.clone();
-    instance.components.push(kwok);
-    instance.write()?;
-    let fake = instance.fake_nodes.clone();
-    ready::until(
-        "the fake nodes",
-        options.timeout,
-        &log,
-        &instance.components,
-        || async {
-            for name in &fake {
-                if !ready::node_ready(client, name).await {
-                    return false;
-                }
-            }
-            true
+    let node: Node = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {"type": "kwok", "kubernetes.io/hostname": name, "faastwin.io/testbed": id},
+            "annotations": {"kwok.x-k8s.io/node": "fake"}
         },
-    )
-    .await
+        "status": {
+            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}
+        }
+    }))
+    .map_err(|e| TestbedError::State {
+        dir: dir.to_owned(),
+        detail: format!("fake node manifest: {e}"),
+    })?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    match nodes.create(&PostParams::default(), &node).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(source) => Err(TestbedError::Kube {
+            what: format!("creating fake node {name}"),
+            source: Box::new(source),
+        }),
+    }
 }
 
 /// How many times [`restart`] starts a component that exits at once.

@@ -90,154 +90,68 @@ fn token() -> Result<String, TestbedError> {
     Ok(hex::encode(bytes))
 }
 
+/// An EC P-256 key in `file`; `whose` names it in an error ("the CA" → "creating the CA key").
+fn ec_key(dir: &Path, file: &str, whose: &str) -> Result<(), TestbedError> {
+    openssl(
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            file,
+        ],
+        dir,
+        &format!("creating {whose} key"),
+    )
+}
+
+/// `NAME.crt` for the key `NAME.key`: a request with `subject`, signed by the CA with the
+/// extensions of the file `extensions`.
+fn signed_certificate(
+    dir: &Path,
+    name: &str,
+    subject: &str,
+    extensions: &str,
+    whose: &str,
+) -> Result<(), TestbedError> {
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+    );
+    openssl(
+        &["req", "-new", "-key", &key, "-subj", subject, "-out", &csr],
+        dir,
+        &format!("creating {whose} request"),
+    )?;
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-extfile",
+            extensions,
+            "-out",
+            &crt,
+        ],
+        dir,
+        &format!("signing {whose} certificate"),
+    )
+}
+
 /// Creates the CA, serving certificate, service-account key and tokens in `dir`.
 pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), TestbedError> {
     private_dir(dir)?;
-    let steps: [(&[&str], &str); 11] = [
-        (
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                "ca.key",
-            ],
-            "creating the CA key",
-        ),
-        (
-            &[
-                "req",
-                "-x509",
-                "-new",
-                "-key",
-                "ca.key",
-                "-subj",
-                "/CN=faastwin-testbed-ca",
-                "-days",
-                "3650",
-                "-out",
-                "ca.crt",
-            ],
-            "creating the CA certificate",
-        ),
-        (
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                "apiserver.key",
-            ],
-            "creating the API server's key",
-        ),
-        (
-            &[
-                "req",
-                "-new",
-                "-key",
-                "apiserver.key",
-                "-subj",
-                "/CN=kube-apiserver",
-                "-out",
-                "apiserver.csr",
-            ],
-            "creating the API server's request",
-        ),
-        (
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "apiserver.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "3650",
-                "-extfile",
-                "san.cnf",
-                "-out",
-                "apiserver.crt",
-            ],
-            "signing the API server's certificate",
-        ),
-        (
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                "sa.ec",
-            ],
-            "creating the service-account key",
-        ),
-        (
-            &[
-                "pkcs8", "-topk8", "-nocrypt", "-in", "sa.ec", "-out", "sa.key",
-            ],
-            "converting the service-account key",
-        ),
-        (
-            &["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"],
-            "extracting the service-account public key",
-        ),
-        // The API server's identity towards the kubelet (logs, exec), which authenticates
-        // every request: a client certificate of the cluster's CA in system:masters, as
-        // kubeadm's apiserver-kubelet-client.
-        (
-            &[
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-                "apiserver-kubelet-client.key",
-            ],
-            "creating the API server's kubelet client key",
-        ),
-        (
-            &[
-                "req",
-                "-new",
-                "-key",
-                "apiserver-kubelet-client.key",
-                "-subj",
-                "/O=system:masters/CN=kube-apiserver-kubelet-client",
-                "-out",
-                "apiserver-kubelet-client.csr",
-            ],
-            "creating the API server's kubelet client request",
-        ),
-        (
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "apiserver-kubelet-client.csr",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "3650",
-                "-extfile",
-                "client.cnf",
-                "-out",
-                "apiserver-kubelet-client.crt",
-            ],
-            "signing the API server's kubelet client certificate",
-        ),
-    ];
     let san = dir.join("san.cnf");
     std::fs::write(
         &san,
@@ -246,9 +160,61 @@ pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), Testbe
     .map_err(io(&san))?;
     let client = dir.join("client.cnf");
     std::fs::write(&client, "extendedKeyUsage=clientAuth\n").map_err(io(&client))?;
-    for (args, what) in steps {
-        openssl(args, dir, what)?;
-    }
+
+    ec_key(dir, "ca.key", "the CA")?;
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/CN=faastwin-testbed-ca",
+            "-days",
+            "3650",
+            "-out",
+            "ca.crt",
+        ],
+        dir,
+        "creating the CA certificate",
+    )?;
+    ec_key(dir, "apiserver.key", "the API server's")?;
+    signed_certificate(
+        dir,
+        "apiserver",
+        "/CN=kube-apiserver",
+        "san.cnf",
+        "the API server's",
+    )?;
+    ec_key(dir, "sa.ec", "the service-account")?;
+    openssl(
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-in", "sa.ec", "-out", "sa.key",
+        ],
+        dir,
+        "converting the service-account key",
+    )?;
+    openssl(
+        &["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"],
+        dir,
+        "extracting the service-account public key",
+    )?;
+    // The API server's identity towards the kubelet (logs, exec), which authenticates every
+    // request: a client certificate of the cluster's CA in system:masters, as kubeadm's
+    // apiserver-kubelet-client.
+    ec_key(
+        dir,
+        "apiserver-kubelet-client.key",
+        "the API server's kubelet client",
+    )?;
+    signed_certificate(
+        dir,
+        "apiserver-kubelet-client",
+        "/O=system:masters/CN=kube-apiserver-kubelet-client",
+        "client.cnf",
+        "the API server's kubelet client",
+    )?;
     // openssl writes keys by its umask; none of them is for anyone else.
     for key in [
         "ca.key",
@@ -261,36 +227,47 @@ pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), Testbe
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(io(&path))?;
     }
-    let users = vec![
-        ("admin", "admin".to_owned(), token()?, "system:masters"),
-        (
-            "controller-manager",
-            "system:kube-controller-manager".to_owned(),
-            token()?,
-            "",
-        ),
-        (
-            "scheduler",
-            "system:kube-scheduler".to_owned(),
-            token()?,
-            "",
-        ),
-        (
-            "kubelet",
-            format!("system:node:{node}"),
-            token()?,
-            "system:nodes",
-        ),
-    ];
+    let identities = Identities::of(node)?;
     let pki = Pki {
         dir: dir.to_owned(),
     };
-    let csv: String = users
+    let csv: String = identities
+        .users
         .iter()
         .map(|(_, user, token, groups)| format!("{token},{user},{user},\"{groups}\"\n"))
         .collect();
     write_private(&pki.tokens(), csv.as_bytes())?;
-    Ok((pki, Identities { users }))
+    Ok((pki, identities))
+}
+
+impl Identities {
+    /// The cluster's identities, each with a new random token: the admin, the controller
+    /// manager, the scheduler and the kubelet of `node`.
+    fn of(node: &str) -> Result<Identities, TestbedError> {
+        Ok(Identities {
+            users: vec![
+                ("admin", "admin".to_owned(), token()?, "system:masters"),
+                (
+                    "controller-manager",
+                    "system:kube-controller-manager".to_owned(),
+                    token()?,
+                    "",
+                ),
+                (
+                    "scheduler",
+                    "system:kube-scheduler".to_owned(),
+                    token()?,
+                    "",
+                ),
+                (
+                    "kubelet",
+                    format!("system:node:{node}"),
+                    token()?,
+                    "system:nodes",
+                ),
+            ],
+        })
+    }
 }
 
 /// A kubeconfig for `user` with `token` against `server`, trusting `ca`.
