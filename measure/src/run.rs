@@ -205,6 +205,63 @@ impl TryFrom<RawNodeCpu> for NodeCpu {
 }
 
 impl RunMeta {
+    /// The run.json of a session that starts now: a resumed run keeps its start and its
+    /// earlier sessions' instants and CPU.
+    fn starting(
+        options: &RunOptions,
+        info: &PlatformInfo,
+        dataset: &Dataset,
+        clock: &DriverClock,
+        previous: &Previous,
+        resume: bool,
+    ) -> Result<RunMeta, MeasureError> {
+        let now = clock.now_ns();
+        let mut resumed_unix_ns = previous.resumed_unix_ns.clone();
+        if previous.started_unix_ns.is_some() {
+            resumed_unix_ns.push(now);
+        }
+        Ok(RunMeta {
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            options: options.clone(),
+            platform: info.clone(),
+            driver_host: crate::process::host_name(),
+            dataset: dataset.dir.clone(),
+            dataset_manifest_sha256: faastwin_workers::dataset::file_sha256(
+                &dataset.dir.join("manifest.csv"),
+            )?,
+            dataset_spec: dataset.spec.clone(),
+            clock: clock.info(),
+            started_unix_ns: previous.started_unix_ns.unwrap_or(now),
+            resumed_unix_ns,
+            ended_unix_ns: None,
+            status: RunStatus::Running,
+            resumed: resume && !previous.succeeded.is_empty(),
+            between_runs: Vec::new(),
+            driver_cpu_s: None,
+            driver_cpu_ms_per_invocation: None,
+            node_cpu: None,
+            earlier_node_cpu: previous.node_cpu.clone(),
+        })
+    }
+
+    /// Ends the session's record: its end, status, clock and the CPU it took (the driver's,
+    /// per record, and the machine's when it was sampled).
+    fn finish(
+        &mut self,
+        clock: &DriverClock,
+        status: RunStatus,
+        records: usize,
+        node_cpu: Option<NodeCpu>,
+    ) {
+        self.ended_unix_ns = Some(clock.now_ns());
+        self.status = status;
+        self.clock = clock.info();
+        self.driver_cpu_s = own_cpu_seconds();
+        self.driver_cpu_ms_per_invocation =
+            self.driver_cpu_s.map(|s| 1e3 * s / records.max(1) as f64);
+        self.node_cpu = node_cpu;
+    }
+
     /// The options to resume this run with: exactly the recorded ones. Platform options given
     /// again (`given`: their ids) must equal the recorded values.
     pub fn resumed_options(
@@ -473,45 +530,19 @@ pub async fn run(
     cancel: watch::Receiver<bool>,
 ) -> Result<RunOutcome, MeasureError> {
     validate(&options, &dataset)?;
-    let records_path = out_dir.join("invocations.csv");
-    if records_path.exists() && !resume {
-        return Err(MeasureError::Options(format!(
-            "{} already holds a run; pass --resume to continue it or choose another --out",
-            out_dir.display()
-        )));
-    }
-    tokio::fs::create_dir_all(out_dir.join("results"))
-        .await
-        .map_err(|source| MeasureError::Io {
-            path: out_dir.clone(),
-            source,
-        })?;
+    let records_path = open_out_dir(&out_dir, resume).await?;
     let previous = Previous::load(&out_dir, resume, &options.run_id)?;
     if resume {
         tracing::debug!(run = %options.run_id, "removing what earlier sessions left");
         platform.cleanup(&options.run_id).await?;
     }
     let clock = DriverClock::start();
-    // Starting the platform may take long (KSI's clusters, an allocation waiting in Slurm's
-    // queue): Ctrl-C then removes what it started and ends the run with nothing measured.
-    let mut interrupt = cancel.clone();
-    let interrupted = async move {
-        // A closed channel (no one can cancel any more) never interrupts.
-        if interrupt.wait_for(|c| *c).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let info = tokio::select! {
-        info = platform.prepare(&options.nodes) => info?,
-        () = interrupted => {
-            tracing::debug!(run = %options.run_id, "interrupted while the platform started");
-            platform.cleanup(&options.run_id).await?;
-            return Ok(RunOutcome {
-                records: Vec::new(),
-                summaries: Vec::new(),
-                interrupted: true,
-            });
-        }
+    let Some(info) = start_platform(platform.as_ref(), &options, cancel.clone()).await? else {
+        return Ok(RunOutcome {
+            records: Vec::new(),
+            summaries: Vec::new(),
+            interrupted: true,
+        });
     };
     // No nodes given: every node the platform offers (KSI knows them only once launched).
     let mut options = options;
@@ -523,33 +554,7 @@ pub async fn run(
             "the platform offers no node to run on".into(),
         ));
     }
-    let now = clock.now_ns();
-    let mut resumed_unix_ns = previous.resumed_unix_ns.clone();
-    if previous.started_unix_ns.is_some() {
-        resumed_unix_ns.push(now);
-    }
-    let mut meta = RunMeta {
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        options: options.clone(),
-        platform: info.clone(),
-        driver_host: crate::process::host_name(),
-        dataset: dataset.dir.clone(),
-        dataset_manifest_sha256: faastwin_workers::dataset::file_sha256(
-            &dataset.dir.join("manifest.csv"),
-        )?,
-        dataset_spec: dataset.spec.clone(),
-        clock: clock.info(),
-        started_unix_ns: previous.started_unix_ns.unwrap_or(now),
-        resumed_unix_ns,
-        ended_unix_ns: None,
-        status: RunStatus::Running,
-        resumed: resume && !previous.succeeded.is_empty(),
-        between_runs: Vec::new(),
-        driver_cpu_s: None,
-        driver_cpu_ms_per_invocation: None,
-        node_cpu: None,
-        earlier_node_cpu: previous.node_cpu.clone(),
-    };
+    let mut meta = RunMeta::starting(&options, &info, &dataset, &clock, &previous, resume)?;
     write_meta(&out_dir, &meta)?;
     let cpu_start = if options.platform.runs_on_node_cores() {
         CpuSample::before_run().await
@@ -561,50 +566,207 @@ pub async fn run(
     // record writer, a panicking partition): `stop` carries both.
     let (stop_tx, stop) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
-    let mut external = cancel.clone();
-    let forward = Arc::clone(&stop_tx);
-    let forwarder = tokio::spawn(async move {
-        if external.wait_for(|c| *c).await.is_ok() {
-            forward.send_replace(true);
+    let forwarder = tokio::spawn(forward_cancel(cancel.clone(), Arc::clone(&stop_tx)));
+    let (tx, writer_task) = spawn_writer(&records_path, Arc::clone(&stop_tx))?;
+    let session = Session {
+        platform: &platform,
+        options: &options,
+        dataset: &dataset,
+        out_dir: &out_dir,
+        previous: &previous,
+        progress: &progress,
+        clock,
+        tx: &tx,
+        stop: &stop,
+        stop_tx: &stop_tx,
+    };
+    let failure = session.repetitions(&mut meta.between_runs).await;
+    drop(tx);
+    forwarder.abort();
+    let cpu_end = CpuSample::now();
+    let interrupted = *cancel.borrow();
+    let cleaned = platform.cleanup(&options.run_id).await;
+    let written = writer_task
+        .await
+        .map_err(|source| MeasureError::Task {
+            what: "the record writer".into(),
+            source,
+        })
+        .and_then(|w| w);
+    let failure = first_failure(failure, written, cleaned, options.platform);
+
+    let records = fill_gaps_and_rewrite(&records_path)?;
+    let summaries = summarise(&records, info.startup_overhead_s);
+    write_summary(&out_dir.join("summary.csv"), &summaries)?;
+    let status = match (&failure, interrupted) {
+        (Some(_), _) => RunStatus::Failed,
+        (None, true) => RunStatus::Interrupted,
+        (None, false) => RunStatus::Complete,
+    };
+    let node_cpu = cpu_start
+        .zip(cpu_end)
+        .map(|((start, idle), end)| start.until(&end, idle, previous.session));
+    meta.finish(&clock, status, records.len(), node_cpu);
+    write_meta(&out_dir, &meta)?;
+    if let Some(failure) = failure {
+        return Err(failure);
+    }
+    Ok(RunOutcome {
+        records,
+        summaries,
+        interrupted,
+    })
+}
+
+/// Passes the user's cancel on to the partitions' stop signal.
+async fn forward_cancel(mut cancel: watch::Receiver<bool>, stop: Arc<watch::Sender<bool>>) {
+    if cancel.wait_for(|c| *c).await.is_ok() {
+        stop.send_replace(true);
+    }
+}
+
+/// Refuses to overwrite a run unless it is resumed; returns where its records go.
+async fn open_out_dir(out_dir: &Path, resume: bool) -> Result<PathBuf, MeasureError> {
+    let records_path = out_dir.join("invocations.csv");
+    if records_path.exists() && !resume {
+        return Err(MeasureError::Options(format!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            out_dir.display()
+        )));
+    }
+    tokio::fs::create_dir_all(out_dir.join("results"))
+        .await
+        .map_err(|source| MeasureError::Io {
+            path: out_dir.to_owned(),
+            source,
+        })?;
+    Ok(records_path)
+}
+
+/// Starts the platform. That may take long (KSI's clusters, an allocation waiting in Slurm's
+/// queue): Ctrl-C then removes what it started, and the run ends with nothing measured (None).
+async fn start_platform(
+    platform: &dyn Platform,
+    options: &RunOptions,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<Option<PlatformInfo>, MeasureError> {
+    let interrupted = async move {
+        // A closed channel (no one can cancel any more) never interrupts.
+        if cancel.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
         }
-    });
+    };
+    tokio::select! {
+        info = platform.prepare(&options.nodes) => Ok(Some(info?)),
+        () = interrupted => {
+            tracing::debug!(run = %options.run_id, "interrupted while the platform started");
+            platform.cleanup(&options.run_id).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The record writer's task: it ends with the first invocations' common failure, if any.
+type WriterTask = tokio::task::JoinHandle<Result<Option<String>, MeasureError>>;
+
+/// The task that appends each record to `invocations.csv` as it comes, and stops the run when
+/// writing fails or the first invocations all failed alike (what is in flight is still
+/// written). It ends once every sender is gone.
+fn spawn_writer(
+    records_path: &Path,
+    stop: Arc<watch::Sender<bool>>,
+) -> Result<(mpsc::UnboundedSender<InvocationRecord>, WriterTask), MeasureError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<InvocationRecord>();
-    let mut writer = RecordWriter::open(&records_path)?;
-    let writer_stop = Arc::clone(&stop_tx);
-    let writer_task = tokio::spawn(async move {
+    let mut writer = RecordWriter::open(records_path)?;
+    let task = tokio::spawn(async move {
         let mut same = SameFailure::default();
         while let Some(record) = rx.recv().await {
             if let Err(e) = writer.append(&record) {
-                writer_stop.send_replace(true);
+                stop.send_replace(true);
                 return Err(e);
             }
-            // The run stops (what is in flight is still written), the cause reported below.
             if same.observe(&record) {
-                writer_stop.send_replace(true);
+                stop.send_replace(true);
             }
         }
-        Ok::<Option<String>, MeasureError>(same.verdict())
+        Ok(same.verdict())
     });
+    Ok((tx, task))
+}
 
-    let timeout = Duration::from_secs_f64(options.timeout_s);
-    tracing::debug!(run = %options.run_id, platform = %options.platform, partitions = options.partitions, nodes = ?options.nodes, policy = ?options.policy, session = previous.session, "run starts");
-    let mut failure = None;
-    for repetition in 0..options.repetitions {
-        if *stop.borrow() {
-            break;
-        }
-        if repetition > 0 {
-            if let Some(command) = &options.between {
-                tracing::debug!(run = %options.run_id, repetition, command, "between repetitions");
-                let status = tokio::process::Command::new("sh")
-                    .args(["-c", command])
-                    .status()
-                    .await;
-                meta.between_runs
-                    .push((repetition, status.ok().and_then(|s| s.code())));
+/// The error a run ends with: a partition's, else the writer's, else the first invocations'
+/// common cause, else the cleanup's.
+fn first_failure(
+    partition: Option<MeasureError>,
+    written: Result<Option<String>, MeasureError>,
+    cleaned: Result<(), MeasureError>,
+    platform: PlatformKind,
+) -> Option<MeasureError> {
+    let all_failed_alike = match &written {
+        Ok(Some(cause)) => Some(MeasureError::Platform {
+            platform,
+            detail: format!(
+                "the first {SAME_FAILURES} invocations all failed the same way, so the run stopped early (every record is kept; fix the cause, then --resume): {cause}"
+            ),
+        }),
+        _ => None,
+    };
+    partition
+        .or(written.err())
+        .or(all_failed_alike)
+        .or(cleaned.err())
+}
+
+/// What every repetition of one session of a run shares.
+struct Session<'a> {
+    platform: &'a Arc<dyn Platform>,
+    options: &'a RunOptions,
+    dataset: &'a Dataset,
+    out_dir: &'a Path,
+    previous: &'a Previous,
+    progress: &'a Arc<dyn ProgressSink>,
+    clock: DriverClock,
+    tx: &'a mpsc::UnboundedSender<InvocationRecord>,
+    stop: &'a watch::Receiver<bool>,
+    stop_tx: &'a watch::Sender<bool>,
+}
+
+impl Session<'_> {
+    /// Runs the repetitions one after another until done or stopped, the command between
+    /// them noted in `between_runs`; returns the first failure of the driver itself.
+    async fn repetitions(
+        &self,
+        between_runs: &mut Vec<(u32, Option<i32>)>,
+    ) -> Option<MeasureError> {
+        let options = self.options;
+        tracing::debug!(run = %options.run_id, platform = %options.platform, partitions = options.partitions, nodes = ?options.nodes, policy = ?options.policy, session = self.previous.session, "run starts");
+        let mut failure = None;
+        for repetition in 0..options.repetitions {
+            if *self.stop.borrow() {
+                break;
+            }
+            if repetition > 0 {
+                if let Some(command) = &options.between {
+                    tracing::debug!(run = %options.run_id, repetition, command, "between repetitions");
+                    let status = tokio::process::Command::new("sh")
+                        .args(["-c", command])
+                        .status()
+                        .await;
+                    between_runs.push((repetition, status.ok().and_then(|s| s.code())));
+                }
+            }
+            if let Some(e) = self.repetition(repetition).await {
+                failure.get_or_insert(e);
             }
         }
-        let partitions: Vec<Vec<InvocationSpec>> = plan(&options, &dataset, &out_dir, repetition)
+        failure
+    }
+
+    /// The invocations of one repetition that this session still runs, by partition: those
+    /// that no earlier session brought to success, each with its attempt number.
+    fn still_to_run(&self, repetition: u32) -> Vec<Vec<InvocationSpec>> {
+        let previous = self.previous;
+        plan(self.options, self.dataset, self.out_dir, repetition)
             .into_iter()
             .map(|p| {
                 p.into_iter()
@@ -617,8 +779,15 @@ pub async fn run(
                     })
                     .collect()
             })
-            .collect();
-        progress.repetition(
+            .collect()
+    }
+
+    /// One repetition: every partition at once, each under the policy; a partition that
+    /// stops abnormally stops the others and is the failure returned.
+    async fn repetition(&self, repetition: u32) -> Option<MeasureError> {
+        let options = self.options;
+        let partitions = self.still_to_run(repetition);
+        self.progress.repetition(
             repetition,
             &partitions
                 .iter()
@@ -628,79 +797,31 @@ pub async fn run(
         let mut tasks = JoinSet::new();
         for (p, specs) in partitions.into_iter().enumerate() {
             let ctx = PartitionContext {
-                platform: Arc::clone(&platform),
-                clock,
-                timeout,
-                tx: tx.clone(),
-                cancel: stop.clone(),
-                progress: Arc::clone(&progress),
+                platform: Arc::clone(self.platform),
+                clock: self.clock,
+                timeout: Duration::from_secs_f64(options.timeout_s),
+                tx: self.tx.clone(),
+                cancel: self.stop.clone(),
+                progress: Arc::clone(self.progress),
                 kind: options.platform,
                 seed: options.seed ^ (u64::from(repetition) << 32) ^ p as u64,
             };
             let policy = options.policy.clone();
             tasks.spawn(async move { ctx.run(specs, policy).await });
         }
+        let mut failure = None;
         while let Some(joined) = tasks.join_next().await {
             if let Err(source) = joined {
                 tracing::error!(run = %options.run_id, "a partition stopped abnormally: {source}");
-                stop_tx.send_replace(true);
+                self.stop_tx.send_replace(true);
                 failure.get_or_insert(MeasureError::Task {
                     what: format!("a partition of repetition {repetition}"),
                     source,
                 });
             }
         }
+        failure
     }
-    drop(tx);
-    forwarder.abort();
-    let cpu_end = CpuSample::now();
-    let interrupted = *cancel.borrow();
-    let cleaned = platform.cleanup(&options.run_id).await;
-    let written = writer_task.await.map_err(|source| MeasureError::Task {
-        what: "the record writer".into(),
-        source,
-    });
-    let written = written.and_then(|w| w);
-    let all_failed_alike = match &written {
-        Ok(Some(cause)) => Some(MeasureError::Platform {
-            platform: options.platform,
-            detail: format!(
-                "the first {SAME_FAILURES} invocations all failed the same way, so the run stopped early (every record is kept; fix the cause, then --resume): {cause}"
-            ),
-        }),
-        _ => None,
-    };
-    let failure = failure
-        .or(written.err())
-        .or(all_failed_alike)
-        .or(cleaned.err());
-
-    let records = fill_gaps_and_rewrite(&records_path)?;
-    let summaries = summarise(&records, info.startup_overhead_s);
-    write_summary(&out_dir.join("summary.csv"), &summaries)?;
-    meta.ended_unix_ns = Some(clock.now_ns());
-    meta.status = match (&failure, interrupted) {
-        (Some(_), _) => RunStatus::Failed,
-        (None, true) => RunStatus::Interrupted,
-        (None, false) => RunStatus::Complete,
-    };
-    meta.clock = clock.info();
-    meta.driver_cpu_s = own_cpu_seconds();
-    meta.driver_cpu_ms_per_invocation = meta
-        .driver_cpu_s
-        .map(|s| 1e3 * s / records.len().max(1) as f64);
-    meta.node_cpu = cpu_start
-        .zip(cpu_end)
-        .map(|((start, idle), end)| start.until(&end, idle, previous.session));
-    write_meta(&out_dir, &meta)?;
-    if let Some(failure) = failure {
-        return Err(failure);
-    }
-    Ok(RunOutcome {
-        records,
-        summaries,
-        interrupted,
-    })
 }
 
 /// How many first invocations failing alike stop a run.

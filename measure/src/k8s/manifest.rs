@@ -130,67 +130,7 @@ fn labels(spec: &InvocationSpec) -> BTreeMap<String, String> {
 
 /// The Job for one invocation.
 pub fn job_manifest(spec: &InvocationSpec, t: &JobTemplate) -> Job {
-    let (volumes, mounts, input, output) = match &t.volume {
-        DataVolume::HostPath { dataset, results } => {
-            let host = |name: &str, path: &Path| Volume {
-                name: name.into(),
-                host_path: Some(HostPathVolumeSource {
-                    path: path.display().to_string(),
-                    type_: Some("Directory".into()),
-                }),
-                ..Volume::default()
-            };
-            let inside = |path: &Path, dir: &Path, mount: &str| {
-                format!(
-                    "{mount}/{}",
-                    path.strip_prefix(dir).unwrap_or(path).display()
-                )
-            };
-            (
-                vec![host("data", dataset), host("out", results)],
-                vec![
-                    VolumeMount {
-                        name: "data".into(),
-                        mount_path: "/data".into(),
-                        read_only: Some(true),
-                        ..VolumeMount::default()
-                    },
-                    VolumeMount {
-                        name: "out".into(),
-                        mount_path: "/out".into(),
-                        ..VolumeMount::default()
-                    },
-                ],
-                inside(&spec.input, dataset, "/data"),
-                inside(&spec.output, results, "/out"),
-            )
-        }
-        DataVolume::Claim { claim, root } => {
-            let inside = |path: &Path| {
-                format!(
-                    "/shared/{}",
-                    path.strip_prefix(root).unwrap_or(path).display()
-                )
-            };
-            (
-                vec![Volume {
-                    name: "shared".into(),
-                    persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                        claim_name: claim.clone(),
-                        read_only: None,
-                    }),
-                    ..Volume::default()
-                }],
-                vec![VolumeMount {
-                    name: "shared".into(),
-                    mount_path: "/shared".into(),
-                    ..VolumeMount::default()
-                }],
-                inside(&spec.input),
-                inside(&spec.output),
-            )
-        }
-    };
+    let data = Data::of(spec, &t.volume);
     let mut requests = BTreeMap::new();
     if let Some(cpu) = &t.cpu_request {
         requests.insert("cpu".to_owned(), Quantity(cpu.clone()));
@@ -232,21 +172,96 @@ pub fn job_manifest(spec: &InvocationSpec, t: &JobTemplate) -> Job {
                         name: "worker".into(),
                         image: Some(t.image.clone()),
                         image_pull_policy: Some(t.image_pull_policy.clone()),
-                        args: Some(spec.worker_args(input, output)),
+                        args: Some(spec.worker_args(data.input, data.output)),
                         termination_message_policy: Some("FallbackToLogsOnError".into()),
                         resources: (!requests.is_empty()).then(|| ResourceRequirements {
                             requests: Some(requests),
                             ..ResourceRequirements::default()
                         }),
-                        volume_mounts: Some(mounts),
+                        volume_mounts: Some(data.mounts),
                         ..Container::default()
                     }],
-                    volumes: Some(volumes),
+                    volumes: Some(data.volumes),
                     ..PodSpec::default()
                 }),
             },
             ..JobSpec::default()
         }),
         status: None,
+    }
+}
+
+/// How an invocation's pod sees the dataset and the results: its volumes, their mounts, and
+/// the input and output paths inside the container.
+struct Data {
+    volumes: Vec<Volume>,
+    mounts: Vec<VolumeMount>,
+    input: String,
+    output: String,
+}
+
+impl Data {
+    fn of(spec: &InvocationSpec, volume: &DataVolume) -> Data {
+        match volume {
+            DataVolume::HostPath { dataset, results } => {
+                let host = |name: &str, path: &Path| Volume {
+                    name: name.into(),
+                    host_path: Some(HostPathVolumeSource {
+                        path: path.display().to_string(),
+                        type_: Some("Directory".into()),
+                    }),
+                    ..Volume::default()
+                };
+                let inside = |path: &Path, dir: &Path, mount: &str| {
+                    format!(
+                        "{mount}/{}",
+                        path.strip_prefix(dir).unwrap_or(path).display()
+                    )
+                };
+                Data {
+                    volumes: vec![host("data", dataset), host("out", results)],
+                    mounts: vec![
+                        VolumeMount {
+                            name: "data".into(),
+                            mount_path: "/data".into(),
+                            read_only: Some(true),
+                            ..VolumeMount::default()
+                        },
+                        VolumeMount {
+                            name: "out".into(),
+                            mount_path: "/out".into(),
+                            ..VolumeMount::default()
+                        },
+                    ],
+                    input: inside(&spec.input, dataset, "/data"),
+                    output: inside(&spec.output, results, "/out"),
+                }
+            }
+            DataVolume::Claim { claim, root } => {
+                let inside = |path: &Path| {
+                    format!(
+                        "/shared/{}",
+                        path.strip_prefix(root).unwrap_or(path).display()
+                    )
+                };
+                Data {
+                    volumes: vec![Volume {
+                        name: "shared".into(),
+                        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                            claim_name: claim.clone(),
+                            read_only: None,
+                        }),
+                        ..Volume::default()
+                    }],
+                    mounts: vec![VolumeMount {
+                        name: "shared".into(),
+                        mount_path: "/shared".into(),
+                        ..VolumeMount::default()
+                    }],
+                    input: inside(&spec.input),
+                    output: inside(&spec.output),
+                }
+            }
+        }
     }
 }
