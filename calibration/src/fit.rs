@@ -97,32 +97,7 @@ pub fn fit_with_floor(
             note: "every value is the same".into(),
         });
     }
-    let mut fits: Vec<(Candidate, Distribution)> = [
-        fit_lognormal(&x),
-        fit_gamma(&x),
-        fit_weibull(&x),
-        fit_normal(&x),
-        fit_shifted_exponential(&x),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|(raw, k, ll)| {
-        let family = family_name(&raw).to_owned();
-        let model = Distribution::new(raw);
-        (family, k, ll, model)
-    })
-    .filter_map(|(family, k, ll, model)| {
-        let model = model.ok()?;
-        let d = ks_statistic(&x, &model);
-        let candidate = Candidate {
-            family,
-            aic: 2.0 * k - 2.0 * ll,
-            ks_statistic: d,
-            ks_p_value: ks_p_value(d, n),
-        };
-        candidate.aic.is_finite().then_some((candidate, model))
-    })
-    .collect();
+    let mut fits = parametric_fits(&x);
     fits.sort_by(|a, b| a.0.aic.total_cmp(&b.0.aic));
     let candidates: Vec<Candidate> = fits.iter().map(|(c, _)| c.clone()).collect();
     match fits.into_iter().next() {
@@ -159,6 +134,34 @@ pub fn fit_with_floor(
             })
         }
     }
+}
+
+/// Every parametric family fitted to the sorted values `x` by maximum likelihood, with its AIC
+/// and KS statistic (families whose fit fails or whose AIC is not finite are left out).
+fn parametric_fits(x: &[f64]) -> Vec<(Candidate, Distribution)> {
+    let n = x.len();
+    [
+        fit_lognormal(x),
+        fit_gamma(x),
+        fit_weibull(x),
+        fit_normal(x),
+        fit_shifted_exponential(x),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|(raw, k, ll)| {
+        let family = family_name(&raw).to_owned();
+        let model = Distribution::new(raw).ok()?;
+        let d = ks_statistic(x, &model);
+        let candidate = Candidate {
+            family,
+            aic: 2.0 * k - 2.0 * ll,
+            ks_statistic: d,
+            ks_p_value: ks_p_value(d, n),
+        };
+        candidate.aic.is_finite().then_some((candidate, model))
+    })
+    .collect()
 }
 
 fn family_name(raw: &RawDistribution) -> &'static str {

@@ -164,6 +164,65 @@ fn bad_list(family: &'static str, field: &'static str, problem: impl Into<String
     }
 }
 
+/// The error for a parameter the sampler's constructor refused (after [`check`] passed it).
+fn refused<E>(
+    family: &'static str,
+    field: &'static str,
+    value: f64,
+    allowed: &'static str,
+) -> impl FnOnce(E) -> ModelError {
+    move |_| ModelError::OutOfRange {
+        family,
+        field,
+        value,
+        allowed,
+    }
+}
+
+/// Draws from the values themselves: none negative or infinite, at least one.
+fn empirical(values: &[f64]) -> Result<Sampler, ModelError> {
+    if values.is_empty() {
+        return Err(bad_list("empirical", "values", "is empty"));
+    }
+    if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
+        return Err(bad_list(
+            "empirical",
+            "values",
+            format!("{v} is not a finite value >= 0"),
+        ));
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Ok(Sampler::Empirical(sorted.into()))
+}
+
+/// Chooses a component by its weight (each above 0), then draws from it.
+fn mixture(components: &[MixtureComponent]) -> Result<Sampler, ModelError> {
+    if components.is_empty() {
+        return Err(bad_list("mixture", "components", "is empty"));
+    }
+    let total: f64 = components.iter().map(|c| c.weight).sum();
+    if let Some(c) = components
+        .iter()
+        .find(|c| !(c.weight.is_finite() && c.weight > 0.0))
+    {
+        return Err(bad_list(
+            "mixture",
+            "weight",
+            format!("{} is not > 0", c.weight),
+        ));
+    }
+    let mut cumulative = 0.0;
+    let prepared: Vec<(f64, Distribution)> = components
+        .iter()
+        .map(|c| {
+            cumulative += c.weight / total;
+            (cumulative, c.model.clone())
+        })
+        .collect();
+    Ok(Sampler::Mixture(prepared.into()))
+}
+
 impl Distribution {
     /// Validates `raw` and prepares its sampler.
     pub fn new(raw: RawDistribution) -> Result<Self, ModelError> {
@@ -180,14 +239,8 @@ impl Distribution {
             &RawDistribution::Normal { mean, std } => {
                 check("normal", "std", std, std > 0.0, "> 0")?;
                 check("normal", "mean", mean, mean > -2.0 * std, "> -2 std")?;
-                Sampler::Normal(rand_distr::Normal::new(mean, std).map_err(|_| {
-                    ModelError::OutOfRange {
-                        family: "normal",
-                        field: "std",
-                        value: std,
-                        allowed: "> 0",
-                    }
-                })?)
+                let normal = rand_distr::Normal::new(mean, std);
+                Sampler::Normal(normal.map_err(refused("normal", "std", std, "> 0"))?)
             }
             &RawDistribution::Lognormal { mu, sigma } => {
                 check(
@@ -198,94 +251,43 @@ impl Distribution {
                     "finite, |mu| < 700",
                 )?;
                 check("lognormal", "sigma", sigma, sigma >= 0.0, ">= 0")?;
-                Sampler::Lognormal(rand_distr::LogNormal::new(mu, sigma).map_err(|_| {
-                    ModelError::OutOfRange {
-                        family: "lognormal",
-                        field: "sigma",
-                        value: sigma,
-                        allowed: ">= 0",
-                    }
-                })?)
+                let lognormal = rand_distr::LogNormal::new(mu, sigma);
+                Sampler::Lognormal(lognormal.map_err(refused(
+                    "lognormal",
+                    "sigma",
+                    sigma,
+                    ">= 0",
+                ))?)
             }
             &RawDistribution::Gamma { shape, scale } => {
                 check("gamma", "shape", shape, shape > 0.0, "> 0")?;
                 check("gamma", "scale", scale, scale > 0.0, "> 0")?;
-                Sampler::Gamma(rand_distr::Gamma::new(shape, scale).map_err(|_| {
-                    ModelError::OutOfRange {
-                        family: "gamma",
-                        field: "shape",
-                        value: shape,
-                        allowed: "> 0",
-                    }
-                })?)
+                let gamma = rand_distr::Gamma::new(shape, scale);
+                Sampler::Gamma(gamma.map_err(refused("gamma", "shape", shape, "> 0"))?)
             }
             &RawDistribution::Weibull { shape, scale } => {
                 check("weibull", "shape", shape, shape > 0.0, "> 0")?;
                 check("weibull", "scale", scale, scale > 0.0, "> 0")?;
-                Sampler::Weibull(rand_distr::Weibull::new(scale, shape).map_err(|_| {
-                    ModelError::OutOfRange {
-                        family: "weibull",
-                        field: "shape",
-                        value: shape,
-                        allowed: "> 0",
-                    }
-                })?)
+                let weibull = rand_distr::Weibull::new(scale, shape);
+                Sampler::Weibull(weibull.map_err(refused("weibull", "shape", shape, "> 0"))?)
             }
             &RawDistribution::ShiftedExponential { shift, rate } => {
                 check("shifted_exponential", "shift", shift, shift >= 0.0, ">= 0")?;
                 check("shifted_exponential", "rate", rate, rate > 0.0, "> 0")?;
-                let exp = rand_distr::Exp::new(rate).map_err(|_| ModelError::OutOfRange {
-                    family: "shifted_exponential",
-                    field: "rate",
-                    value: rate,
-                    allowed: "> 0",
-                })?;
+                let exp = rand_distr::Exp::new(rate).map_err(refused(
+                    "shifted_exponential",
+                    "rate",
+                    rate,
+                    "> 0",
+                ))?;
                 Sampler::ShiftedExponential(shift, exp)
             }
-            RawDistribution::Empirical { values } => {
-                if values.is_empty() {
-                    return Err(bad_list("empirical", "values", "is empty"));
-                }
-                if let Some(v) = values.iter().find(|v| !(v.is_finite() && **v >= 0.0)) {
-                    return Err(bad_list(
-                        "empirical",
-                        "values",
-                        format!("{v} is not a finite value >= 0"),
-                    ));
-                }
-                let mut sorted = values.clone();
-                sorted.sort_by(f64::total_cmp);
-                Sampler::Empirical(sorted.into())
-            }
+            RawDistribution::Empirical { values } => empirical(values)?,
             RawDistribution::QuantileTable { points } => {
                 validate_table(points)?;
                 Sampler::Table(points.clone().into())
             }
-            RawDistribution::Mixture { components } => {
-                if components.is_empty() {
-                    return Err(bad_list("mixture", "components", "is empty"));
-                }
-                let total: f64 = components.iter().map(|c| c.weight).sum();
-                if let Some(c) = components
-                    .iter()
-                    .find(|c| !(c.weight.is_finite() && c.weight > 0.0))
-                {
-                    return Err(bad_list(
-                        "mixture",
-                        "weight",
-                        format!("{} is not > 0", c.weight),
-                    ));
-                }
-                let mut cumulative = 0.0;
-                let prepared: Vec<(f64, Distribution)> = components
-                    .iter()
-                    .map(|c| {
-                        cumulative += c.weight / total;
-                        (cumulative, c.model.clone())
-                    })
-                    .collect();
-                Sampler::Mixture(prepared.into())
-            }
+            RawDistribution::Mixture { components } => mixture(components)?,
         };
         Ok(Distribution { raw, sampler })
     }

@@ -96,21 +96,67 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
         path: out.to_owned(),
         source,
     })?;
-    let mut figures: Vec<(String, PathBuf)> = Vec::new();
-    let mut tables = String::new();
-    let mut warnings: Vec<String> = Vec::new();
+    let mut page = Page {
+        out,
+        figures: Vec::new(),
+        tables: String::new(),
+        warnings: Vec::new(),
+    };
     let runs: Vec<&Run> = inputs
         .iter()
-        .filter_map(|i| {
-            if let Input::Run(r) = i {
-                Some(r.as_ref())
-            } else {
-                None
-            }
+        .filter_map(|i| match i {
+            Input::Run(r) => Some(r.as_ref()),
+            _ => None,
         })
         .collect();
-
     if !runs.is_empty() {
+        page.runs(&runs)?;
+    }
+    for (n, input) in inputs.iter().enumerate() {
+        match input {
+            Input::Simulation { path, platforms } => page.simulation(n, path, platforms)?,
+            Input::Calibration { path, calibration } => {
+                page.calibration(n, path, calibration, &runs)?;
+            }
+            Input::Validation { validations, .. } => page.validation(n, validations)?,
+            Input::Sweep { path, table } => {
+                let figure = SweepLines {
+                    parameter: table.parameter.clone(),
+                    series: table.series.clone(),
+                };
+                let title = format!("Sweep over {} ({})", table.parameter, short(path));
+                page.figure(title, &figure, &format!("sweep-{n}"))?;
+            }
+            Input::Run(_) => {}
+        }
+    }
+    page.write(inputs)
+}
+
+/// What a report gathers from its inputs: figures (title, SVG), the tables' HTML, warnings.
+struct Page<'a> {
+    out: &'a Path,
+    figures: Vec<(String, PathBuf)>,
+    tables: String,
+    warnings: Vec<String>,
+}
+
+impl Page<'_> {
+    /// Renders a figure as `NAME.svg` and `NAME.png` and adds it to the page.
+    fn figure(
+        &mut self,
+        title: impl Into<String>,
+        figure: &impl figures::Figure,
+        name: &str,
+    ) -> Result<(), ReportError> {
+        let svg = render(figure, self.out, name)?;
+        self.figures.push((title.into(), svg));
+        Ok(())
+    }
+
+    /// The measured runs: latency per run (box plots, ECDF), the measured decomposition, the
+    /// runs' table, and the load curve where the runs span enough loads.
+    fn runs(&mut self, runs: &[&Run]) -> Result<(), ReportError> {
         let label = |r: &Run| {
             let name = short(&r.dir);
             format!(
@@ -129,147 +175,157 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
                 )
             })
             .collect();
-        figures.push((
-            "Job latency and function body per run".into(),
-            render(
-                &LatencyBoxes {
-                    groups: groups.clone(),
-                },
-                out,
-                "latency-boxplot",
-            )?,
-        ));
         let series = groups.iter().map(|g| (g.0.clone(), g.1.clone())).collect();
-        figures.push((
-            "Job latency, empirical CDF".into(),
-            render(&Ecdf { series }, out, "latency-ecdf")?,
-        ));
+        self.figure(
+            "Job latency and function body per run",
+            &LatencyBoxes { groups },
+            "latency-boxplot",
+        )?;
+        self.figure(
+            "Job latency, empirical CDF",
+            &Ecdf { series },
+            "latency-ecdf",
+        )?;
         let bars = runs
             .iter()
-            .map(|r| {
-                let of = |get: &dyn Fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
-                    mean(&r.warm().filter_map(get).collect::<Vec<_>>())
-                };
-                let stages = vec![
-                    (
-                        "control plane + startup".to_owned(),
-                        of(&faastwin_measure::InvocationRecord::pre_body_s),
-                    ),
-                    ("read".to_owned(), of(&|x| x.read_s)),
-                    ("compute".to_owned(), of(&|x| x.compute_s)),
-                    ("write".to_owned(), of(&|x| x.write_s)),
-                    ("completion".to_owned(), of(&|x| x.completion_s)),
-                ];
-                (label(r), stages)
-            })
+            .map(|r| (label(r), measured_stages(r)))
             .collect();
-        figures.push((
-            "Measured mean latency decomposition".into(),
-            render(&Decomposition { bars }, out, "decomposition-measured")?,
-        ));
-        tables.push_str(&run_table(&runs));
-        if let Some(curve) = load_curve(&runs) {
-            figures.push((
-                "Job throughput and latency against load".into(),
-                render(&curve, out, "load-curve")?,
-            ));
+        self.figure(
+            "Measured mean latency decomposition",
+            &Decomposition { bars },
+            "decomposition-measured",
+        )?;
+        self.tables.push_str(&run_table(runs));
+        if let Some(curve) = load_curve(runs) {
+            self.figure(
+                "Job throughput and latency against load",
+                &curve,
+                "load-curve",
+            )?;
         }
+        Ok(())
     }
 
-    for (n, input) in inputs.iter().enumerate() {
-        match input {
-            Input::Simulation { path, platforms } => {
-                let bars = platforms
+    /// A simulation's mean decomposition by stage and its table.
+    fn simulation(
+        &mut self,
+        n: usize,
+        path: &Path,
+        platforms: &[faastwin_sim::PlatformSummary],
+    ) -> Result<(), ReportError> {
+        let bars = platforms
+            .iter()
+            .map(|p| {
+                let stages = faastwin_sim::Stage::ALL
                     .iter()
-                    .map(|p| {
-                        let d = &p.decomposition;
-                        let stages = faastwin_sim::Stage::ALL
-                            .iter()
-                            .zip(d.as_array())
-                            .map(|(s, v)| (s.name().replace('_', " "), v))
-                            .collect();
-                        (p.platform.clone(), stages)
-                    })
+                    .zip(p.decomposition.as_array())
+                    .map(|(s, v)| (s.name().replace('_', " "), v))
                     .collect();
-                let name = format!("decomposition-simulated-{n}");
-                figures.push((
-                    format!("Simulated mean latency decomposition ({})", short(path)),
-                    render(&Decomposition { bars }, out, &name)?,
-                ));
-                tables.push_str(&simulation_table(path, platforms));
-            }
-            Input::Calibration { path, calibration } => {
-                for (platform, spec) in &calibration.platforms {
-                    let (values_from, unreadable) = calibration_runs(calibration, platform, &runs);
-                    for (dir, why) in unreadable {
-                        warnings.push(format!(
-                            "{}: platform {platform}'s calibration run {dir} cannot be read ({why}); its fit panel shows the other runs' values only (give the run as an input to show it)",
-                            path.display()
-                        ));
-                    }
-                    let panels = fit_panels(spec, &values_from);
-                    if panels.is_empty() {
-                        continue;
-                    }
-                    let name = format!("fits-{n}-{platform}");
-                    let title = format!("Fitted models of {platform} ({})", short(path));
-                    figures.push((
-                        title,
-                        render(
-                            &Fits {
-                                platform: platform.clone(),
-                                panels,
-                            },
-                            out,
-                            &name,
-                        )?,
-                    ));
-                }
-            }
-            Input::Validation { validations, .. } => {
-                let rows = validations
-                    .iter()
-                    .flat_map(|v| {
-                        let name = short(Path::new(&v.run));
-                        let name = name.strip_prefix("run-").unwrap_or(&name).to_owned();
-                        v.metrics.iter().map(move |m| {
-                            (name.clone(), m.metric, m.measured, m.predicted, m.rel_error)
-                        })
-                    })
-                    .collect();
-                figures.push((
-                    "Predicted vs measured".into(),
-                    render(&ValidationBars { rows }, out, &format!("validation-{n}"))?,
-                ));
-                tables.push_str(&validation_table(validations));
-            }
-            Input::Sweep { path, table } => {
-                let figure = SweepLines {
-                    parameter: table.parameter.clone(),
-                    series: table.series.clone(),
-                };
-                figures.push((
-                    format!("Sweep over {} ({})", table.parameter, short(path)),
-                    render(&figure, out, &format!("sweep-{n}"))?,
+                (p.platform.clone(), stages)
+            })
+            .collect();
+        self.figure(
+            format!("Simulated mean latency decomposition ({})", short(path)),
+            &Decomposition { bars },
+            &format!("decomposition-simulated-{n}"),
+        )?;
+        self.tables.push_str(&simulation_table(path, platforms));
+        Ok(())
+    }
+
+    /// A calibration's fitted models over the values of the runs it came from, one figure per
+    /// platform; a run that cannot be read is named in a warning.
+    fn calibration(
+        &mut self,
+        n: usize,
+        path: &Path,
+        calibration: &Calibration,
+        runs: &[&Run],
+    ) -> Result<(), ReportError> {
+        for (platform, spec) in &calibration.platforms {
+            let (values_from, unreadable) = calibration_runs(calibration, platform, runs);
+            for (dir, why) in unreadable {
+                self.warnings.push(format!(
+                    "{}: platform {platform}'s calibration run {dir} cannot be read ({why}); its fit panel shows the other runs' values only (give the run as an input to show it)",
+                    path.display()
                 ));
             }
-            Input::Run(_) => {}
+            let panels = fit_panels(spec, &values_from);
+            if panels.is_empty() {
+                continue;
+            }
+            self.figure(
+                format!("Fitted models of {platform} ({})", short(path)),
+                &Fits {
+                    platform: platform.clone(),
+                    panels,
+                },
+                &format!("fits-{n}-{platform}"),
+            )?;
         }
+        Ok(())
     }
-    for warning in &warnings {
-        tables.push_str(&format!("<p class=\"warning\">{}</p>\n", escape(warning)));
+
+    /// Predicted against measured, per run and metric, and its table.
+    fn validation(
+        &mut self,
+        n: usize,
+        validations: &[faastwin_calibration::RunValidation],
+    ) -> Result<(), ReportError> {
+        let rows = validations
+            .iter()
+            .flat_map(|v| {
+                let name = short(Path::new(&v.run));
+                let name = name.strip_prefix("run-").unwrap_or(&name).to_owned();
+                v.metrics
+                    .iter()
+                    .map(move |m| (name.clone(), m.metric, m.measured, m.predicted, m.rel_error))
+            })
+            .collect();
+        self.figure(
+            "Predicted vs measured",
+            &ValidationBars { rows },
+            &format!("validation-{n}"),
+        )?;
+        self.tables.push_str(&validation_table(validations));
+        Ok(())
     }
-    let html = out.join("index.html");
-    let page = page(inputs, &figures, &tables)?;
-    std::fs::write(&html, page).map_err(|source| ReportError::Io {
-        path: html.clone(),
-        source,
-    })?;
-    Ok(ReportOutput {
-        warnings,
-        figures: figures.into_iter().map(|f| f.1).collect(),
-        html,
-    })
+
+    /// Writes `index.html`: every figure inline, the tables, then the warnings.
+    fn write(mut self, inputs: &[Input]) -> Result<ReportOutput, ReportError> {
+        for warning in &self.warnings {
+            self.tables
+                .push_str(&format!("<p class=\"warning\">{}</p>\n", escape(warning)));
+        }
+        let html = self.out.join("index.html");
+        let text = page(inputs, &self.figures, &self.tables)?;
+        std::fs::write(&html, text).map_err(|source| ReportError::Io {
+            path: html.clone(),
+            source,
+        })?;
+        Ok(ReportOutput {
+            warnings: self.warnings,
+            figures: self.figures.into_iter().map(|f| f.1).collect(),
+            html,
+        })
+    }
+}
+
+/// A run's mean warm time by stage, as the measured decomposition shows it.
+fn measured_stages(run: &Run) -> Vec<(String, f64)> {
+    let of = |get: &dyn Fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
+        mean(&run.warm().filter_map(get).collect::<Vec<_>>())
+    };
+    vec![
+        (
+            "control plane + startup".to_owned(),
+            of(&faastwin_measure::InvocationRecord::pre_body_s),
+        ),
+        ("read".to_owned(), of(&|x| x.read_s)),
+        ("compute".to_owned(), of(&|x| x.compute_s)),
+        ("write".to_owned(), of(&|x| x.write_s)),
+        ("completion".to_owned(), of(&|x| x.completion_s)),
+    ]
 }
 
 /// The load curve of every platform kind measured at three or more different numbers of Jobs

@@ -204,91 +204,132 @@ pub(super) fn fit_service(
         PlatformKind::Ksi => Scope::Node,
         _ => Scope::Cluster,
     };
-    let discipline = shared_work(low);
-    let candidate = |service: f64, shape: Option<f64>| -> Result<PlatformSpec, CalibrationError> {
-        let shifted: Vec<f64> = completion
-            .iter()
-            .map(|v| (v - service).max(FLOOR_S))
-            .collect();
-        let delay = fit(&shifted, &f.what("completion"))?.model;
-        let mut s = spec.clone();
-        s.resources
-            .insert(CONTROL_PLANE.into(), ResourceSpec { scope, discipline });
-        s.stages.completion = Some(StageSpec {
-            delay: Some(SizeModel::fixed(delay)),
-            work: (service > 0.0)
-                .then(|| match shape {
-                    None => Distribution::constant(service),
-                    Some(k) => Distribution::new(faastwin_models::RawDistribution::Gamma {
-                        shape: k,
-                        scale: service / k,
-                    }),
-                })
-                .transpose()
-                .map(|d| d.map(SizeModel::fixed))
-                .map_err(|source| CalibrationError::Model {
-                    what: f.what("control_plane.service"),
-                    source,
-                })?,
-            resource: (service > 0.0).then(|| CONTROL_PLANE.to_owned()),
-        });
-        Ok(s)
+    let shared = SharedCompletion {
+        completion: &completion,
+        resource: ResourceSpec {
+            scope,
+            discipline: shared_work(low),
+        },
     };
     let best = least_error(median, None, &SHAPES, |service, shape| {
-        latency_error(f.runs, name, &candidate(service, shape)?)
+        latency_error(f.runs, name, &shared.spec(f, spec, service, shape)?)
     })?;
-    let (service, shape, e, no_service) = (best.time, best.variant, best.error, best.without);
-    *spec = candidate(service, shape)?;
-    let loads: Vec<u32> = f.runs.iter().map(|r| in_flight(r, kind)).collect();
-    let seen = e <= UNEXPLAINED * no_service;
+    *spec = shared.spec(f, spec, best.time, best.variant)?;
+    let seen = best.error <= UNEXPLAINED * best.without;
     if !seen {
         let (lo, hi) = load_range(f.runs, kind);
         f.warnings.push(format!(
-            "platform {name}: Job latency hardly grew from {lo} to {hi} Jobs in flight (a fixed delay fits these runs almost as well as shared work: squared error {no_service:.4} against {e:.4}), so the shared work is not known; predictions at more than {hi} Jobs in flight will likely be too fast (on the testbed latency stays flat up to 4 and grows from 8: docs/experiments/pod-load-curve.csv); add runs at a load where latency grows"
+            "platform {name}: Job latency hardly grew from {lo} to {hi} Jobs in flight (a fixed delay fits these runs almost as well as shared work: squared error {:.4} against {:.4}), so the shared work is not known; predictions at more than {hi} Jobs in flight will likely be too fast (on the testbed latency stays flat up to 4 and grows from 8: docs/experiments/pod-load-curve.csv); add runs at a load where latency grows",
+            best.without, best.error
         ));
     }
-    let shifted: Vec<f64> = completion
-        .iter()
-        .map(|v| (v - service).max(FLOOR_S))
-        .collect();
-    let report = fit(&shifted, &f.what("completion"))?;
-    f.components.retain(|c| c.component != "completion");
-    f.components.push(ComponentFit {
-        component: "completion".into(),
-        rows: shifted.len(),
-        fit: report.clone(),
-        intercept_s: None,
-        bytes_range: None,
-        method: format!(
-            "body end -> completion seen at the lowest load, less the control plane's mean work {service:.3} s ({} of the {})",
-            describe(discipline),
-            if scope == Scope::Node { "node's cluster" } else { "cluster" }
-        ),
-    });
-    f.components.push(ComponentFit {
-        component: "control_plane.service".into(),
-        rows: f.runs.len(),
-        fit: match shape {
-            None => crate::fit::constant_report(service, &f.what("control_plane.service"))?,
-            Some(_) => crate::fit::chosen_report(
-                spec.stages
-                    .completion
-                    .as_ref()
-                    .and_then(|s| s.work.as_ref())
-                    .and_then(|w| w.latency.clone())
-                    .ok_or_else(|| CalibrationError::Options("no service model".into()))?,
-            ),
-        },
-        intercept_s: None,
-        bytes_range: None,
-        method: format!(
-            "{}; mean work {service:.3} s ({}) chosen from {CANDIDATES} means (0 to 90 % of the median completion time) and {} variabilities so that the simulated mean and p95 Job latency of every run (Jobs in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with no service time it was {no_service:.4}",
-            describe(discipline),
-            shape.map_or("constant".to_owned(), |k| format!("gamma, shape {k}")),
-            SHAPES.len()
-        ),
-    });
+    shared.record(f, kind, spec, &best)?;
     Ok(seen)
+}
+
+/// The completion stage as a delay followed by the control plane's work on a shared server:
+/// the delay is what the lowest load's completion times leave once the work is taken off.
+struct SharedCompletion<'a> {
+    /// Body end → completion seen at the lowest load [s].
+    completion: &'a [f64],
+    /// The control plane's server.
+    resource: ResourceSpec,
+}
+
+impl SharedCompletion<'_> {
+    /// The completion times less a mean work of `service` [s], each at least [`FLOOR_S`].
+    fn delays(&self, service: f64) -> Vec<f64> {
+        self.completion
+            .iter()
+            .map(|v| (v - service).max(FLOOR_S))
+            .collect()
+    }
+
+    /// `spec` with this completion stage: mean work `service` [s], constant or gamma of
+    /// `shape`, none at all when `service` is 0.
+    fn spec(
+        &self,
+        f: &Fitter<'_>,
+        spec: &PlatformSpec,
+        service: f64,
+        shape: Option<f64>,
+    ) -> Result<PlatformSpec, CalibrationError> {
+        let delay = fit(&self.delays(service), &f.what("completion"))?.model;
+        let work = (service > 0.0)
+            .then(|| match shape {
+                None => Distribution::constant(service),
+                Some(k) => Distribution::new(faastwin_models::RawDistribution::Gamma {
+                    shape: k,
+                    scale: service / k,
+                }),
+            })
+            .transpose()
+            .map_err(|source| CalibrationError::Model {
+                what: f.what("control_plane.service"),
+                source,
+            })?;
+        let mut s = spec.clone();
+        s.resources
+            .insert(CONTROL_PLANE.into(), self.resource.clone());
+        s.stages.completion = Some(StageSpec {
+            delay: Some(SizeModel::fixed(delay)),
+            work: work.map(SizeModel::fixed),
+            resource: (service > 0.0).then(|| CONTROL_PLANE.to_owned()),
+        });
+        Ok(s)
+    }
+
+    /// The provenance of the chosen completion delay and control-plane work.
+    fn record(
+        &self,
+        f: &mut Fitter<'_>,
+        kind: PlatformKind,
+        spec: &PlatformSpec,
+        best: &Least<Option<f64>>,
+    ) -> Result<(), CalibrationError> {
+        let (service, shape, e, no_service) = (best.time, best.variant, best.error, best.without);
+        let discipline = self.resource.discipline;
+        let loads: Vec<u32> = f.runs.iter().map(|r| in_flight(r, kind)).collect();
+        let shifted = self.delays(service);
+        let report = fit(&shifted, &f.what("completion"))?;
+        f.components.retain(|c| c.component != "completion");
+        f.components.push(ComponentFit {
+            component: "completion".into(),
+            rows: shifted.len(),
+            fit: report,
+            intercept_s: None,
+            bytes_range: None,
+            method: format!(
+                "body end -> completion seen at the lowest load, less the control plane's mean work {service:.3} s ({} of the {})",
+                describe(discipline),
+                if self.resource.scope == Scope::Node { "node's cluster" } else { "cluster" }
+            ),
+        });
+        f.components.push(ComponentFit {
+            component: "control_plane.service".into(),
+            rows: f.runs.len(),
+            fit: match shape {
+                None => crate::fit::constant_report(service, &f.what("control_plane.service"))?,
+                Some(_) => crate::fit::chosen_report(
+                    spec.stages
+                        .completion
+                        .as_ref()
+                        .and_then(|s| s.work.as_ref())
+                        .and_then(|w| w.latency.clone())
+                        .ok_or_else(|| CalibrationError::Options("no service model".into()))?,
+                ),
+            },
+            intercept_s: None,
+            bytes_range: None,
+            method: format!(
+                "{}; mean work {service:.3} s ({}) chosen from {CANDIDATES} means (0 to 90 % of the median completion time) and {} variabilities so that the simulated mean and p95 Job latency of every run (Jobs in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with no service time it was {no_service:.4}",
+                describe(discipline),
+                shape.map_or("constant".to_owned(), |k| format!("gamma, shape {k}")),
+                SHAPES.len()
+            ),
+        });
+        Ok(())
+    }
 }
 
 /// The container engine's serial path (podman's locks, its database's writes): one FIFO server
