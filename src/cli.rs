@@ -37,6 +37,24 @@ pub(crate) enum Command {
     Simulate(SimulateArgs),
     /// Simulate every point of a scenario's sweep grid and write one CSV row per point and platform.
     Sweep(SweepArgs),
+    /// Print a shell's completion script for faastwin (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Write faastwin's man pages (faastwin.1 and one per subcommand) into a folder.
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CompletionsArgs {
+    /// The shell, e.g. `faastwin completions bash > /etc/bash_completion.d/faastwin`.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ManArgs {
+    /// Folder to write the pages into (created if missing); `man -l DIR/faastwin.1` reads one.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -56,7 +56,27 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Report(args) => report::run(args),
         cli::Command::Simulate(args) => simulate::run_simulate(args),
         cli::Command::Sweep(args) => simulate::run_sweep(args),
+        cli::Command::Completions(args) => {
+            let mut command = cli::Cli::command();
+            clap_complete::generate(args.shell, &mut command, "faastwin", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        cli::Command::Man(args) => man(&args.out),
     }
+}
+
+/// Writes the man pages into `out` and names them on stderr.
+fn man(out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    clap_mangen::generate_to(cli::Cli::command(), out)
+        .with_context(|| format!("writing the man pages into {}", out.display()))?;
+    eprintln!(
+        "man pages in {} (man -l {}/faastwin.1)",
+        out.display(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A closed pipe anywhere in the chain (csv errors carry their io::Error as the source).

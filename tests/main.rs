@@ -13,6 +13,7 @@ mod kept_loops;
 mod measure_cli;
 mod new_user;
 mod report_cli;
+mod shell_cli;
 mod simulate_cli;
 #[path = "support/worker.rs"]
 mod support;
