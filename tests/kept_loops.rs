@@ -227,3 +227,66 @@ fn kept_container_loops_at_two_loads_predict_eight_partitions_with_a_serial_engi
         "every held-out run: {engine:?}"
     );
 }
+
+/// `docs/loops/table.sh` run with the faastwin binary under test.
+fn table_sh(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let faastwin = assert_cmd::cargo::cargo_bin("faastwin");
+    std::process::Command::new("bash")
+        .arg(repo_path("docs/loops/table.sh"))
+        .args(args)
+        .env("FAASTWIN", faastwin)
+        .output()
+        .unwrap()
+}
+
+/// Issue 26.4: the fidelity page's tables are what the kept loops give with this build, so the
+/// page cannot drift from the runs (`docs/loops/table.sh --write docs/fidelity.md` after a
+/// change that moves a prediction).
+#[test]
+fn the_fidelity_pages_tables_are_what_the_kept_loops_give() {
+    let page = repo_path("docs/fidelity.md");
+    let out = table_sh(&["--check".as_ref(), page.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_table_that_drifted_from_its_loops_is_found_and_written_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("page.md");
+    std::fs::write(
+        &page,
+        "# Loops\n\n<!-- table.sh local-4 -->\nstale\n<!-- end table.sh -->\n\nAfter.\n",
+    )
+    .unwrap();
+    let check = table_sh(&["--check".as_ref(), page.as_os_str()]);
+    assert_eq!(check.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(
+        said.contains("page.md") && said.contains("--write"),
+        "{said}"
+    );
+    let write = table_sh(&["--write".as_ref(), page.as_os_str()]);
+    assert!(write.status.success());
+    let text = std::fs::read_to_string(&page).unwrap();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("| local | 4 |"))
+        .collect();
+    assert_eq!(rows.len(), 1, "{text}");
+    assert!(!text.contains("stale") && text.ends_with("<!-- end table.sh -->\n\nAfter.\n"));
+    let again = table_sh(&["--check".as_ref(), page.as_os_str()]);
+    assert!(again.status.success());
+    // A block naming no kept loop is refused, naming the pattern.
+    std::fs::write(
+        &page,
+        "<!-- table.sh nothing-* -->\n<!-- end table.sh -->\n",
+    )
+    .unwrap();
+    let refused = table_sh(&["--write".as_ref(), page.as_os_str()]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("nothing-*"));
+}

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Prints the README's tables of held-out errors for the current build: each kept loop is
-# calibrated again from its A runs and validated on its held-out runs (B1 more partitions,
-# B2 8x shards, B3 window of two), as a Markdown row per loop. The partitions of B1 are in
-# brackets: 4 or 8, or 16 where the loop climbed a rung (A's latency flat, B1-8 joined A).
+# Prints the tables of held-out errors for the current build: each kept loop is calibrated
+# again from its A runs and validated on its held-out runs (B1 more partitions, B2 8x shards,
+# B3 window of two), as a Markdown row per loop. The partitions of B1 are in brackets: 4 or 8,
+# or 16 where the loop climbed a rung (A's latency flat, B1-8 joined A).
 #
-# Usage: docs/loops/table.sh [LOOP...]     (default: every loop under docs/loops)
+# Usage: docs/loops/table.sh [LOOP...]          print a table (default: every loop here)
+#        docs/loops/table.sh --write PAGE.md    rewrite every table block of a page
+#        docs/loops/table.sh --check PAGE.md    exit 1 naming the block if a table drifted
+# A table block of a page is the lines between `<!-- table.sh PATTERN... -->` and
+# `<!-- end table.sh -->`, PATTERN being loop names or globs (`k8s-*`), in version order.
 # Needs target/release/faastwin (cargo build --release) or FAASTWIN=path.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -12,19 +16,24 @@ faastwin="${FAASTWIN:-$root/target/release/faastwin}"
 [ -x "$faastwin" ] || { echo "table.sh: $faastwin not found: cargo build --release" >&2; exit 2; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-if [ $# -eq 0 ]; then
-  set -- $(cd "$root/docs/loops" && ls -d */ | tr -d /)
-fi
-echo "| platform | loop | more partitions | 8× shards | window 2 | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-for loop in "$@"; do
-  dir="$root/docs/loops/$loop"
-  [ -d "$dir" ] || { echo "table.sh: no loop $dir" >&2; exit 2; }
+
+# The loops a list of names and globs stands for, each once, in version order (k8s-2 < k8s-10).
+loops() {
+  (cd "$root/docs/loops" && for pattern in "$@"; do
+    matched=0
+    for d in $pattern; do [ -d "$d" ] && { echo "$d"; matched=1; }; done
+    [ $matched -eq 1 ] || { echo "table.sh: no loop docs/loops/$pattern" >&2; exit 2; }
+  done) | sort -uV
+}
+
+row() {
+  local loop="$1" dir="$root/docs/loops/$1"
   "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" > /dev/null 2> "$work/$loop.err" \
-    || { cat "$work/$loop.err" >&2; exit 1; }
+    || { echo "table.sh: calibrating $loop failed:" >&2; cat "$work/$loop.err" >&2; exit 1; }
   # validate exits 1 when an error exceeds its tolerance: the CSV is what matters here.
   "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-B* --format csv \
     > "$work/$loop.csv" 2> /dev/null || true
+  [ -s "$work/$loop.csv" ] || { echo "table.sh: validating $loop printed nothing" >&2; exit 1; }
   awk -F, -v loop="$loop" '
     $3 == "warm_makespan_s" { e[++n] = 100 * $7; a[n] = e[n] < 0 ? -e[n] : e[n]; pred[$1] = $5 }
     $3 == "warm_makespan_s" && match($1, /run-B1-[0-9]+-partitions/) {
@@ -42,4 +51,50 @@ for loop in "$@"; do
       printf "| %s | %s | %+.1f %% (%s) | %+.1f %% | %+.1f %% | %.1f %% | %d of %d | %.2f–%.2f | %s |\n",
         p[1], p[2], e[1], b1, e[2], e[3], med, within, m, lo, hi, body
     }' "$work/$loop.csv" | sed 's/| -/| −/g'
-done
+}
+
+table() {
+  echo "| platform | loop | more partitions | 8× shards | window 2 | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  local list loop
+  list="$(loops "$@")" || exit 2
+  for loop in $list; do row "$loop"; done
+}
+
+# The page with each table block made anew from the loops its opening line names.
+rewrite() {
+  local page="$1" line inside=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [ $inside -eq 1 ]; then
+      [ "$line" = "<!-- end table.sh -->" ] && { echo "$line"; inside=0; }
+      continue
+    fi
+    echo "$line"
+    if [[ "$line" =~ ^\<!--\ table\.sh\ (.+)\ --\>$ ]]; then
+      # shellcheck disable=SC2086 # the patterns are words, globbed by loops()
+      table ${BASH_REMATCH[1]} < /dev/null
+      inside=1
+    fi
+  done < "$page"
+  [ $inside -eq 0 ] || { echo "table.sh: $page: a table block has no '<!-- end table.sh -->'" >&2; exit 2; }
+}
+
+case "${1:-}" in
+  --write | --check)
+    [ $# -eq 2 ] || { echo "usage: table.sh $1 PAGE.md" >&2; exit 2; }
+    page="$2"
+    [ -f "$page" ] || { echo "table.sh: no page $page" >&2; exit 2; }
+    grep -q '^<!-- table.sh ' "$page" || { echo "table.sh: $page has no '<!-- table.sh LOOP... -->' block" >&2; exit 2; }
+    rewrite "$page" > "$work/page.md"
+    if [ "$1" = --write ]; then
+      cat "$work/page.md" > "$page"
+    elif ! diff -u "$page" "$work/page.md" >&2; then
+      echo "table.sh: the tables of $page are not what the kept loops give with this build: docs/loops/table.sh --write $page" >&2
+      exit 1
+    fi
+    ;;
+  *)
+    if [ $# -eq 0 ]; then set -- '*'; fi
+    table "$@"
+    ;;
+esac
