@@ -164,6 +164,10 @@ pub struct InvocationRecord {
     pub w_write_ns: Option<u64>,
     /// Worker: whole body [ns].
     pub w_body_ns: Option<u64>,
+    /// Worker: the CPUs the body was allowed to run on (`0`, `0-1`): what its node's
+    /// confinement left it. Empty in runs of workers before it.
+    #[serde(default)]
+    pub w_cpus: Option<String>,
     /// submit → scheduled seen [s].
     pub control_plane_s: Option<f64>,
     /// scheduled seen → body start (worker clock) [s].
@@ -289,6 +293,7 @@ impl InvocationRecord {
             w_compute_ns: w(|r| r.compute_ns),
             w_write_ns: w(|r| r.write_ns),
             w_body_ns: w(|r| r.body_ns),
+            w_cpus: report.and_then(|r| r.cpus_allowed.clone()),
             control_plane_s: secs(obs.t_submit, obs.t_scheduled_seen),
             startup_s: secs(obs.t_scheduled_seen, body_start),
             body_s: ns_to_s(w(|r| r.body_ns)),

@@ -46,6 +46,11 @@ pub struct Report {
     pub records_rejected: u64,
     /// Of the rejected records, those that did not parse at all.
     pub records_malformed: u64,
+    /// The CPUs the body was allowed to run on, as the kernel lists them (`0-1`, `0,2`):
+    /// `Cpus_allowed_list` of `/proc/self/status` at body end; absent where there is none, and
+    /// in reports of workers before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus_allowed: Option<String>,
 }
 
 /// Clock readings taken while a body runs, turned into a [`Report`] at the end.
@@ -103,8 +108,19 @@ impl Stopwatch {
             records_kept: counts.kept,
             records_rejected: counts.rejected,
             records_malformed: counts.malformed,
+            cpus_allowed: cpus_allowed(),
         }
     }
+}
+
+/// `Cpus_allowed_list` of this process (Linux), the CPUs its node's confinement left it.
+fn cpus_allowed() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// Byte and record counts of one body.
