@@ -72,11 +72,20 @@ async fn two_slurm_nodes_get_a_real_cluster_each_measured_step_by_step_and_torn_
         ["n1", "n2"],
         "one partition per Slurm node's cluster"
     );
+    // Issue 25: each node's cluster runs inside its node's CPUs, and so do its pods' bodies.
+    let layout = crate::slurm_layout();
     for r in &outcome.records {
         check_succeeded(r);
         assert!(
             r.p_created.is_some() && r.t_pod_seen.is_some() && r.t_terminated_seen.is_some(),
             "{r:?}"
+        );
+        assert_eq!(
+            r.w_cpus.as_deref(),
+            Some(layout[&r.node].as_str()),
+            "the body of invocation {} in the cluster of {}",
+            r.invocation_id,
+            r.node
         );
     }
     assert_eq!(

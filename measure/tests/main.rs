@@ -62,6 +62,20 @@ pub(crate) fn options(
     }
 }
 
+/// The CPUs each logical node of the test Slurm owns, as `slurm-up.sh` laid them out
+/// (`/run/slurm-local/layout.csv`: node, cpus, quota).
+pub(crate) fn slurm_layout() -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string("/run/slurm-local/layout.csv")
+        .expect("slurm-up.sh writes the layout of its logical nodes")
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut fields = l.split(',');
+            Some((fields.next()?.to_owned(), fields.next()?.to_owned()))
+        })
+        .collect()
+}
+
 pub(crate) fn host() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use faastwin_measure::{DriverClock, Launcher, NoProgress, Platform, SlurmPlatform, SubmitPolicy};
 
 use crate::components::slurm;
-use crate::{check_succeeded, measure, options, relay_dataset, worker};
+use crate::{check_succeeded, measure, options, relay_dataset, slurm_layout as layout, worker};
 
 fn platform(results: &Path, launcher: Launcher) -> Arc<dyn Platform> {
     Arc::new(SlurmPlatform::new(
@@ -181,4 +181,135 @@ async fn a_resumed_run_cancels_the_jobs_an_earlier_session_left_queued() {
         .arg(&others)
         .status()
         .unwrap();
+}
+
+/// Issue 25: each logical node owns its CPUs, and everything its slurmd starts stays on them:
+/// every body placed on n1 was allowed n1's CPUs and no other, every body on n2 n2's, and the
+/// two nodes share none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_on_a_node_is_allowed_that_nodes_cpus_and_no_other() {
+    if !slurm() {
+        return;
+    }
+    let layout = layout();
+    assert_ne!(
+        layout["n1"], layout["n2"],
+        "the nodes own CPUs of their own"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 6);
+    let out = dir.path().join("run");
+    let mut opts = options(
+        "slurm",
+        2,
+        vec!["n1".into(), "n2".into()],
+        SubmitPolicy::Sequential,
+    );
+    // A run id of its own: the other tests of this binary clean up by theirs.
+    opts.run_id = format!("cpus{}", std::process::id());
+    let outcome = measure(
+        platform(&out.join("results"), Launcher::Sbatch),
+        opts,
+        dataset,
+        &out,
+    )
+    .await;
+    assert_eq!(outcome.records.len(), 6);
+    for r in &outcome.records {
+        check_succeeded(r);
+        assert_eq!(
+            r.w_cpus.as_deref(),
+            Some(layout[&r.node].as_str()),
+            "the body of invocation {} on {}",
+            r.invocation_id,
+            r.node
+        );
+    }
+    // What invocations.csv keeps says the same.
+    let kept = faastwin_measure::read_records(&out.join("invocations.csv")).unwrap();
+    assert!(
+        kept.iter()
+            .all(|r| r.w_cpus.as_deref() == Some(layout[&r.node].as_str()))
+    );
+}
+
+/// The body times of `bodies` ETL bodies run at once in one Slurm step on `node` [s].
+fn bodies_at_once(node: &str, bodies: usize, shard: &Path) -> std::process::Child {
+    let worker = worker();
+    let one = format!(
+        "{} etl --input {} --output /dev/null",
+        worker.display(),
+        shard.display()
+    );
+    let script = vec![format!("{one} &"); bodies].join(" ") + " wait";
+    std::process::Command::new("srun")
+        .args(["-w", node, "-N1", "-n1", "bash", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn body_seconds(child: std::process::Child) -> Vec<f64> {
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let report: serde_json::Value = serde_json::from_str(l).unwrap();
+            report["body_ns"].as_f64().unwrap() / 1e9
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Issue 25: a node's CPUs are its own. Two CPU-bound bodies at once on n1 take about twice as
+/// long as one (they share n1's CPU), and a body kept busy on n2 meanwhile does not slow them
+/// (it has a CPU of its own). Medians over three rounds; only on a layout of one CPU a node.
+#[test]
+fn two_bodies_on_a_node_share_its_cpu_and_a_body_on_another_node_does_not_slow_them() {
+    if !slurm() {
+        return;
+    }
+    let layout = layout();
+    if layout["n1"].contains(['-', ',']) {
+        eprintln!("the nodes own more than one CPU each here: nothing to share");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let spec = faastwin_workers::dataset::DatasetSpec::Etl {
+        count: 1,
+        seed: 1,
+        shard_bytes: 8 << 20,
+    };
+    faastwin_workers::dataset::generate(&spec, dir.path(), &|_| {}).unwrap();
+    let shard = dir.path().join("shard-000000.jsonl");
+    let (mut alone, mut two, mut beside) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        alone.extend(body_seconds(bodies_at_once("n1", 1, &shard)));
+        two.extend(body_seconds(bodies_at_once("n1", 2, &shard)));
+        let other = bodies_at_once("n2", 2, &shard);
+        beside.extend(body_seconds(bodies_at_once("n1", 2, &shard)));
+        body_seconds(other);
+    }
+    let (alone, two, beside) = (median(alone), median(two), median(beside));
+    eprintln!(
+        "bodies on n1: one alone {alone:.3} s, two at once {two:.3} s each, two beside two on n2 {beside:.3} s"
+    );
+    assert!(
+        (1.5..2.6).contains(&(two / alone)),
+        "two bodies on n1 take {two:.3} s each, one alone {alone:.3} s"
+    );
+    assert!(
+        beside / two < 1.25,
+        "two bodies on n1 beside two on n2 take {beside:.3} s each, without them {two:.3} s"
+    );
 }
