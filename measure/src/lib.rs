@@ -21,6 +21,7 @@ mod clock;
 mod error;
 pub mod k8s;
 pub mod ksi;
+pub mod nodes;
 pub mod options;
 mod platform;
 mod process;

@@ -21,6 +21,10 @@ pub struct PlatformInfo {
     /// CPUs of each node, where the platform says (local: this host; Slurm: sinfo).
     #[serde(default)]
     pub cpus_per_node: Option<u32>,
+    /// The CPUs each node owns, where the platform made the nodes (local and container logical
+    /// nodes: node, CPU list). Empty where a node is the whole host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_cpus: Vec<(String, String)>,
     /// Interval of the platform's scheduling cycle [s] (Slurm's sched_interval).
     #[serde(default)]
     pub scheduler_interval_s: Option<f64>,
@@ -38,6 +42,7 @@ impl PlatformInfo {
             nodes: Vec::new(),
             startup_overhead_s: None,
             cpus_per_node: None,
+            node_cpus: Vec::new(),
             scheduler_interval_s: None,
             poll_interval_s: None,
         }

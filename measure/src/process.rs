@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use faastwin_workers::Report;
 use tokio::process::Command;
 
+use crate::nodes::LogicalNode;
 use crate::platform::{Platform, PlatformInfo};
 use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome, PlatformKind};
 
@@ -31,16 +32,39 @@ pub enum Launch {
     },
 }
 
-/// A platform whose invocations are child processes of the measuring process.
+/// A platform whose invocations are child processes of the measuring process: on this host as
+/// one node, or on logical nodes that each own a share of its CPUs.
 #[derive(Debug, Clone)]
 pub struct ProcessPlatform {
     launch: Launch,
+    logical_nodes: Vec<LogicalNode>,
 }
 
 impl ProcessPlatform {
-    /// A platform launching workers as `launch` says.
+    /// A platform launching workers as `launch` says, on this host as one node.
     pub fn new(launch: Launch) -> Self {
-        ProcessPlatform { launch }
+        ProcessPlatform {
+            launch,
+            logical_nodes: Vec::new(),
+        }
+    }
+
+    /// The same on `nodes` logical nodes `n1..nN`, each owning an equal share of the CPUs this
+    /// process may use; refused when they cannot be shared equally.
+    pub fn with_logical_nodes(self, nodes: u32) -> Result<Self, MeasureError> {
+        let logical_nodes = crate::nodes::split(nodes, &crate::nodes::cpus_allowed()?)?;
+        Ok(ProcessPlatform {
+            logical_nodes,
+            ..self
+        })
+    }
+
+    /// The CPUs of the logical node `node`, if the platform has logical nodes.
+    fn cpus_of(&self, node: &str) -> Option<String> {
+        self.logical_nodes
+            .iter()
+            .find(|n| n.name == node)
+            .map(LogicalNode::cpu_list)
     }
 
     fn kind(&self) -> PlatformKind {
@@ -53,14 +77,25 @@ impl ProcessPlatform {
     /// Program and arguments for one invocation.
     pub fn command_line(&self, spec: &InvocationSpec) -> (String, Vec<String>) {
         let body = |input: String, output: String| spec.worker_args(input, output);
+        let cpus = self.cpus_of(&spec.node);
         match &self.launch {
-            Launch::Local { worker } => (
-                worker.display().to_string(),
-                body(
+            Launch::Local { worker } => {
+                let args = body(
                     spec.input.display().to_string(),
                     spec.output.display().to_string(),
-                ),
-            ),
+                );
+                match cpus {
+                    // The node's CPUs as the body's affinity (an exec of taskset first).
+                    Some(cpus) => (
+                        "taskset".into(),
+                        ["-c".to_owned(), cpus, worker.display().to_string()]
+                            .into_iter()
+                            .chain(args)
+                            .collect(),
+                    ),
+                    None => (worker.display().to_string(), args),
+                }
+            }
             Launch::Container {
                 image,
                 dataset,
@@ -90,6 +125,9 @@ impl ProcessPlatform {
                 args.push(format!("{}:/data:ro", dataset.display()));
                 args.push("-v".into());
                 args.push(format!("{}:/out", results.display()));
+                if let Some(cpus) = cpus {
+                    args.push(format!("--cpuset-cpus={cpus}"));
+                }
                 args.push(image.clone());
                 args.extend(body(
                     inside(&spec.input, dataset, "/data"),
@@ -187,15 +225,27 @@ pub(crate) async fn version_of(program: &str, arg: &str) -> Option<String> {
 impl Platform for ProcessPlatform {
     async fn prepare(&self, nodes: &[String]) -> Result<PlatformInfo, MeasureError> {
         let host = host_name();
-        if let Some(other) = nodes
-            .iter()
-            .find(|n| **n != host && n.as_str() != "localhost")
-        {
+        let names: Vec<String> = if self.logical_nodes.is_empty() {
+            vec![host.clone()]
+        } else {
+            self.logical_nodes.iter().map(|n| n.name.clone()).collect()
+        };
+        let known = |n: &String| {
+            names.contains(n) || (self.logical_nodes.is_empty() && n.as_str() == "localhost")
+        };
+        if let Some(other) = nodes.iter().find(|n| !known(n)) {
             return Err(MeasureError::Platform {
                 platform: self.kind(),
                 detail: format!(
-                    "unknown node {other:?}: the {} platform runs on this host ({host}) only",
-                    self.kind()
+                    "unknown node {other:?}: the {} platform runs on {} only",
+                    self.kind(),
+                    if self.logical_nodes.is_empty() {
+                        format!(
+                            "this host ({host}), or on its logical nodes with --logical-nodes N"
+                        )
+                    } else {
+                        format!("this host's logical nodes ({})", names.join(", "))
+                    }
                 ),
             });
         }
@@ -236,12 +286,21 @@ impl Platform for ProcessPlatform {
                 versions.push(("image".into(), image.clone()));
             }
         }
-        Ok(PlatformInfo {
-            versions,
-            nodes: vec![host],
-            cpus_per_node: std::thread::available_parallelism()
+        let cpus_per_node = match self.logical_nodes.first() {
+            Some(node) => u32::try_from(node.cpus.len()).ok(),
+            None => std::thread::available_parallelism()
                 .ok()
                 .and_then(|n| u32::try_from(n.get()).ok()),
+        };
+        Ok(PlatformInfo {
+            versions,
+            nodes: names,
+            cpus_per_node,
+            node_cpus: self
+                .logical_nodes
+                .iter()
+                .map(|n| (n.name.clone(), n.cpu_list()))
+                .collect(),
             ..PlatformInfo::new(self.kind())
         })
     }
@@ -259,7 +318,12 @@ impl Platform for ProcessPlatform {
     ) -> Observation {
         let (program, args) = self.command_line(spec);
         let mut obs = run_command(&program, &args, clock, timeout).await;
-        obs.node = Some(host_name());
+        // A logical node is the partition's own; otherwise the node is this host.
+        obs.node = Some(if self.logical_nodes.is_empty() {
+            host_name()
+        } else {
+            spec.node.clone()
+        });
         obs
     }
 

@@ -26,6 +26,11 @@ pub struct PlatformSetup {
     /// Worker image (container, k8s, ksi).
     #[arg(long, default_value = "localhost/faastwin-worker:latest")]
     pub image: String,
+    /// Local and container: split this host into N logical nodes n1..nN, each owning an equal
+    /// share of the CPUs (N must divide them); partitions go to them as to any nodes.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    #[serde(default)]
+    pub logical_nodes: Option<u32>,
     /// Slurm: submit with a blocking srun instead of sbatch (client-side instants only).
     #[arg(long)]
     pub srun: bool,
@@ -170,15 +175,29 @@ impl PlatformSetup {
         partitions: u32,
     ) -> Result<Arc<dyn Platform>, MeasureError> {
         let results = absolute(&run_dir.join("results"))?;
+        let process = |launch: Launch| -> Result<Arc<dyn Platform>, MeasureError> {
+            let platform = ProcessPlatform::new(launch);
+            Ok(Arc::new(match self.logical_nodes {
+                Some(n) => platform.with_logical_nodes(n)?,
+                None => platform,
+            }))
+        };
+        if self.logical_nodes.is_some()
+            && !matches!(kind, PlatformKind::Local | PlatformKind::Container)
+        {
+            return Err(MeasureError::Options(format!(
+                "--logical-nodes is for the local and container platforms; {kind}'s nodes are its own (for Slurm, slurm-up.sh N lays out nodes that own their CPUs)"
+            )));
+        }
         Ok(match kind {
-            PlatformKind::Local => Arc::new(ProcessPlatform::new(Launch::Local {
+            PlatformKind::Local => process(Launch::Local {
                 worker: self.worker.clone(),
-            })),
-            PlatformKind::Container => Arc::new(ProcessPlatform::new(Launch::Container {
+            })?,
+            PlatformKind::Container => process(Launch::Container {
                 image: self.image.clone(),
                 dataset: absolute(dataset)?,
                 results,
-            })),
+            })?,
             PlatformKind::Slurm => Arc::new(SlurmPlatform::new(
                 absolute(&self.worker)?,
                 results,

@@ -11,21 +11,31 @@ use crate::{check_succeeded, host, measure, options, relay_dataset};
 
 const IMAGE: &str = "localhost/faastwin-worker:measure-test";
 
+/// Builds the worker image from the current sources (cached by cargo and podman); once per
+/// test binary.
+fn build_image() {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers/container/build-image.sh");
+        let built = std::process::Command::new(script)
+            .arg(IMAGE)
+            .output()
+            .expect("podman and cargo available");
+        assert!(
+            built.status.success(),
+            "image build failed: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_invocation_is_one_container() {
     if !crate::components::podman() {
         return;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workers/container/build-image.sh");
-    let built = std::process::Command::new(script)
-        .arg(IMAGE)
-        .output()
-        .expect("podman and cargo available");
-    assert!(
-        built.status.success(),
-        "image build failed: {}",
-        String::from_utf8_lossy(&built.stderr)
-    );
+    build_image();
 
     let dir = tempfile::tempdir().unwrap();
     let dataset = relay_dataset(dir.path(), 3);
@@ -50,4 +60,45 @@ async fn each_invocation_is_one_container() {
         assert!(r.startup_s.unwrap() > 0.005, "{r:?}");
     }
     assert_eq!(std::fs::read_dir(out.join("results")).unwrap().count(), 3);
+}
+
+/// Issue 25: on logical nodes each container gets its node's CPUs as its cpuset
+/// (`podman --cpuset-cpus`), and the body inside was allowed those and no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_on_a_logical_node_runs_on_that_nodes_cpus_only() {
+    if !crate::components::podman() {
+        return;
+    }
+    let cpus = faastwin_measure::nodes::cpus_allowed().unwrap();
+    if cpus.len() < 2 {
+        eprintln!("one CPU: no two nodes can own one each");
+        return;
+    }
+    build_image();
+    let nodes = faastwin_measure::nodes::split(2, &cpus).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 4);
+    let out = dir.path().join("run");
+    std::fs::create_dir_all(out.join("results")).unwrap();
+    let platform = ProcessPlatform::new(Launch::Container {
+        image: IMAGE.into(),
+        dataset: dataset.dir.clone(),
+        results: out.join("results"),
+    })
+    .with_logical_nodes(2)
+    .unwrap();
+    let mut opts = options(
+        "container",
+        2,
+        vec!["n1".into(), "n2".into()],
+        SubmitPolicy::Sequential,
+    );
+    opts.run_id = format!("cpuset{}", std::process::id());
+    let outcome = measure(Arc::new(platform), opts, dataset, &out).await;
+    assert_eq!(outcome.records.len(), 4);
+    for r in &outcome.records {
+        check_succeeded(r);
+        let node = nodes.iter().find(|n| n.name == r.node).unwrap();
+        assert_eq!(r.w_cpus, Some(node.cpu_list()), "{}", r.node);
+    }
 }

@@ -1,7 +1,9 @@
 //! Local processes: every invocation is recorded with its timing layers, partitions keep
 //! their order and nodes, warm-up is left out of the warm metrics.
 
-use faastwin_measure::{SubmitPolicy, read_records};
+use std::sync::Arc;
+
+use faastwin_measure::{Launch, Platform, ProcessPlatform, SubmitPolicy, read_records};
 
 use crate::{check_succeeded, host, local, measure, options, relay_dataset, worker};
 
@@ -152,4 +154,62 @@ async fn an_existing_run_directory_is_never_overwritten() {
     .to_string();
     assert!(err.contains("--resume"), "{err}");
     assert_eq!(std::fs::read(out.join("invocations.csv")).unwrap(), before);
+}
+
+/// Issue 25: `--logical-nodes N` splits this host into nodes n1..nN that own equal shares of
+/// its CPUs; every body placed on a node was allowed that node's CPUs and no other, and run.json
+/// says how many CPUs each node has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logical_nodes_each_own_their_share_of_the_cpus() {
+    let cpus = faastwin_measure::nodes::cpus_allowed().unwrap();
+    if cpus.len() < 2 {
+        eprintln!("one CPU: no two nodes can own one each");
+        return;
+    }
+    let nodes = faastwin_measure::nodes::split(2, &cpus).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 6);
+    let out = dir.path().join("run");
+    let platform = ProcessPlatform::new(Launch::Local { worker: worker() })
+        .with_logical_nodes(2)
+        .unwrap();
+    let opts = options(
+        "local",
+        2,
+        vec!["n1".into(), "n2".into()],
+        SubmitPolicy::Sequential,
+    );
+    let outcome = measure(Arc::new(platform), opts, dataset, &out).await;
+    assert_eq!(outcome.records.len(), 6);
+    for r in &outcome.records {
+        check_succeeded(r);
+        let node = nodes.iter().find(|n| n.name == r.node).unwrap();
+        assert_eq!(r.w_cpus, Some(node.cpu_list()), "{}", r.node);
+    }
+    assert_ne!(nodes[0].cpu_list(), nodes[1].cpu_list());
+    let meta = faastwin_measure::RunMeta::read(&out).unwrap();
+    assert_eq!(meta.platform.nodes, ["n1", "n2"]);
+    assert_eq!(
+        meta.platform.cpus_per_node,
+        Some(u32::try_from(cpus.len() / 2).unwrap())
+    );
+    assert_eq!(meta.platform.node_cpus.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logical_nodes_that_cannot_share_the_cpus_equally_or_a_node_outside_them_are_refused() {
+    let cpus = faastwin_measure::nodes::cpus_allowed().unwrap();
+    let local = || ProcessPlatform::new(Launch::Local { worker: worker() });
+    let err = local()
+        .with_logical_nodes(u32::try_from(cpus.len()).unwrap() + 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("--logical-nodes"), "{err}");
+    let platform = local().with_logical_nodes(1).unwrap();
+    let err = platform
+        .prepare(&["n2".into()])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("\"n2\"") && err.contains("n1"), "{err}");
 }
