@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use faastwin_models::{Distribution, Metric, RawDistribution, quantile};
 use faastwin_sim::{
-    Calibration, PlatformSummary, VecTrace, Workload, replicate, replication_seed, simulate,
+    Calibration, Discipline, PlatformSummary, VecTrace, Workload, replicate, replication_seed,
+    simulate,
 };
 use serde::{Deserialize, Serialize};
 
@@ -138,7 +139,7 @@ pub fn validate(
     threads: usize,
 ) -> Result<RunValidation, CalibrationError> {
     let workload = workload_of(run)?;
-    let platform = calibration.compile(name, workload.body)?;
+    let platform = with_the_runs_cores(calibration, name, run).compile(name, workload.body)?;
     let runs = replicate(&platform, &workload, seed, replications, threads, &|| {})?;
     let predicted = PlatformSummary::of(&runs, seed)?;
 
@@ -225,6 +226,24 @@ pub fn validate(
         latency_ks_distance: ks_two_sample(&measured, &simulated),
         measured_makespans_s: makespans,
     })
+}
+
+/// The calibration with platform `name`'s nodes as many CPUs as the run's nodes had (its
+/// `cpus_per_node`), where the platform's work shares the nodes' cores: the simulator's nodes are
+/// the machine's nodes, so a calibration on nodes of one size predicts nodes of another.
+fn with_the_runs_cores(calibration: &Calibration, name: &str, run: &Run) -> Calibration {
+    let mut calibration = calibration.clone();
+    let cpus = run.meta.platform.cpus_per_node;
+    let cores = calibration
+        .platforms
+        .get_mut(name)
+        .and_then(|p| p.resources.get_mut(faastwin_models::CORES));
+    if let (Some(cores), Some(cpus)) = (cores, cpus) {
+        if let Discipline::ProcessorSharing { capacity, .. } = &mut cores.discipline {
+            *capacity = f64::from(cpus);
+        }
+    }
+    calibration
 }
 
 /// Median absolute relative makespan error over validations.
