@@ -59,6 +59,37 @@ impl ProcessPlatform {
         })
     }
 
+    /// The platform's nodes (this host, or its logical nodes), refusing any of `asked` that is
+    /// not one of them.
+    fn node_names(&self, asked: &[String]) -> Result<Vec<String>, MeasureError> {
+        let host = host_name();
+        let names: Vec<String> = if self.logical_nodes.is_empty() {
+            vec![host.clone()]
+        } else {
+            self.logical_nodes.iter().map(|n| n.name.clone()).collect()
+        };
+        let known = |n: &String| {
+            names.contains(n) || (self.logical_nodes.is_empty() && n.as_str() == "localhost")
+        };
+        match asked.iter().find(|n| !known(n)) {
+            None => Ok(names),
+            Some(other) => Err(MeasureError::Platform {
+                platform: self.kind(),
+                detail: format!(
+                    "unknown node {other:?}: the {} platform runs on {} only",
+                    self.kind(),
+                    if self.logical_nodes.is_empty() {
+                        format!(
+                            "this host ({host}), or on its logical nodes with --logical-nodes N"
+                        )
+                    } else {
+                        format!("this host's logical nodes ({})", names.join(", "))
+                    }
+                ),
+            }),
+        }
+    }
+
     /// The CPUs of the logical node `node`, if the platform has logical nodes.
     fn cpus_of(&self, node: &str) -> Option<String> {
         self.logical_nodes
@@ -224,31 +255,7 @@ pub(crate) async fn version_of(program: &str, arg: &str) -> Option<String> {
 #[async_trait]
 impl Platform for ProcessPlatform {
     async fn prepare(&self, nodes: &[String]) -> Result<PlatformInfo, MeasureError> {
-        let host = host_name();
-        let names: Vec<String> = if self.logical_nodes.is_empty() {
-            vec![host.clone()]
-        } else {
-            self.logical_nodes.iter().map(|n| n.name.clone()).collect()
-        };
-        let known = |n: &String| {
-            names.contains(n) || (self.logical_nodes.is_empty() && n.as_str() == "localhost")
-        };
-        if let Some(other) = nodes.iter().find(|n| !known(n)) {
-            return Err(MeasureError::Platform {
-                platform: self.kind(),
-                detail: format!(
-                    "unknown node {other:?}: the {} platform runs on {} only",
-                    self.kind(),
-                    if self.logical_nodes.is_empty() {
-                        format!(
-                            "this host ({host}), or on its logical nodes with --logical-nodes N"
-                        )
-                    } else {
-                        format!("this host's logical nodes ({})", names.join(", "))
-                    }
-                ),
-            });
-        }
+        let names = self.node_names(nodes)?;
         let mut versions = vec![("faastwin".to_owned(), env!("CARGO_PKG_VERSION").to_owned())];
         match &self.launch {
             Launch::Local { worker } => {
