@@ -8,20 +8,9 @@ image="${1:-localhost/faastwin-worker:latest}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 target="$(rustc -vV | sed -n 's/^host: //p')"
 export CARGO_TARGET_DIR="$root/target/static"
-build() {
-  CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols RUSTFLAGS="-C target-feature=+crt-static" \
-    cargo build --release --quiet --manifest-path "$root/Cargo.toml" \
-    -p faastwin-workers --bin faastwin-worker --target "$target"
-}
-# Once, in a fresh clone's first build, a dependency's build script failed (a compiler probe
-# that read another probe's error text as its source) and the same build passed when run
-# again: a failed build is tried once more before it counts, its first error kept on stderr.
-mkdir -p "$CARGO_TARGET_DIR"
-first="$CARGO_TARGET_DIR/first-attempt.log"
-if ! build 2> "$first"; then
-  echo "build-image.sh: the static worker build failed; trying once more (first attempt's errors: $first)" >&2
-  build
-fi
+CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=symbols RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml" \
+  -p faastwin-workers --bin faastwin-worker --target "$target"
 context="$(mktemp -d)"
 trap 'rm -rf "$context"' EXIT
 cp "$CARGO_TARGET_DIR/$target/release/faastwin-worker" "$context/"
