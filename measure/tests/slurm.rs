@@ -236,12 +236,22 @@ async fn a_body_on_a_node_is_allowed_that_nodes_cpus_and_no_other() {
 /// The body times of `bodies` ETL bodies run at once in one Slurm step on `node` [s].
 fn bodies_at_once(node: &str, bodies: usize, shard: &Path) -> std::process::Child {
     let worker = worker();
-    let one = format!(
-        "{} etl --input {} --output /dev/null",
-        worker.display(),
-        shard.display()
-    );
-    let script = vec![format!("{one} &"); bodies].join(" ") + " wait";
+    // Each body its own result file beside the shard (never a device: the worker renames its
+    // result into place).
+    let script = (0..bodies)
+        .map(|i| {
+            format!(
+                "{} etl --input {} --output {} &",
+                worker.display(),
+                shard.display(),
+                shard
+                    .with_file_name(format!("result-{node}-{i}.json"))
+                    .display()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        + " wait";
     std::process::Command::new("srun")
         .args(["-w", node, "-N1", "-n1", "bash", "-c", &script])
         .stdout(std::process::Stdio::piped())

@@ -37,11 +37,22 @@ pub(crate) fn read_input(path: &Path) -> Result<Vec<u8>, WorkerError> {
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader never sees a half-written result and a failure leaves nothing behind.
+///
+/// An output that exists and is not a regular file (`/dev/null`, a pipe) is written to as it
+/// is: renaming over it would replace the device or pipe with a file (as root, `/dev/null`
+/// itself).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WorkerError> {
     let fail = |source| WorkerError::OutputFailed {
         path: path.to_owned(),
         source,
     };
+    if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(bytes))
+            .map_err(fail);
+    }
     let tmp = temporary_path(path);
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;

@@ -88,3 +88,46 @@ fn invocation_id_option_changes_the_digest() {
     assert_ne!(run(None), run(Some("8")));
     assert_eq!(run(None), run(Some("7")));
 }
+
+/// A result sent to something that is not a file (a pipe here; `/dev/null` is the case that
+/// matters) is written into it, never renamed over it: as root, the rename replaced the
+/// machine's `/dev/null` with a regular file.
+#[test]
+fn a_result_sent_to_a_pipe_or_device_is_written_into_it_not_renamed_over_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(dir.path(), "in.json", br#"{"id":7,"payload":"abc"}"#);
+    let fifo = dir.path().join("result.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // The reading end, opened first without blocking (O_NONBLOCK on Linux), so that the
+    // worker's open does not wait and, had the pipe been replaced, the read ends empty at once.
+    let mut reader = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(0o4000)
+            .open(&fifo)
+            .unwrap()
+    };
+    let options = RelayOptions {
+        invocation_id: None,
+        host: Some("node-a".into()),
+    };
+    relay::run(&input, &fifo, &options).unwrap();
+    let mut written = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut written).unwrap();
+    let out: RelayOutput = serde_json::from_slice(&written)
+        .unwrap_or_else(|e| panic!("the pipe got {} bytes: {e}", written.len()));
+    assert_eq!(out.invocation_id, "7");
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "still a pipe, not a file: {kind:?}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no temporary file left beside it"
+    );
+}
