@@ -289,6 +289,8 @@ fn two_bodies_on_a_node_share_its_cpu_and_a_body_on_another_node_does_not_slow_t
     if !slurm() {
         return;
     }
+    // Not beside the cluster tests of this binary, whose pods would load both CPUs unevenly.
+    let _quiet = crate::testbed::lock();
     let layout = layout();
     if layout["n1"].contains(['-', ',']) {
         eprintln!("the nodes own more than one CPU each here: nothing to share");
