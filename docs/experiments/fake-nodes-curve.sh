@@ -12,6 +12,7 @@
 set -euo pipefail
 per_partition="${1:-10}"
 repetitions="${2:-3}"
+rounds="${3:-1}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="$root/target/release"
 work="${FAASTWIN_CURVE_DIR:-/tmp/faastwin-fake-nodes-curve}"
@@ -31,17 +32,20 @@ measure_at() {  # NODES: testbed up with NODES fake nodes, runs at 1 and 8 parti
   done
   "$bin/faastwin-testbed" down --dir "$testbed" > /dev/null
 }
-for m in 32 10 100 1000; do measure_at "$m"; done
-"$bin/faastwin" calibrate "$work"/runs/m32-p* --out "$work/calibration-32.toml" > /dev/null 2>&1
-echo "fake_nodes,partitions,measured_warm_makespan_s,predicted_s,error_pct,measured_p50_s,predicted_p50_s" > "$out"
-for m in 10 32 100 1000; do
-  for p in 1 8; do
-    { "$bin/faastwin" validate --calibration "$work/calibration-32.toml" --runs "$work/runs/m$m-p$p" \
-        --format csv 2> /dev/null || true; } |
-      awk -F, -v m="$m" -v p="$p" '
-        $3 == "warm_makespan_s" { mk = $4; pk = $5; e = 100 * $7 }
-        $3 == "p50_latency_s" { m50 = $4; p50 = $5 }
-        END { printf "%s,%s,%.3f,%.3f,%+.1f,%.3f,%.3f\n", m, p, mk, pk, e, m50, p50 }' >> "$out"
+echo "round,fake_nodes,partitions,measured_warm_makespan_s,predicted_s,error_pct,measured_p50_s,predicted_p50_s" > "$out"
+for round in $(seq "$rounds"); do
+  for m in 32 10 100 1000; do measure_at "$m"; done
+  "$bin/faastwin" calibrate "$work"/runs/m32-p* --out "$work/calibration-32.toml" > /dev/null 2>&1
+  for m in 10 32 100 1000; do
+    for p in 1 8; do
+      { "$bin/faastwin" validate --calibration "$work/calibration-32.toml" --runs "$work/runs/m$m-p$p" \
+          --format csv 2> /dev/null || true; } |
+        awk -F, -v r="$round" -v m="$m" -v p="$p" '
+          $3 == "warm_makespan_s" { mk = $4; pk = $5; e = 100 * $7 }
+          $3 == "p50_latency_s" { m50 = $4; p50 = $5 }
+          END { printf "%s,%s,%s,%.3f,%.3f,%+.1f,%.3f,%.3f\n", r, m, p, mk, pk, e, m50, p50 }' >> "$out"
+    done
   done
+  echo "round $round done" >&2
 done
 cat "$out"
