@@ -485,141 +485,98 @@ mod tests {
         assert_eq!((k3s.name(), k3s.has_startup()), ("k3s", false));
     }
 
-    #[test]
-    fn every_resource_value_that_cannot_work_is_refused_naming_platform_and_resource() {
-        let resource = |scope, discipline| ResourceSpec { scope, discipline };
-        let cases = [
-            (
-                resource(Scope::Node, Discipline::Fifo { servers: 0 }),
-                "fifo needs at least 1 server",
-            ),
-            (
-                resource(
-                    Scope::Node,
-                    Discipline::ProcessorSharing {
-                        capacity: 0.0,
-                        per_job_cap: 1.0,
-                    },
-                ),
-                "processor_sharing needs capacity > 0 and per_job_cap > 0 (got 0, 1)",
-            ),
-            (
-                resource(
-                    Scope::Node,
-                    Discipline::ProcessorSharing {
-                        capacity: 2.0,
-                        per_job_cap: f64::INFINITY,
-                    },
-                ),
-                "(got 2, inf)",
-            ),
-            (
-                resource(
-                    Scope::Node,
-                    Discipline::ProcessorSharing {
-                        capacity: 2.0,
-                        per_job_cap: 0.0,
-                    },
-                ),
-                "(got 2, 0)",
-            ),
-            (
-                resource(
-                    Scope::Node,
-                    Discipline::ProcessorSharing {
-                        capacity: f64::NAN,
-                        per_job_cap: 1.0,
-                    },
-                ),
-                "(got NaN, 1)",
-            ),
-            (
-                resource(Scope::Cluster, Discipline::Cycle { interval_s: -1.0 }),
-                "cycle needs interval_s > 0 (got -1)",
-            ),
-            (
-                resource(Scope::Cluster, Discipline::Cycle { interval_s: 0.0 }),
-                "(got 0)",
-            ),
-            (
-                resource(
-                    Scope::Cluster,
-                    Discipline::Cycle {
-                        interval_s: f64::INFINITY,
-                    },
-                ),
-                "(got inf)",
-            ),
-            (
-                resource(
-                    Scope::Cluster,
-                    Discipline::Batch {
-                        interval_s: 0.0,
-                        slots_per_node: 2,
-                        backfill: true,
-                    },
-                ),
-                "(got 0, 2)",
-            ),
-            (
-                resource(
-                    Scope::Cluster,
-                    Discipline::Batch {
-                        interval_s: 1.0,
-                        slots_per_node: 0,
-                        backfill: true,
-                    },
-                ),
-                "batch needs interval_s > 0 and slots_per_node >= 1 (got 1, 0)",
-            ),
-            (
-                resource(
-                    Scope::Cluster,
-                    Discipline::Batch {
-                        interval_s: f64::NAN,
-                        slots_per_node: 2,
-                        backfill: true,
-                    },
-                ),
-                "(got NaN, 2)",
-            ),
-            (
-                resource(
-                    Scope::Node,
-                    Discipline::Batch {
-                        interval_s: 1.0,
-                        slots_per_node: 2,
-                        backfill: false,
-                    },
-                ),
-                "scope must be \"cluster\"",
-            ),
-        ];
+    fn ps(capacity: f64, per_job_cap: f64) -> ResourceSpec {
+        ResourceSpec {
+            scope: Scope::Node,
+            discipline: Discipline::ProcessorSharing {
+                capacity,
+                per_job_cap,
+            },
+        }
+    }
+
+    fn cycle(interval_s: f64) -> ResourceSpec {
+        ResourceSpec {
+            scope: Scope::Cluster,
+            discipline: Discipline::Cycle { interval_s },
+        }
+    }
+
+    fn batch(scope: Scope, interval_s: f64, slots_per_node: u32, backfill: bool) -> ResourceSpec {
+        ResourceSpec {
+            scope,
+            discipline: Discipline::Batch {
+                interval_s,
+                slots_per_node,
+                backfill,
+            },
+        }
+    }
+
+    fn fifo(servers: u32) -> ResourceSpec {
+        ResourceSpec {
+            scope: Scope::Node,
+            discipline: Discipline::Fifo { servers },
+        }
+    }
+
+    /// Each spec is refused with an error naming platform and resource and saying `want`.
+    fn refused(cases: &[(ResourceSpec, &str)]) {
         for (spec, want) in cases {
-            let err = validate_resource("p", "r", &spec).unwrap_err().to_string();
+            let err = validate_resource("p", "r", spec).unwrap_err().to_string();
             assert!(
                 err.contains("platform \"p\", resource \"r\": ") && err.contains(want),
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_fifo_without_servers_and_processor_sharing_without_capacity_are_refused() {
+        refused(&[
+            (fifo(0), "fifo needs at least 1 server"),
+            (
+                ps(0.0, 1.0),
+                "processor_sharing needs capacity > 0 and per_job_cap > 0 (got 0, 1)",
+            ),
+            (ps(2.0, f64::INFINITY), "(got 2, inf)"),
+            (ps(2.0, 0.0), "(got 2, 0)"),
+            (ps(f64::NAN, 1.0), "(got NaN, 1)"),
+        ]);
+    }
+
+    #[test]
+    fn a_cycle_without_a_finite_positive_interval_is_refused() {
+        refused(&[
+            (cycle(-1.0), "cycle needs interval_s > 0 (got -1)"),
+            (cycle(0.0), "(got 0)"),
+            (cycle(f64::INFINITY), "(got inf)"),
+        ]);
+    }
+
+    #[test]
+    fn a_batch_scheduler_needs_an_interval_slots_and_the_cluster_scope() {
+        refused(&[
+            (batch(Scope::Cluster, 0.0, 2, true), "(got 0, 2)"),
+            (
+                batch(Scope::Cluster, 1.0, 0, true),
+                "batch needs interval_s > 0 and slots_per_node >= 1 (got 1, 0)",
+            ),
+            (batch(Scope::Cluster, f64::NAN, 2, true), "(got NaN, 2)"),
+            (
+                batch(Scope::Node, 1.0, 2, false),
+                "scope must be \"cluster\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn resource_values_that_can_work_are_accepted() {
         for fine in [
-            resource(Scope::Node, Discipline::Fifo { servers: 1 }),
-            resource(
-                Scope::Node,
-                Discipline::ProcessorSharing {
-                    capacity: 2.0,
-                    per_job_cap: 1.0,
-                },
-            ),
-            resource(Scope::Cluster, Discipline::Cycle { interval_s: 1.0 }),
-            resource(
-                Scope::Cluster,
-                Discipline::Batch {
-                    interval_s: 1.0,
-                    slots_per_node: 1,
-                    backfill: false,
-                },
-            ),
+            fifo(1),
+            ps(2.0, 1.0),
+            cycle(1.0),
+            batch(Scope::Cluster, 1.0, 1, false),
         ] {
             assert_eq!(
                 validate_resource("p", "r", &fine).map_err(|e| e.to_string()),
