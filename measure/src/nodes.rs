@@ -43,17 +43,10 @@ pub fn split(count: u32, cpus: &[u32]) -> Result<Vec<LogicalNode>, MeasureError>
         .collect())
 }
 
-/// The CPUs this process may run on (`Cpus_allowed_list` of `/proc/self/status`).
+/// The CPUs this process may run on (`Cpus_allowed_list`, as the worker reports its own).
 pub fn cpus_allowed() -> Result<Vec<u32>, MeasureError> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").map_err(|source| MeasureError::Io {
-            path: "/proc/self/status".into(),
-            source,
-        })?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .and_then(|list| parse_cpu_list(list.trim()))
+    faastwin_workers::cpus_allowed()
+        .and_then(|list| parse_cpu_list(&list))
         .ok_or_else(|| {
             MeasureError::Options(
                 "logical nodes need Linux's Cpus_allowed_list in /proc/self/status".into(),

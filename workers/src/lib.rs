@@ -29,4 +29,4 @@ mod report;
 pub use error::{ExitCode, WorkerError};
 pub use faastwin_models::Body;
 pub use io::host_name;
-pub use report::{Report, TERMINATION_MESSAGE_MAX_BYTES, write_termination_message};
+pub use report::{Report, TERMINATION_MESSAGE_MAX_BYTES, cpus_allowed, write_termination_message};

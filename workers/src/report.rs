@@ -113,8 +113,9 @@ impl Stopwatch {
     }
 }
 
-/// `Cpus_allowed_list` of this process (Linux), the CPUs its node's confinement left it.
-fn cpus_allowed() -> Option<String> {
+/// `Cpus_allowed_list` of this process (Linux, e.g. `0-1`), the CPUs its node's confinement
+/// left it; None where there is no such line.
+pub fn cpus_allowed() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
