@@ -230,20 +230,38 @@ pub fn validate(
 
 /// The calibration with platform `name`'s nodes as many CPUs as the run's nodes had (its
 /// `cpus_per_node`), where the platform's work shares the nodes' cores: the simulator's nodes are
-/// the machine's nodes, so a calibration on nodes of one size predicts nodes of another.
-fn with_the_runs_cores(calibration: &Calibration, name: &str, run: &Run) -> Calibration {
-    let mut calibration = calibration.clone();
-    let cpus = run.meta.platform.cpus_per_node;
-    let cores = calibration
+/// the machine's nodes, so a calibration on nodes of one size predicts nodes of another. Copied
+/// only when the sizes differ.
+fn with_the_runs_cores<'a>(
+    calibration: &'a Calibration,
+    name: &str,
+    run: &Run,
+) -> std::borrow::Cow<'a, Calibration> {
+    let capacity = |c: &Calibration| {
+        c.platforms
+            .get(name)
+            .and_then(|p| p.resources.get(faastwin_models::CORES))
+            .and_then(|cores| match cores.discipline {
+                Discipline::ProcessorSharing { capacity, .. } => Some(capacity),
+                _ => None,
+            })
+    };
+    let Some(cpus) = run.meta.platform.cpus_per_node.map(f64::from) else {
+        return std::borrow::Cow::Borrowed(calibration);
+    };
+    if capacity(calibration).is_none_or(|c| c == cpus) {
+        return std::borrow::Cow::Borrowed(calibration);
+    }
+    let mut resized = calibration.clone();
+    if let Some(Discipline::ProcessorSharing { capacity, .. }) = resized
         .platforms
         .get_mut(name)
-        .and_then(|p| p.resources.get_mut(faastwin_models::CORES));
-    if let (Some(cores), Some(cpus)) = (cores, cpus) {
-        if let Discipline::ProcessorSharing { capacity, .. } = &mut cores.discipline {
-            *capacity = f64::from(cpus);
-        }
+        .and_then(|p| p.resources.get_mut(faastwin_models::CORES))
+        .map(|cores| &mut cores.discipline)
+    {
+        *capacity = cpus;
     }
-    calibration
+    std::borrow::Cow::Owned(resized)
 }
 
 /// Median absolute relative makespan error over validations.
