@@ -471,15 +471,21 @@ impl Startup<'_> {
     fn controllers(&mut self) -> Result<(), TestbedError> {
         let dir = &self.instance.dir;
         let ports = &self.instance.ports;
-        let kubeconfig = &self.kubeconfigs["controller-manager"];
-        let controller_manager = [
-            arg("kubeconfig", kubeconfig.display()),
-            arg("authentication-kubeconfig", kubeconfig.display()),
-            arg("authorization-kubeconfig", kubeconfig.display()),
-            arg("bind-address", "127.0.0.1"),
-            arg("secure-port", ports.controller_manager),
-            arg("cert-dir", dir.join("controller-manager").display()),
-            arg("leader-elect", false),
+        // What both say alike: their identity, their own loopback port and certificates.
+        let common = |name: &str, port: u16| {
+            let kubeconfig = self.kubeconfigs[name].display();
+            vec![
+                arg("kubeconfig", &kubeconfig),
+                arg("authentication-kubeconfig", &kubeconfig),
+                arg("authorization-kubeconfig", &kubeconfig),
+                arg("bind-address", "127.0.0.1"),
+                arg("secure-port", port),
+                arg("cert-dir", dir.join(name).display()),
+                arg("leader-elect", false),
+            ]
+        };
+        let mut controller_manager = common("controller-manager", ports.controller_manager);
+        controller_manager.extend([
             arg("use-service-account-credentials", true),
             arg(
                 "service-account-private-key-file",
@@ -492,17 +498,8 @@ impl Startup<'_> {
                 "controllers",
                 "*,-nodeipam,-cloud-node-lifecycle,-route,-service",
             ),
-        ];
-        let kubeconfig = &self.kubeconfigs["scheduler"];
-        let scheduler = [
-            arg("kubeconfig", kubeconfig.display()),
-            arg("authentication-kubeconfig", kubeconfig.display()),
-            arg("authorization-kubeconfig", kubeconfig.display()),
-            arg("bind-address", "127.0.0.1"),
-            arg("secure-port", ports.scheduler),
-            arg("cert-dir", dir.join("scheduler").display()),
-            arg("leader-elect", false),
-        ];
+        ]);
+        let scheduler = common("scheduler", ports.scheduler);
         let controller_manager_bin = self.bin("kube-controller-manager");
         self.launch(
             "kube-controller-manager",
