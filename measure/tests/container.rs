@@ -87,13 +87,12 @@ async fn a_container_on_a_logical_node_runs_on_that_nodes_cpus_only() {
     })
     .with_logical_nodes(2)
     .unwrap();
-    let mut opts = options(
+    let opts = options(
         "container",
         2,
         vec!["n1".into(), "n2".into()],
         SubmitPolicy::Sequential,
     );
-    opts.run_id = format!("cpuset{}", std::process::id());
     let outcome = measure(Arc::new(platform), opts, dataset, &out).await;
     assert_eq!(outcome.records.len(), 4);
     for r in &outcome.records {

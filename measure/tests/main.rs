@@ -40,6 +40,12 @@ pub(crate) fn relay_dataset(dir: &Path, count: u64) -> Dataset {
     dataset::read(&dir.join("data")).unwrap()
 }
 
+/// A number no other run of this test binary has.
+fn next_run() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) fn options(
     platform: &str,
     partitions: u32,
@@ -47,7 +53,9 @@ pub(crate) fn options(
     policy: SubmitPolicy,
 ) -> RunOptions {
     RunOptions {
-        run_id: format!("t{}", std::process::id()),
+        // One id per run: a run's cleanup cancels every queued job named after its id, and the
+        // tests of this binary run at once.
+        run_id: format!("t{}-{}", std::process::id(), next_run()),
         platform: platform.parse().unwrap(),
         partitions,
         nodes,

@@ -21,24 +21,19 @@ fn platform(results: &Path, launcher: Launcher) -> Arc<dyn Platform> {
     ))
 }
 
-/// `count` relay invocations in two partitions on n1 and n2 through sbatch, into `dir/run`
-/// (run id `run_id`, else the binary's).
+/// `count` relay invocations in two partitions on n1 and n2 through sbatch, into `dir/run`.
 async fn sbatch_on_both_nodes(
     dir: &Path,
     count: u64,
-    run_id: Option<String>,
 ) -> (faastwin_measure::RunOutcome, std::path::PathBuf) {
     let dataset = relay_dataset(dir, count);
     let out = dir.join("run");
-    let mut opts = options(
+    let opts = options(
         "slurm",
         2,
         vec!["n1".into(), "n2".into()],
         SubmitPolicy::Sequential,
     );
-    if let Some(id) = run_id {
-        opts.run_id = id;
-    }
     let platform = platform(&out.join("results"), Launcher::Sbatch);
     (measure(platform, opts, dataset, &out).await, out)
 }
@@ -49,7 +44,7 @@ async fn sbatch_jobs_run_on_their_partitions_nodes_with_slurm_times() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (outcome, _) = sbatch_on_both_nodes(dir.path(), 4, None).await;
+    let (outcome, _) = sbatch_on_both_nodes(dir.path(), 4).await;
     assert_eq!(outcome.records.len(), 4);
     for r in &outcome.records {
         check_succeeded(r);
@@ -205,9 +200,7 @@ async fn a_body_on_a_node_is_allowed_that_nodes_cpus_and_no_other() {
         "the nodes own CPUs of their own"
     );
     let dir = tempfile::tempdir().unwrap();
-    // A run id of its own: the other tests of this binary clean up by theirs.
-    let run_id = format!("cpus{}", std::process::id());
-    let (outcome, out) = sbatch_on_both_nodes(dir.path(), 6, Some(run_id)).await;
+    let (outcome, out) = sbatch_on_both_nodes(dir.path(), 6).await;
     assert_eq!(outcome.records.len(), 6);
     for r in &outcome.records {
         check_succeeded(r);
