@@ -8,6 +8,7 @@
 //!   family, the field and the allowed range.
 //! - [`SizeModel`]: `latency + per_byte · bytes`, each term with its own noise distribution, for
 //!   the stages that grow with the input (read, compute, write).
+//! - [`cpus`]: CPU lists in the kernel's format and the CPUs a process may use.
 //! - [`quantile`]: the one quantile estimator faastwin uses everywhere (linear interpolation
 //!   between order statistics, Hyndman & Fan type 7).
 //!
@@ -19,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cpus;
 mod distribution;
 mod error;
 pub mod quantile;

@@ -116,12 +116,7 @@ impl Stopwatch {
 /// `Cpus_allowed_list` of this process (Linux, e.g. `0-1`), the CPUs its node's confinement
 /// left it; None where there is no such line.
 pub fn cpus_allowed() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
+    faastwin_models::cpus::allowed_list()
 }
 
 /// Byte and record counts of one body.
