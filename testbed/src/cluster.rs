@@ -15,6 +15,7 @@ use faastwin_models::ClusterStep;
 
 use crate::build::{Artifacts, run};
 use crate::error::{TestbedError, io};
+use crate::node::RealNode;
 use crate::process::{Component, alive, start, stop};
 use crate::{config, pki, ready};
 
@@ -23,8 +24,11 @@ use crate::{config, pki, ready};
 pub struct UpOptions {
     /// The instance directory (state, logs, data, kubeconfig).
     pub dir: PathBuf,
-    /// The real node's name.
+    /// The real node's name (node 1's, with several).
     pub node: String,
+    /// Real nodes, each owning an equal share of the CPUs this process may use; node 1 also runs
+    /// the control plane.
+    pub nodes: u32,
     /// Fake nodes (kwok) to add: `fake-0` … `fake-<M-1>`.
     pub fake_nodes: u32,
     /// Also write the admin kubeconfig here (KSI's `kubeconfig-liqo-<procid>.yaml`).
@@ -64,10 +68,6 @@ pub struct Ports {
     pub controller_manager: u16,
     /// The scheduler's health endpoint.
     pub scheduler: u16,
-    /// The kubelet's API.
-    pub kubelet: u16,
-    /// The kubelet's health endpoint.
-    pub kubelet_healthz: u16,
 }
 
 /// A started instance: `DIR/testbed.json`.
@@ -79,8 +79,12 @@ pub struct Instance {
     pub dir: PathBuf,
     /// Its socket directory (`/run/faastwin-testbed/<id>`).
     pub run: PathBuf,
-    /// The real node.
+    /// The real node (node 1, with several).
     pub node: String,
+    /// The real nodes, node 1 first (empty in the state of an instance from before there could
+    /// be several: then [`Instance::real_nodes`] says node 1).
+    #[serde(default)]
+    pub nodes: Vec<RealNode>,
     /// The fake nodes.
     pub fake_nodes: Vec<String>,
     /// Its ports.
@@ -104,22 +108,18 @@ fn id_of(dir: &Path) -> String {
     hex::encode(&Sha256::digest(dir.as_os_str().as_encoded_bytes())[..4])
 }
 
-/// `N` distinct free ports: each listener is held until all are chosen, so the kernel cannot
+/// `n` distinct free ports: each listener is held until all are chosen, so the kernel cannot
 /// hand one port out twice. (Another process may still take one before its component binds
 /// it: a component that then exits ends `up` at once, naming the port in its log's tail.)
-fn free_ports<const N: usize>() -> Result<[u16; N], TestbedError> {
-    let listeners = (0..N)
+fn free_ports(n: usize) -> Result<Vec<u16>, TestbedError> {
+    let listeners = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
         .collect::<Result<Vec<_>, _>>()
         .map_err(io(Path::new("127.0.0.1:0")))?;
-    let mut ports = [0; N];
-    for (port, listener) in ports.iter_mut().zip(&listeners) {
-        *port = listener
-            .local_addr()
-            .map_err(io(Path::new("127.0.0.1:0")))?
-            .port();
-    }
-    Ok(ports)
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr().map_err(io(Path::new("127.0.0.1:0")))?.port()))
+        .collect()
 }
 
 /// The cgroup hierarchies the kubelet uses (cgroup v1, one mount each).
@@ -127,15 +127,19 @@ const HIERARCHIES: [&str; 9] = [
     "cpu", "cpuacct", "cpuset", "memory", "pids", "systemd", "blkio", "devices", "freezer",
 ];
 
-/// Creates `/faastwin-<id>` in every mounted hierarchy (the kubelet's cgroup root must exist);
-/// cpuset needs its CPUs and memory nodes copied from the root.
-fn create_cgroups(id: &str) -> Result<(), TestbedError> {
+/// Creates a node's cgroup root `/<name>` in every mounted hierarchy (the kubelet's cgroup
+/// root must exist); cpuset needs its CPUs and memory nodes copied from the root. All of the
+/// root's CPUs, not the node's: with the `none` CPU manager policy the kubelet writes every CPU
+/// of the machine into its `kubepods` cpuset, which a narrower parent refuses. The node's
+/// processes keep to its CPUs by their affinity instead, which Linux (6.2 on) keeps across
+/// their moves into the pods' cpusets (`docs/experiments/confinement.md`).
+fn create_cgroups(name: &str) -> Result<(), TestbedError> {
     for h in HIERARCHIES {
         let root = Path::new("/sys/fs/cgroup").join(h);
         if !root.is_dir() {
             continue;
         }
-        let dir = root.join(format!("faastwin-{id}"));
+        let dir = root.join(name);
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         if h == "cpuset" {
             for file in ["cpuset.cpus", "cpuset.mems"] {
@@ -184,8 +188,27 @@ impl Instance {
         self.component("kube-apiserver").is_some_and(alive)
     }
 
-    fn containerd_socket(&self) -> PathBuf {
-        self.run.join("containerd.sock")
+    /// The real nodes, node 1 first.
+    pub fn real_nodes(&self) -> Vec<RealNode> {
+        if !self.nodes.is_empty() {
+            return self.nodes.clone();
+        }
+        vec![RealNode {
+            name: self.node.clone(),
+            index: 1,
+            cpus: String::new(),
+            kubelet: 0,
+            kubelet_healthz: 0,
+        }]
+    }
+
+    /// Node 1's CPUs, where the control plane runs (none recorded: anywhere).
+    fn control_plane_cpus(&self) -> Option<String> {
+        self.nodes.first().map(|n| n.cpus.clone())
+    }
+
+    fn containerd_socket(&self, node: &RealNode) -> PathBuf {
+        node.run(&self.run).join("containerd.sock")
     }
 
     /// kine's etcd endpoint (unauthenticated, so a socket only its owner can open).
@@ -238,6 +261,10 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
             ),
         });
     }
+    let cpus = faastwin_models::cpus::allowed().ok_or_else(|| TestbedError::Options {
+        detail: "the testbed needs Linux's Cpus_allowed_list in /proc/self/status".into(),
+    })?;
+    let mut nodes = crate::node::lay_out(options.nodes, &options.node, &cpus)?;
     let mut steps = Steps {
         started: Instant::now(),
         steps: Vec::new(),
@@ -249,20 +276,29 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
     for d in [&dir, &run_dir, &dir.join("kine")] {
         pki::private_dir(d)?;
     }
-    for d in [&dir.join("cni"), &dir.join("pod-logs")] {
-        std::fs::create_dir_all(d).map_err(io(d))?;
+    for node in &nodes {
+        pki::private_dir(&node.dir(&dir))?;
+        pki::private_dir(&node.run(&run_dir))?;
+        for d in [node.dir(&dir).join("cni"), node.dir(&dir).join("pod-logs")] {
+            std::fs::create_dir_all(&d).map_err(io(&d))?;
+        }
     }
     let logs = dir.join("logs");
-    let free = free_ports::<6>()?;
+    let free = free_ports(4 + 2 * nodes.len())?;
     let ports = Ports {
         kine_metrics: free[0],
         apiserver: free[1],
         controller_manager: free[2],
         scheduler: free[3],
-        kubelet: free[4],
-        kubelet_healthz: free[5],
     };
-    let (pki, identities) = pki::create(&dir.join("pki"), &options.node)?;
+    for (node, kubelet) in nodes.iter_mut().zip(free[4..].chunks(2)) {
+        (node.kubelet, node.kubelet_healthz) = (kubelet[0], kubelet[1]);
+    }
+    let kubelets: Vec<(String, String)> = nodes
+        .iter()
+        .map(|n| (n.identity(), n.name.clone()))
+        .collect();
+    let (pki, identities) = pki::create(&dir.join("pki"), &kubelets)?;
     let server = format!("https://127.0.0.1:{}", ports.apiserver);
     let mut kubeconfigs = BTreeMap::new();
     let mut admin = String::new();
@@ -270,10 +306,10 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
         let path = dir.join(format!("{name}.kubeconfig"));
         let text = pki::kubeconfig(&server, &pki.ca(), user, token);
         pki::write_private(&path, text.as_bytes())?;
-        if *name == "admin" {
+        if name == "admin" {
             admin = text;
         }
-        kubeconfigs.insert(*name, path);
+        kubeconfigs.insert(name.clone(), path);
     }
     let kubeconfig = dir.join("kubeconfig");
     pki::write_private(&kubeconfig, admin.as_bytes())?;
@@ -282,6 +318,7 @@ pub async fn up(options: &UpOptions) -> Result<Instance, TestbedError> {
         dir: dir.clone(),
         run: run_dir.clone(),
         node: options.node.clone(),
+        nodes,
         fake_nodes: Vec::new(),
         ports: ports.clone(),
         components: Vec::new(),
@@ -317,7 +354,7 @@ async fn start_all(
     options: &UpOptions,
     instance: &mut Instance,
     pki: &pki::Pki,
-    kubeconfigs: &BTreeMap<&str, PathBuf>,
+    kubeconfigs: &BTreeMap<String, PathBuf>,
     logs: &Path,
     steps: &mut Steps,
 ) -> Result<(), TestbedError> {
@@ -329,11 +366,21 @@ async fn start_all(
         logs,
         steps,
     };
-    startup.container_runtime().await?;
+    let nodes = startup.instance.nodes.clone();
+    for node in &nodes {
+        startup.container_runtime(node).await?;
+    }
+    startup.steps.reached(ClusterStep::ContainerdUp);
     startup.datastore().await?;
     let client = startup.apiserver().await?;
     startup.controllers()?;
-    startup.kubelet(&client).await?;
+    for node in &nodes {
+        startup.kubelet(node)?;
+    }
+    for node in &nodes {
+        startup.node_ready(&client, node).await?;
+    }
+    startup.steps.reached(ClusterStep::NodeReady);
     if options.fake_nodes > 0 {
         startup.fake_nodes(&client).await?;
     }
@@ -345,20 +392,33 @@ struct Startup<'a> {
     options: &'a UpOptions,
     instance: &'a mut Instance,
     pki: &'a pki::Pki,
-    kubeconfigs: &'a BTreeMap<&'a str, PathBuf>,
+    kubeconfigs: &'a BTreeMap<String, PathBuf>,
     logs: &'a Path,
     steps: &'a mut Steps,
 }
 
 impl Startup<'_> {
-    /// Starts a component and records it at once; returns its log.
+    /// Starts a component of the control plane (on node 1's CPUs) and records it at once;
+    /// returns its log.
     fn launch(
         &mut self,
         name: &str,
         binary: &Path,
         args: &[String],
     ) -> Result<PathBuf, TestbedError> {
-        let component = start(name, binary, args, self.logs)?;
+        let cpus = self.instance.control_plane_cpus();
+        self.launch_on(cpus.as_deref(), name, binary, args)
+    }
+
+    /// Starts a component on `cpus` and records it at once; returns its log.
+    fn launch_on(
+        &mut self,
+        cpus: Option<&str>,
+        name: &str,
+        binary: &Path,
+        args: &[String],
+    ) -> Result<PathBuf, TestbedError> {
+        let component = start(name, binary, args, self.logs, cpus)?;
         let log = component.log.clone();
         self.instance.components.push(component);
         self.instance.write()?;
@@ -385,27 +445,36 @@ impl Startup<'_> {
         self.options.artifacts.bin(name)
     }
 
-    /// containerd with the pod network's configuration, the pause and worker images imported.
-    async fn container_runtime(&mut self) -> Result<(), TestbedError> {
-        let dir = &self.instance.dir;
+    /// A node's containerd with its pod network's configuration, the pause and worker images
+    /// imported, in the node's cgroup root and on its CPUs.
+    async fn container_runtime(&mut self, node: &RealNode) -> Result<(), TestbedError> {
+        let id = &self.instance.id;
+        let dir = node.dir(&self.instance.dir);
         let cni_conf = dir.join("cni");
         let cni_file = cni_conf.join("10-faastwin.conflist");
-        std::fs::write(&cni_file, config::cni(&self.instance.id)).map_err(io(&cni_file))?;
+        std::fs::write(
+            &cni_file,
+            config::cni(&node.network(id), &node.bridge(id), &node.subnet()),
+        )
+        .map_err(io(&cni_file))?;
         let containerd_toml = dir.join("containerd.toml");
         std::fs::write(
             &containerd_toml,
-            config::containerd(dir, &self.instance.run, &cni_conf),
+            config::containerd(&dir, &node.run(&self.instance.run), &cni_conf),
         )
         .map_err(io(&containerd_toml))?;
-        create_cgroups(&self.instance.id)?;
-        let log = self.launch(
-            "containerd",
+        create_cgroups(&node.cgroup(id))?;
+        let log = self.launch_on(
+            Some(&node.cpus),
+            &node.component("containerd"),
             Path::new("/usr/bin/containerd"),
             &[arg("config", containerd_toml.display())],
         )?;
-        let socket = self.instance.containerd_socket();
-        self.wait("containerd", &log, || async { socket.exists() })
-            .await?;
+        let socket = self.instance.containerd_socket(node);
+        self.wait(&node.component("containerd"), &log, || async {
+            socket.exists()
+        })
+        .await?;
         let artifacts = &self.options.artifacts;
         for archive in [artifacts.pause_image(), artifacts.worker_image()] {
             if archive.is_file() {
@@ -415,11 +484,10 @@ impl Startup<'_> {
                         .arg(&socket)
                         .args(["--namespace", "k8s.io", "images", "import"])
                         .arg(&archive),
-                    &format!("importing {}", archive.display()),
+                    &format!("importing {} into {}", archive.display(), node.name),
                 )?;
             }
         }
-        self.steps.reached(ClusterStep::ContainerdUp);
         Ok(())
     }
 
@@ -510,37 +578,64 @@ impl Startup<'_> {
         Ok(())
     }
 
-    /// The real node's kubelet, waited for until its node is Ready.
-    async fn kubelet(&mut self, client: &kube::Client) -> Result<(), TestbedError> {
-        let dir = &self.instance.dir;
-        let ports = &self.instance.ports;
+    /// A node's kubelet, on the node's CPUs.
+    fn kubelet(&mut self, node: &RealNode) -> Result<(), TestbedError> {
+        let dir = node.dir(&self.instance.dir);
         let kubelet_yaml = dir.join("kubelet.yaml");
         std::fs::write(
             &kubelet_yaml,
             config::kubelet(
-                dir,
-                &self.instance.run,
+                &dir,
+                &node.run(&self.instance.run),
                 &self.pki.ca(),
-                &self.instance.id,
-                ports.kubelet,
-                ports.kubelet_healthz,
+                &node.cgroup(&self.instance.id),
+                node.kubelet,
+                node.kubelet_healthz,
             ),
         )
         .map_err(io(&kubelet_yaml))?;
         let args = [
             arg("config", kubelet_yaml.display()),
-            arg("kubeconfig", self.kubeconfigs["kubelet"].display()),
-            arg("hostname-override", &self.instance.node),
+            arg("kubeconfig", self.kubeconfigs[&node.identity()].display()),
+            arg("hostname-override", &node.name),
             arg("root-dir", dir.join("kubelet").display()),
             arg("cert-dir", dir.join("kubelet/pki").display()),
         ];
-        let log = self.launch("kubelet", &self.bin("kubelet"), &args)?;
-        let node = self.instance.node.clone();
-        self.wait(&format!("node {node}"), &log, || {
-            ready::node_ready(client, &node)
+        self.launch_on(
+            Some(&node.cpus),
+            &node.component("kubelet"),
+            &self.bin("kubelet"),
+            &args,
+        )?;
+        Ok(())
+    }
+
+    /// Waits until `node` is Ready, then annotates it with the CPUs it owns
+    /// (`faastwin_models::cpus::NODE_ANNOTATION`), which measure records in `run.json`.
+    async fn node_ready(
+        &mut self,
+        client: &kube::Client,
+        node: &RealNode,
+    ) -> Result<(), TestbedError> {
+        let log = self.logs.join(format!("{}.log", node.component("kubelet")));
+        self.wait(&format!("node {}", node.name), &log, || {
+            ready::node_ready(client, &node.name)
         })
         .await?;
-        self.steps.reached(ClusterStep::NodeReady);
+        let patch = serde_json::json!({
+            "metadata": {"annotations": {faastwin_models::cpus::NODE_ANNOTATION: node.cpus}}
+        });
+        Api::<Node>::all(client.clone())
+            .patch(
+                &node.name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|source| TestbedError::Kube {
+                what: format!("annotating node {} with its CPUs", node.name),
+                source: Box::new(source),
+            })?;
         Ok(())
     }
 
@@ -579,7 +674,7 @@ impl Startup<'_> {
     }
 
     /// Waits until the default service account exists and a Job is accepted (and, with
-    /// `probe`, runs to completion).
+    /// `probe`, one runs to completion on each real node).
     async fn ready_for_jobs(&mut self, client: &kube::Client) -> Result<(), TestbedError> {
         let apiserver_log = self.logs.join("kube-apiserver.log");
         let node = &self.instance.node;
@@ -594,8 +689,17 @@ impl Startup<'_> {
         .await?;
         self.steps.reached(ClusterStep::FirstJobAccepted);
         if self.options.probe {
-            let kubelet_log = self.logs.join("kubelet.log");
-            ready::probe(client, node, image, self.options.timeout, &kubelet_log).await?;
+            for node in &self.instance.nodes {
+                let kubelet_log = self.logs.join(format!("{}.log", node.component("kubelet")));
+                ready::probe(
+                    client,
+                    &node.name,
+                    image,
+                    self.options.timeout,
+                    &kubelet_log,
+                )
+                .await?;
+            }
             self.steps.reached(ClusterStep::ProbeJobDone);
         }
         Ok(())
@@ -716,7 +820,13 @@ pub async fn restart(
     // A component that exits at once (its port not yet free, say) is started again, twice at
     // most; the error shows its log.
     for attempt in 1..=STARTS {
-        let new = start(component, Path::new(program), args, &dir.join("logs"))?;
+        let new = start(
+            component,
+            Path::new(program),
+            args,
+            &dir.join("logs"),
+            old.cpus.as_deref(),
+        )?;
         let log = new.log.clone();
         instance.components[index] = new.clone();
         instance.write()?;
@@ -787,20 +897,24 @@ pub async fn down(dir: &Path) -> Result<(), TestbedError> {
     for component in instance.components.iter().rev() {
         stop(component, Duration::from_secs(10));
     }
-    kill_cgroup_processes(&instance.id);
-    unmount_under(&[&instance.dir, &instance.run]);
-    remove_cgroups(&instance.id);
-    let bridge = format!("ftw-{}", instance.id);
-    if Path::new("/sys/class/net").join(&bridge).exists() {
-        run(
-            Command::new("ip").args(["link", "delete", &bridge]),
-            "deleting the bridge",
-        )?;
+    let nodes = instance.real_nodes();
+    for node in &nodes {
+        kill_cgroup_processes(&node.cgroup(&instance.id));
     }
-    for leftover in [
-        PathBuf::from(format!("/var/lib/cni/networks/faastwin-{}", instance.id)),
-        instance.run.clone(),
-    ] {
+    unmount_under(&[&instance.dir, &instance.run]);
+    let mut leftovers = vec![instance.run.clone()];
+    for node in &nodes {
+        remove_cgroups(&node.cgroup(&instance.id));
+        let bridge = node.bridge(&instance.id);
+        if Path::new("/sys/class/net").join(&bridge).exists() {
+            run(
+                Command::new("ip").args(["link", "delete", &bridge]),
+                &format!("deleting the bridge {bridge}"),
+            )?;
+        }
+        leftovers.push(Path::new("/var/lib/cni/networks").join(node.network(&instance.id)));
+    }
+    for leftover in leftovers {
         if leftover.exists() {
             std::fs::remove_dir_all(&leftover).map_err(io(&leftover))?;
         }
@@ -853,24 +967,26 @@ async fn delete_workloads(instance: &Instance) -> Result<(), TestbedError> {
             }
         }
     }
-    let socket = instance.containerd_socket();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let tasks = Command::new("ctr")
-            .arg("--address")
-            .arg(&socket)
-            .args(["--namespace", "k8s.io", "tasks", "list", "--quiet"])
-            .output();
-        if tasks.is_ok_and(|o| o.stdout.iter().all(u8::is_ascii_whitespace)) {
-            break;
+    for node in instance.real_nodes() {
+        let socket = instance.containerd_socket(&node);
+        while Instant::now() < deadline {
+            let tasks = Command::new("ctr")
+                .arg("--address")
+                .arg(&socket)
+                .args(["--namespace", "k8s.io", "tasks", "list", "--quiet"])
+                .output();
+            if tasks.is_ok_and(|o| o.stdout.iter().all(u8::is_ascii_whitespace)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
 }
 
-/// Every cgroup directory under `/faastwin-<id>` of `hierarchy`, deepest first.
-fn cgroups_under(hierarchy: &str, id: &str) -> Vec<PathBuf> {
+/// Every cgroup directory under `/<name>` of `hierarchy`, deepest first.
+fn cgroups_under(hierarchy: &str, name: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
@@ -881,9 +997,7 @@ fn cgroups_under(hierarchy: &str, id: &str) -> Vec<PathBuf> {
         }
         out.push(dir.to_owned());
     }
-    let root = Path::new("/sys/fs/cgroup")
-        .join(hierarchy)
-        .join(format!("faastwin-{id}"));
+    let root = Path::new("/sys/fs/cgroup").join(hierarchy).join(name);
     let mut all = Vec::new();
     if root.is_dir() {
         walk(&root, &mut all);
@@ -891,10 +1005,10 @@ fn cgroups_under(hierarchy: &str, id: &str) -> Vec<PathBuf> {
     all
 }
 
-/// Kills what still runs in the instance's cgroup (containers whose shims were stopped).
-fn kill_cgroup_processes(id: &str) {
+/// Kills what still runs in a node's cgroup (containers whose shims were stopped).
+fn kill_cgroup_processes(name: &str) {
     for _ in 0..20 {
-        let pids: Vec<String> = cgroups_under("pids", id)
+        let pids: Vec<String> = cgroups_under("pids", name)
             .iter()
             .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
             .flat_map(|s| s.lines().map(str::to_owned).collect::<Vec<_>>())
@@ -912,9 +1026,9 @@ fn kill_cgroup_processes(id: &str) {
     }
 }
 
-fn remove_cgroups(id: &str) {
+fn remove_cgroups(name: &str) {
     for h in HIERARCHIES {
-        for dir in cgroups_under(h, id) {
+        for dir in cgroups_under(h, name) {
             if let Err(e) = std::fs::remove_dir(&dir) {
                 tracing::warn!("cannot remove cgroup {}: {e}", dir.display());
             }
@@ -943,7 +1057,7 @@ mod tests {
     /// Ports are chosen while every one of them is still held: no two alike.
     #[test]
     fn free_ports_are_distinct() {
-        let ports = super::free_ports::<64>().unwrap();
+        let ports = super::free_ports(64).unwrap();
         let mut sorted = ports.to_vec();
         sorted.sort_unstable();
         sorted.dedup();

@@ -41,21 +41,21 @@ state = "{run}/containerd"
     )
 }
 
-/// A bridge network private to this instance: pods get addresses on it and nothing routes them
-/// anywhere (no gateway, no masquerading); the worker only reads and writes files.
-pub(crate) fn cni(id: &str) -> String {
+/// A bridge network private to one node of this instance: pods get addresses on it and nothing
+/// routes them anywhere (no gateway, no masquerading); the worker only reads and writes files.
+pub(crate) fn cni(network: &str, bridge: &str, subnet: &str) -> String {
     format!(
         r#"{{
   "cniVersion": "0.4.0",
-  "name": "faastwin-{id}",
+  "name": "{network}",
   "plugins": [
     {{
       "type": "bridge",
-      "bridge": "ftw-{id}",
+      "bridge": "{bridge}",
       "isGateway": false,
       "ipMasq": false,
       "hairpinMode": false,
-      "ipam": {{ "type": "host-local", "ranges": [[{{ "subnet": "10.244.0.0/16" }}]] }}
+      "ipam": {{ "type": "host-local", "ranges": [[{{ "subnet": "{subnet}" }}]] }}
     }}
   ]
 }}
@@ -63,7 +63,8 @@ pub(crate) fn cni(id: &str) -> String {
     )
 }
 
-/// The kubelet: cgroupfs under the instance's own cgroup root, no swap check, the instance's
+/// The kubelet of a node (its directory `dir`, socket directory `run`): cgroupfs under the
+/// node's own cgroup root `/<cgroup>`, no swap check, the instance's
 /// containerd, loopback-only ports, no eviction (the disk may be fuller than a cluster likes),
 /// pod logs under the instance directory. Its API answers no anonymous request: callers
 /// authenticate by a certificate of the cluster's CA or a token the API server vouches for, and
@@ -73,7 +74,7 @@ pub(crate) fn kubelet(
     dir: &Path,
     run: &Path,
     ca: &Path,
-    id: &str,
+    cgroup: &str,
     port: u16,
     healthz: u16,
 ) -> String {
@@ -86,7 +87,7 @@ healthzBindAddress: 127.0.0.1
 healthzPort: {healthz}
 readOnlyPort: 0
 cgroupDriver: cgroupfs
-cgroupRoot: /faastwin-{id}
+cgroupRoot: /{cgroup}
 cgroupsPerQOS: true
 failSwapOn: false
 failCgroupV1: false

@@ -66,6 +66,12 @@ pub enum TestbedError {
         #[source]
         source: Box<kube::Error>,
     },
+    /// An option asks for what cannot be (`--nodes 3` on two CPUs).
+    #[error("{detail}")]
+    Options {
+        /// What is wrong, naming the option.
+        detail: String,
+    },
     /// The instance directory holds no testbed, or another one than asked for.
     #[error("{dir}: {detail}")]
     State {

@@ -27,6 +27,7 @@ pub mod build;
 mod cluster;
 mod config;
 mod error;
+pub mod node;
 mod pki;
 mod process;
 mod ready;

@@ -43,7 +43,8 @@ enum Command {
     },
     /// Kill one component (as a crash would) and start it again (e.g. kube-apiserver).
     Restart {
-        /// The component: kine, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet.
+        /// The component: kine, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
+        /// containerd (node i's: kubelet-i, containerd-i).
         component: String,
         /// The instance directory.
         #[arg(long, default_value = "/tmp/faastwin-testbed")]
@@ -69,6 +70,10 @@ struct UpArgs {
     /// The node's name [default: this host's name].
     #[arg(long)]
     node: Option<String>,
+    /// Real nodes, each a kubelet with its own containerd, cgroup root and an equal share of
+    /// the CPUs this command may use (node 1 also runs the control plane): NODE, NODE-2, …
+    #[arg(long, default_value_t = 1)]
+    nodes: u32,
     /// Fake nodes (kwok) to add, fake-0 … fake-<M-1>, for control-plane experiments.
     #[arg(long, default_value_t = 0)]
     fake_nodes: u32,
@@ -146,6 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let instance = runtime.block_on(faastwin_testbed::up(&UpOptions {
                 dir: args.dir,
                 node,
+                nodes: args.nodes,
                 fake_nodes: args.fake_nodes,
                 kubeconfig_copy: args.kubeconfig,
                 probe: !args.no_probe,
@@ -155,9 +161,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 timeout: Duration::from_secs(args.timeout),
             }))?;
             eprintln!(
-                "testbed: up in {:.1} s; node {}{}; stop it with: faastwin-testbed down --dir {}",
+                "testbed: up in {:.1} s; {}{}; stop it with: faastwin-testbed down --dir {}",
                 instance.startup.last().map_or(0.0, |s| s.seconds),
-                instance.node,
+                nodes_and_cpus(&instance),
                 if instance.fake_nodes.is_empty() {
                     String::new()
                 } else {
@@ -175,9 +181,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (instance, components, answers) =
                 runtime.block_on(faastwin_testbed::status(&dir))?;
             println!(
-                "instance {} (node {}), kubeconfig {}",
+                "instance {} ({}), kubeconfig {}",
                 instance.id,
-                instance.node,
+                nodes_and_cpus(&instance),
                 instance.kubeconfig.display()
             );
             for (name, pid, alive) in components {
@@ -207,6 +213,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The real nodes and their CPUs: `node h (CPUs 0)`, `nodes h (CPU 0), h-2 (CPU 1)`.
+fn nodes_and_cpus(instance: &faastwin_testbed::Instance) -> String {
+    let nodes = instance.real_nodes();
+    let each: Vec<String> = nodes
+        .iter()
+        .map(|n| match n.cpus.as_str() {
+            "" => n.name.clone(),
+            cpus => format!("{} (CPUs {cpus})", n.name),
+        })
+        .collect();
+    format!(
+        "node{} {}",
+        if nodes.len() == 1 { "" } else { "s" },
+        each.join(", ")
+    )
 }
 
 /// This host's name (what the kubelet would call its node).

@@ -17,7 +17,7 @@ use crate::error::{TestbedError, io};
 /// The identities of a cluster: who talks to the API server, with which token and groups.
 pub(crate) struct Identities {
     /// (kubeconfig name, user, token, groups).
-    pub(crate) users: Vec<(&'static str, String, String, &'static str)>,
+    pub(crate) users: Vec<(String, String, String, &'static str)>,
 }
 
 /// The files of an instance's credentials.
@@ -150,7 +150,11 @@ fn signed_certificate(
 }
 
 /// Creates the CA, serving certificate, service-account key and tokens in `dir`.
-pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), TestbedError> {
+/// `kubelets` are (kubeconfig name, node name) of each node's kubelet.
+pub(crate) fn create(
+    dir: &Path,
+    kubelets: &[(String, String)],
+) -> Result<(Pki, Identities), TestbedError> {
     private_dir(dir)?;
     let san = dir.join("san.cnf");
     std::fs::write(
@@ -227,7 +231,7 @@ pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), Testbe
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
             .map_err(io(&path))?;
     }
-    let identities = Identities::of(node)?;
+    let identities = Identities::of(kubelets)?;
     let pki = Pki {
         dir: dir.to_owned(),
     };
@@ -242,31 +246,37 @@ pub(crate) fn create(dir: &Path, node: &str) -> Result<(Pki, Identities), Testbe
 
 impl Identities {
     /// The cluster's identities, each with a new random token: the admin, the controller
-    /// manager, the scheduler and the kubelet of `node`.
-    fn of(node: &str) -> Result<Identities, TestbedError> {
-        Ok(Identities {
-            users: vec![
-                ("admin", "admin".to_owned(), token()?, "system:masters"),
-                (
-                    "controller-manager",
-                    "system:kube-controller-manager".to_owned(),
-                    token()?,
-                    "",
-                ),
-                (
-                    "scheduler",
-                    "system:kube-scheduler".to_owned(),
-                    token()?,
-                    "",
-                ),
-                (
-                    "kubelet",
-                    format!("system:node:{node}"),
-                    token()?,
-                    "system:nodes",
-                ),
-            ],
-        })
+    /// manager, the scheduler and each node's kubelet (`kubelets`: kubeconfig name, node).
+    fn of(kubelets: &[(String, String)]) -> Result<Identities, TestbedError> {
+        let mut users = vec![
+            (
+                "admin".into(),
+                "admin".to_owned(),
+                token()?,
+                "system:masters",
+            ),
+            (
+                "controller-manager".into(),
+                "system:kube-controller-manager".to_owned(),
+                token()?,
+                "",
+            ),
+            (
+                "scheduler".into(),
+                "system:kube-scheduler".to_owned(),
+                token()?,
+                "",
+            ),
+        ];
+        for (name, node) in kubelets {
+            users.push((
+                name.clone(),
+                format!("system:node:{node}"),
+                token()?,
+                "system:nodes",
+            ));
+        }
+        Ok(Identities { users })
     }
 }
 

@@ -22,15 +22,21 @@ pub struct Component {
     pub command: Vec<String>,
     /// Its log file.
     pub log: PathBuf,
+    /// The CPUs it may run on (its node's), given to it and to everything it starts as their
+    /// affinity; none: wherever `up` could.
+    #[serde(default)]
+    pub cpus: Option<String>,
 }
 
 /// Starts `program args` detached (own process group, stdin closed, output to
-/// `logs/<name>.log`) and returns it.
+/// `logs/<name>.log`), on `cpus` if given (through `taskset`, which execs it: the pid and the
+/// command line are the program's), and returns it.
 pub(crate) fn start(
     name: &str,
     program: &Path,
     args: &[String],
     logs: &Path,
+    cpus: Option<&str>,
 ) -> Result<Component, TestbedError> {
     std::fs::create_dir_all(logs).map_err(io(logs))?;
     let log = logs.join(format!("{name}.log"));
@@ -40,8 +46,24 @@ pub(crate) fn start(
         .open(&log)
         .map_err(io(&log))?;
     let err = out.try_clone().map_err(io(&log))?;
-    tracing::debug!(name, program = %program.display(), ?args, "start");
-    let child = Command::new(program)
+    let missing = || TestbedError::Missing {
+        tool: program.display().to_string(),
+        hint: "run `faastwin-testbed build` first (or apt-get install containerd)".into(),
+    };
+    // taskset would start and then fail to exec it: said here instead, before anything runs.
+    if program.is_absolute() && !program.exists() {
+        return Err(missing());
+    }
+    tracing::debug!(name, program = %program.display(), ?args, ?cpus, "start");
+    let mut command = match cpus {
+        Some(cpus) => {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", cpus]).arg(program);
+            taskset
+        }
+        None => Command::new(program),
+    };
+    let child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(out)
@@ -49,10 +71,7 @@ pub(crate) fn start(
         .process_group(0)
         .spawn()
         .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => TestbedError::Missing {
-                tool: program.display().to_string(),
-                hint: "run `faastwin-testbed build` first (or apt-get install containerd)".into(),
-            },
+            std::io::ErrorKind::NotFound => missing(),
             _ => TestbedError::Io {
                 path: program.to_owned(),
                 source: e,
@@ -65,6 +84,7 @@ pub(crate) fn start(
         pid: child.id(),
         command,
         log,
+        cpus: cpus.map(str::to_owned),
     })
 }
 
@@ -225,6 +245,51 @@ int main(void) {
             "once no thread runs, the port is free"
         );
         child.wait().unwrap();
+    }
+
+    /// A component started on CPUs runs there (and whatever it starts, by inheritance), and is
+    /// still recognised as itself: `taskset` execs it, so its pid and command line are its own.
+    #[test]
+    fn a_component_on_cpus_is_allowed_those_alone_and_is_still_itself() {
+        let logs = tempfile::tempdir().unwrap();
+        let first = faastwin_models::cpus::allowed().unwrap()[0].to_string();
+        let sleeper = start(
+            "sleeper",
+            Path::new("/bin/sh"),
+            &["-c".into(), "sleep 5 & wait".into()],
+            logs.path(),
+            Some(&first),
+        )
+        .unwrap();
+        let allowed = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("Cpus_allowed_list:")
+                        .map(|v| v.trim().to_owned())
+                })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !alive(&sleeper) {
+            assert!(Instant::now() < deadline, "never ran as itself");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(allowed(sleeper.pid).as_deref(), Some(first.as_str()));
+        assert_eq!(sleeper.cpus.as_deref(), Some(first.as_str()));
+        let child = loop {
+            let children =
+                std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", sleeper.pid))
+                    .unwrap_or_default();
+            if let Some(pid) = children.split_whitespace().next() {
+                break pid.parse::<u32>().unwrap();
+            }
+            assert!(Instant::now() < deadline, "the child never started");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(allowed(child).as_deref(), Some(first.as_str()));
+        stop(&sleeper, Duration::ZERO);
+        signal(child, "KILL");
     }
 
     #[test]

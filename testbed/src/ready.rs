@@ -219,6 +219,7 @@ mod tests {
                     .into(),
             ],
             &logs,
+            None,
         )
         .unwrap();
         let started = Instant::now();
@@ -240,9 +241,14 @@ mod tests {
         );
         // A component just started (its command maybe not yet executed) is not gone, and
         // live components do not end the wait: the timeout does.
-        let sleeper =
-            crate::process::start("sleeper", Path::new("/bin/sleep"), &["5".into()], &logs)
-                .unwrap();
+        let sleeper = crate::process::start(
+            "sleeper",
+            Path::new("/bin/sleep"),
+            &["5".into()],
+            &logs,
+            None,
+        )
+        .unwrap();
         assert!(!crate::process::gone(&sleeper));
         let err = until(
             "nothing",

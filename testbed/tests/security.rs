@@ -61,6 +61,12 @@ fn another_local_user_can_neither_read_nor_use_an_instance() {
     // A parent everyone may enter, as /tmp is: only the instance's own modes keep them out.
     std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let instance = top.path().join("tb");
+    // Two real nodes where the CPUs allow: node 2's identity, files and kubelet are checked too.
+    let nodes = if std::thread::available_parallelism().map_or(1, |n| n.get()) % 2 == 0 {
+        "2"
+    } else {
+        "1"
+    };
     let up = testbed()
         .args([
             "up",
@@ -68,6 +74,8 @@ fn another_local_user_can_neither_read_nor_use_an_instance() {
             "--no-worker-image",
             "--node",
             "security-node",
+            "--nodes",
+            nodes,
             "--dir",
         ])
         .arg(&instance)
@@ -87,7 +95,7 @@ fn another_local_user_can_neither_read_nor_use_an_instance() {
     let port = |name: &str| state["ports"][name].as_u64().unwrap();
 
     // Files that grant access, and the datastore: owner-only, unreadable to nobody.
-    let secrets = [
+    let mut secrets = vec![
         "kubeconfig",
         "admin.kubeconfig",
         "kubelet.kubeconfig",
@@ -97,6 +105,9 @@ fn another_local_user_can_neither_read_nor_use_an_instance() {
         "pki/apiserver-kubelet-client.key",
         "kine/state.db",
     ];
+    if nodes == "2" {
+        secrets.push("kubelet-2.kubeconfig");
+    }
     for file in secrets {
         let path = instance.join(file);
         assert!(path.is_file(), "{file} exists");
@@ -109,7 +120,14 @@ fn another_local_user_can_neither_read_nor_use_an_instance() {
             "nobody read {file}"
         );
     }
-    for dir in [&instance, &run] {
+    let node_dirs = [
+        instance.join("nodes/security-node-2"),
+        run.join("security-node-2"),
+    ];
+    for dir in [&instance, &run]
+        .into_iter()
+        .chain(node_dirs.iter().filter(|_| nodes == "2"))
+    {
         assert_eq!(mode(dir), 0o700, "{}", dir.display());
         let list = as_nobody("ls", &[dir.to_str().unwrap()]);
         assert!(!list.status.success(), "nobody listed {}", dir.display());
@@ -140,23 +158,32 @@ fn another_local_user_can_neither_read_nor_use_an_instance() {
 
     // The kubelet: no anonymous request, while a token the API server vouches for works (so
     // the refusal is authentication, not a broken kubelet).
-    let pods = format!("https://127.0.0.1:{}/pods", port("kubelet"));
-    assert_eq!(
-        http_status(&pods, &[], true),
-        "401",
-        "anonymous kubelet /pods"
-    );
     let kubeconfig = std::fs::read_to_string(instance.join("kubeconfig")).unwrap();
     let token = kubeconfig
         .lines()
         .find_map(|l| l.trim().strip_prefix("token: "))
         .unwrap();
     let bearer = format!("Authorization: Bearer {token}");
-    assert_eq!(
-        http_status(&pods, &["-H", &bearer], false),
-        "200",
-        "the admin's token on the kubelet"
-    );
+    let real_nodes = state["nodes"].as_array().unwrap();
+    assert_eq!(real_nodes.len().to_string(), nodes);
+    for node in real_nodes {
+        let pods = format!(
+            "https://127.0.0.1:{}/pods",
+            node["kubelet"].as_u64().unwrap()
+        );
+        assert_eq!(
+            http_status(&pods, &[], true),
+            "401",
+            "anonymous kubelet /pods on {}",
+            node["name"]
+        );
+        assert_eq!(
+            http_status(&pods, &["-H", &bearer], false),
+            "200",
+            "the admin's token on the kubelet of {}",
+            node["name"]
+        );
+    }
 
     // The API server: health for anyone, nothing else without a token.
     let api = format!("https://127.0.0.1:{}", port("apiserver"));
