@@ -52,9 +52,15 @@ pub struct LoopOptions {
     /// Replications of each prediction.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub replications: u32,
-    /// Nodes, comma-separated [default: this host; slurm and ksi: n1,n2].
+    /// Nodes, comma-separated [default: this host; slurm and ksi: n1,n2; with --logical-nodes
+    /// N: n1..nN].
     #[arg(long, value_delimiter = ',')]
     pub nodes: Vec<String>,
+    /// Calibrate on the first K of the nodes only, and hold out one more configuration on all
+    /// of them with the partitions scaled alike (`B4-<N>-nodes`): a prediction across node
+    /// counts [default: every configuration on all the nodes].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub calibration_nodes: Option<u32>,
     /// Warm-up invocations per partition and repetition [default: 1 on ksi, else 0].
     #[arg(long)]
     pub warmup: Option<u64>,
@@ -69,11 +75,28 @@ pub struct LoopOptions {
 impl LoopOptions {
     /// The nodes, or the defaults: this host, or n1,n2 on Slurm and KSI (the test cluster).
     fn nodes(&self) -> Vec<String> {
-        match (self.nodes.is_empty(), self.platform) {
-            (false, _) => self.nodes.clone(),
-            (true, PlatformKind::Slurm | PlatformKind::Ksi) => vec!["n1".into(), "n2".into()],
-            (true, _) => vec![faastwin_workers::host_name()],
+        match (
+            self.nodes.is_empty(),
+            self.platform,
+            self.setup.logical_nodes,
+        ) {
+            (false, _, _) => self.nodes.clone(),
+            (true, PlatformKind::Slurm | PlatformKind::Ksi, _) => vec!["n1".into(), "n2".into()],
+            (true, PlatformKind::Local | PlatformKind::Container, Some(n)) => {
+                (1..=n).map(|i| format!("n{i}")).collect()
+            }
+            (true, _, _) => vec![faastwin_workers::host_name()],
         }
+    }
+
+    /// The nodes `config` runs on: all of them for the held-out node count, else the
+    /// calibration's (the first `--calibration-nodes`).
+    fn nodes_of(&self, config: &LoopConfig) -> Vec<String> {
+        let mut nodes = self.nodes();
+        if let Some(k) = self.calibration_nodes.filter(|_| !config.all_nodes) {
+            nodes.truncate(k as usize);
+        }
+        nodes
     }
 
     /// Warm-up invocations: KSI's first Job per partition is a cold start.
@@ -97,6 +120,9 @@ pub struct LoopConfig {
     /// Invocations as a multiple of `--invocations` (1; a wider rung keeps its predecessor's
     /// invocations per partition).
     pub scale: u64,
+    /// Runs on all the loop's nodes, not only the calibration's (`--calibration-nodes`): the
+    /// held-out node count.
+    pub all_nodes: bool,
 }
 
 /// Configuration A: two partitions over two shard sizes, so fixed and per-byte costs separate.
@@ -107,6 +133,7 @@ pub const CALIBRATION: [LoopConfig; 2] = [
         window: 1,
         shard_factor: 1,
         scale: 1,
+        all_nodes: false,
     },
     LoopConfig {
         name: Cow::Borrowed("A-double"),
@@ -114,6 +141,7 @@ pub const CALIBRATION: [LoopConfig; 2] = [
         window: 1,
         shard_factor: 2,
         scale: 1,
+        all_nodes: false,
     },
 ];
 
@@ -125,6 +153,7 @@ pub const HELD_OUT: [LoopConfig; 3] = [
         window: 1,
         shard_factor: 1,
         scale: 1,
+        all_nodes: false,
     },
     LoopConfig {
         name: Cow::Borrowed("B2-8x-shards"),
@@ -132,6 +161,7 @@ pub const HELD_OUT: [LoopConfig; 3] = [
         window: 1,
         shard_factor: 8,
         scale: 1,
+        all_nodes: false,
     },
     LoopConfig {
         name: Cow::Borrowed("B3-window-2"),
@@ -139,6 +169,7 @@ pub const HELD_OUT: [LoopConfig; 3] = [
         window: 2,
         shard_factor: 1,
         scale: 1,
+        all_nodes: false,
     },
 ];
 
@@ -152,6 +183,7 @@ const WIDE: LoopConfig = LoopConfig {
     window: 1,
     shard_factor: 1,
     scale: 1,
+    all_nodes: false,
 };
 const MORE: LoopConfig = LoopConfig {
     name: Cow::Borrowed("B1-8-partitions"),
@@ -159,6 +191,7 @@ const MORE: LoopConfig = LoopConfig {
     window: 1,
     shard_factor: 1,
     scale: 1,
+    all_nodes: false,
 };
 
 /// The configurations a loop on `kind` calibrates from, and those it predicts.
@@ -170,6 +203,21 @@ pub fn configurations(kind: PlatformKind) -> (Vec<LoopConfig>, Vec<LoopConfig>) 
         held_out[0] = MORE;
     }
     (calibration, held_out)
+}
+
+/// The held-out node count of a loop that calibrates on `calibration` of its `all` nodes:
+/// configuration A-small's load per node on every node (`B4-<all>-nodes`: A-small's partitions
+/// times all / calibration), or none when the calibration has every node already.
+fn node_count_configuration(calibration: u32, all: u32) -> Option<LoopConfig> {
+    (calibration >= 1 && calibration < all).then(|| {
+        let small = &CALIBRATION[0];
+        LoopConfig {
+            name: Cow::Owned(format!("B4-{all}-nodes")),
+            partitions: (small.partitions * all).div_ceil(calibration),
+            all_nodes: true,
+            ..small.clone()
+        }
+    })
 }
 
 /// What a loop found.
@@ -203,6 +251,11 @@ pub async fn run_loop(
 ) -> Result<LoopOutcome, CalibrationError> {
     let io = |path: &Path| io_failure(format!("closed loop in {}", path.display()), path);
     let (mut calibration_configs, mut held_out) = configurations(options.platform);
+    check_calibration_nodes(options)?;
+    held_out.extend(node_count_configuration(
+        options.calibration_nodes.unwrap_or(u32::MAX),
+        options.nodes().len() as u32,
+    ));
     let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
     check_configurations(options, &all)?;
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
@@ -532,6 +585,25 @@ async fn measure(
     Ok(())
 }
 
+/// Refuses `--calibration-nodes` that leaves no node to hold out, before anything is measured.
+fn check_calibration_nodes(options: &LoopOptions) -> Result<(), CalibrationError> {
+    let all = options.nodes();
+    match options.calibration_nodes {
+        Some(k) if k as usize >= all.len() => Err(CalibrationError::Measure {
+            what: format!(
+                "--calibration-nodes {k}: the loop has {} node{} ({}), so no node count is left to hold out; nothing was measured",
+                all.len(),
+                if all.len() == 1 { "" } else { "s" },
+                all.join(", ")
+            ),
+            source: faastwin_measure::MeasureError::Options(
+                "give more --nodes (or --logical-nodes on local and container), or fewer calibration nodes".into(),
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses the loop before it writes or measures anything when any configuration's run would
 /// be refused (too few invocations for its partitions or its warm-up, say): a loop that stops
 /// at its third configuration has spent the first two for nothing.
@@ -584,7 +656,7 @@ fn run_options(
                     .ksi
                     .ksi_nodes
                     .unwrap_or(config.partitions)
-                    .min(options.nodes().len().max(1) as u32),
+                    .min(options.nodes_of(config).len().max(1) as u32),
             ),
             ..options.setup.ksi.clone()
         },
@@ -594,7 +666,7 @@ fn run_options(
         run_id,
         platform: options.platform,
         partitions: config.partitions,
-        nodes: options.nodes(),
+        nodes: options.nodes_of(config),
         policy: if config.window > 1 {
             SubmitPolicy::Window {
                 size: config.window,
@@ -626,6 +698,7 @@ mod tests {
             repetitions: 3,
             replications: 20,
             nodes: Vec::new(),
+            calibration_nodes: None,
             warmup: None,
             timeout: 600.0,
             max_partitions: 32,
@@ -651,6 +724,7 @@ mod tests {
             window: 1,
             shard_factor: 1,
             scale: 16,
+            all_nodes: false,
         };
         for config in calibration.iter().chain(&held_out).chain([&widest]) {
             assert_ne!(id(&one, config), id(&other, config));

@@ -63,6 +63,7 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         repetitions: 2,
         replications: 2,
         nodes: Vec::new(),
+        calibration_nodes: None,
         warmup: None,
         timeout: 60.0,
         max_partitions: 32,
@@ -192,4 +193,69 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         assert_eq!(v.platform, "local");
         assert!(v.makespan_rel_error().is_finite(), "{v:?}");
     }
+}
+
+/// Issue 25.3: with `--calibration-nodes 1` on two logical nodes, every configuration of A and
+/// B runs on node n1 alone and one more, `B4-2-nodes`, runs A-small's load per node on both;
+/// it is predicted like the others, on the two nodes it ran on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loop_calibrated_on_one_node_predicts_two() {
+    let cpus = faastwin_models::cpus::allowed().unwrap();
+    if cpus.len() % 2 != 0 {
+        eprintln!("skipped: {} CPUs cannot make two equal nodes", cpus.len());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loop");
+    let mut setup = PlatformSetup {
+        worker: worker(),
+        ..PlatformSetup::default()
+    };
+    setup.logical_nodes = Some(2);
+    let mut options = LoopOptions {
+        platform: PlatformKind::Local,
+        out: out.clone(),
+        invocations: 8,
+        small_shard_bytes: 16 << 10,
+        repetitions: 1,
+        replications: 2,
+        nodes: Vec::new(),
+        calibration_nodes: Some(2),
+        warmup: None,
+        timeout: 60.0,
+        max_partitions: 32,
+        setup,
+    };
+    let (_cancel, cancelled) = tokio::sync::watch::channel(false);
+    // Two of two nodes leave nothing to hold out: refused before anything is measured.
+    let err = run_loop(&options, &|_: &str| {}, cancelled.clone())
+        .await
+        .unwrap_err();
+    let text = faastwin_models::error_chain(&err);
+    assert!(
+        text.contains("--calibration-nodes 2") && text.contains("n1, n2"),
+        "{text}"
+    );
+    assert!(!out.join("data-1x").exists());
+
+    options.calibration_nodes = Some(1);
+    let outcome = run_loop(&options, &|_: &str| {}, cancelled).await.unwrap();
+    for name in ["A-small", "A-double", "B1-4-partitions", "B3-window-2"] {
+        let run = Run::load(&out.join(format!("run-{name}"))).unwrap();
+        assert_eq!(run.meta.options.nodes, vec!["n1"], "{name}");
+        assert!(run.records.iter().all(|r| r.node == "n1"), "{name}");
+    }
+    let wide = Run::load(&out.join("run-B4-2-nodes")).unwrap();
+    assert_eq!(wide.meta.options.nodes, vec!["n1", "n2"]);
+    assert_eq!(wide.meta.options.partitions, 4);
+    for node in ["n1", "n2"] {
+        assert_eq!(wide.records.iter().filter(|r| r.node == node).count(), 4);
+    }
+    let last = outcome.validations.last().unwrap();
+    assert!(
+        last.scenario.contains("4 partitions / 2 nodes"),
+        "{}",
+        last.scenario
+    );
+    assert!(last.makespan_rel_error().is_finite(), "{last:?}");
 }

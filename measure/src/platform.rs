@@ -21,8 +21,9 @@ pub struct PlatformInfo {
     /// CPUs of each node, where the platform says (local: this host; Slurm: sinfo).
     #[serde(default)]
     pub cpus_per_node: Option<u32>,
-    /// The CPUs each node owns, where the platform made the nodes (local and container logical
-    /// nodes: node, CPU list). Empty where a node is the whole host.
+    /// The CPUs each node owns, where the platform made the nodes or a node says (local and
+    /// container logical nodes; Kubernetes nodes annotated `faastwin.io/cpus`, as the testbed's
+    /// are: node, CPU list). Empty where a node is the whole host.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_cpus: Vec<(String, String)>,
     /// Interval of the platform's scheduling cycle [s] (Slurm's sched_interval).

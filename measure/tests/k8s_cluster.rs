@@ -530,3 +530,104 @@ fn restart_kine(t: &Testbed) {
         String::from_utf8_lossy(&restarted.stderr)
     );
 }
+
+/// A testbed instance of its own, stopped when dropped (also when the test fails).
+struct OwnInstance {
+    bin: std::path::PathBuf,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for OwnInstance {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(&self.bin)
+            .arg("down")
+            .arg("--dir")
+            .arg(&self.dir)
+            .output();
+    }
+}
+
+/// Issue 25: `faastwin-testbed up --nodes 2` gives two real nodes that own a CPU share each.
+/// Every body placed on a node was allowed that node's CPUs and no other (its pod inherits the
+/// affinity of the node's containerd and kubelet), the nodes share none, and `run.json` says
+/// which CPUs each node owned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_testbed_of_two_nodes_each_body_runs_on_its_nodes_cpus_alone() {
+    let Some(t) = testbed() else { return };
+    let _guard = lock();
+    let cpus = faastwin_models::cpus::allowed().unwrap();
+    if cpus.len() % 2 != 0 {
+        eprintln!("skipped: {} CPUs cannot make two equal nodes", cpus.len());
+        return;
+    }
+    let instance = OwnInstance {
+        bin: t.bin.clone(),
+        dir: std::path::PathBuf::from(format!("{}-two-nodes", crate::testbed::DIR)),
+    };
+    let up = std::process::Command::new(&instance.bin)
+        .args(["up", "--nodes", "2", "--no-probe", "--dir"])
+        .arg(&instance.dir)
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(instance.dir.join("testbed.json")).unwrap())
+            .unwrap();
+    let owned: std::collections::BTreeMap<String, String> = state["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["name"].as_str().unwrap().to_owned(),
+                n["cpus"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(owned.len(), 2, "{state}");
+    let shares: Vec<Vec<u32>> = owned
+        .values()
+        .map(|c| faastwin_models::cpus::parse_list(c).unwrap())
+        .collect();
+    assert!(
+        shares[0].iter().all(|c| !shares[1].contains(c)),
+        "{owned:?}"
+    );
+
+    let two = Testbed {
+        bin: t.bin.clone(),
+        dir: instance.dir.clone(),
+        kubeconfig: instance.dir.join("kubeconfig"),
+        node: t.node.clone(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut opts = options(&two, "t-two-nodes", 4, setup(&two, Pinning::NodeName));
+    opts.nodes = owned.keys().cloned().collect();
+    let outcome = measure(opts, relay_dataset(dir.path(), 8), &out).await;
+    assert_eq!(outcome.records.len(), 8);
+    for r in &outcome.records {
+        check_succeeded(r);
+        assert_eq!(
+            r.w_cpus.as_deref(),
+            Some(owned[&r.node].as_str()),
+            "the body of invocation {} on {}",
+            r.invocation_id,
+            r.node
+        );
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let recorded: Vec<(String, String)> =
+        serde_json::from_value(run["platform"]["node_cpus"].clone()).unwrap();
+    assert_eq!(
+        recorded
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+        owned
+    );
+}

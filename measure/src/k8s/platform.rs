@@ -376,6 +376,20 @@ impl Platform for K8sPlatform {
                 known.join(", ")
             )));
         }
+        // The CPUs each node of the run owns, where it says (the testbed's real nodes do).
+        let node_cpus = node_list
+            .items
+            .iter()
+            .filter_map(|n| {
+                let name = n.metadata.name.clone()?;
+                let cpus = n
+                    .metadata
+                    .annotations
+                    .as_ref()?
+                    .get(faastwin_models::cpus::NODE_ANNOTATION)?;
+                nodes.contains(&name).then(|| (name, cpus.clone()))
+            })
+            .collect();
         self.start_watchers().await?;
         Ok(PlatformInfo {
             name: self.kind,
@@ -385,6 +399,7 @@ impl Platform for K8sPlatform {
                 ("image".into(), self.template.image.clone()),
             ],
             nodes: known,
+            node_cpus,
             ..PlatformInfo::new(self.kind)
         })
     }
