@@ -60,6 +60,19 @@ impl Run {
         self.meta.options.partitions.div_ceil(nodes)
     }
 
+    /// True when every node the run used owned CPUs of its own (`run.json` names each in
+    /// `node_cpus`): logical nodes, or the testbed's real nodes.
+    pub fn nodes_own_cpus(&self) -> bool {
+        let owned = &self.meta.platform.node_cpus;
+        !owned.is_empty()
+            && self
+                .meta
+                .options
+                .nodes
+                .iter()
+                .all(|n| owned.iter().any(|(m, _)| m == n))
+    }
+
     /// Most bodies in flight on one node at once.
     pub fn bodies_per_node(&self) -> u32 {
         let window = self.meta.options.policy.window().unwrap_or(1);

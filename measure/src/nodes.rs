@@ -1,7 +1,8 @@
 //! Logical nodes of one host: `n1..nN`, each owning an equal share of the CPUs the measuring
 //! process may use, so that the local and container platforms measure N nodes of their own
 //! (issue 25). A node's share is given to every body it runs as its CPU affinity (local, through
-//! `taskset`) or its cpuset (container, `podman --cpuset-cpus`).
+//! `taskset`) or its cpuset (container, `podman --cpuset-cpus`, with podman, conmon and runc
+//! under `taskset` on the node's CPUs too).
 
 use faastwin_models::cpus;
 

@@ -156,7 +156,7 @@ impl ProcessPlatform {
                 args.push(format!("{}:/data:ro", dataset.display()));
                 args.push("-v".into());
                 args.push(format!("{}:/out", results.display()));
-                if let Some(cpus) = cpus {
+                if let Some(cpus) = &cpus {
                     args.push(format!("--cpuset-cpus={cpus}"));
                 }
                 args.push(image.clone());
@@ -164,7 +164,19 @@ impl ProcessPlatform {
                     inside(&spec.input, dataset, "/data"),
                     inside(&spec.output, results, "/out"),
                 ));
-                ("podman".into(), args)
+                match cpus {
+                    // The node's CPUs also for podman itself, and so for conmon and runc,
+                    // which it starts: a container's start is its node's work too. (The
+                    // engine's store and locks stay the host's, one for every logical node.)
+                    Some(cpus) => (
+                        "taskset".into(),
+                        ["-c".to_owned(), cpus, "podman".to_owned()]
+                            .into_iter()
+                            .chain(args)
+                            .collect(),
+                    ),
+                    None => ("podman".into(), args),
+                }
             }
         }
     }
@@ -364,5 +376,55 @@ impl Platform for ProcessPlatform {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// On a logical node a container's whole start is the node's: podman (and so conmon and
+    /// runc, which it starts) runs under `taskset` on the node's CPUs, and the container gets
+    /// them as its cpuset.
+    #[test]
+    fn a_container_on_a_logical_node_starts_on_its_cpus_and_runs_in_them() {
+        let Some(cpus) = faastwin_models::cpus::allowed().filter(|c| c.len() % 2 == 0) else {
+            return;
+        };
+        let platform = ProcessPlatform::new(Launch::Container {
+            image: "img".into(),
+            dataset: PathBuf::from("/data-dir"),
+            results: PathBuf::from("/results-dir"),
+        })
+        .with_logical_nodes(2)
+        .unwrap();
+        let spec = InvocationSpec {
+            run_id: "r".into(),
+            workload: faastwin_models::Body::Relay,
+            repetition: 0,
+            partition: 1,
+            seq: 0,
+            invocation_id: 0,
+            node: "n2".into(),
+            input: PathBuf::from("/data-dir/x.json"),
+            output: PathBuf::from("/results-dir/x.json"),
+            input_bytes: 1,
+            warmup: false,
+            attempt: 1,
+            session: 0,
+        };
+        let second = faastwin_models::cpus::format_list(&cpus[cpus.len() / 2..]);
+        let (program, args) = platform.command_line(&spec);
+        assert_eq!(program, "taskset");
+        assert_eq!(
+            args[..3],
+            ["-c".to_owned(), second.clone(), "podman".into()]
+        );
+        assert!(
+            args.contains(&format!("--cpuset-cpus={second}")),
+            "{args:?}"
+        );
     }
 }

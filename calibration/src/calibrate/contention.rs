@@ -96,9 +96,25 @@ const SHAPES: [Option<f64>; 4] = [None, Some(30.0), Some(10.0), Some(3.0)];
 /// those of one node on KSI.
 pub(super) fn in_flight(run: &Run, kind: PlatformKind) -> u32 {
     let window = run.meta.options.policy.window().unwrap_or(1);
+    if shared_per_node(kind, &[run]) {
+        run.partitions_per_node() * window
+    } else {
+        run.meta.options.partitions * window
+    }
+}
+
+/// Whether the shared work that makes `kind`'s Job latency grow with the load is each node's
+/// own (a server per node) rather than the cluster's: on KSI, a cluster per node; on
+/// Kubernetes whose nodes own their CPUs (`run.json` `node_cpus`, the testbed's real nodes),
+/// the node's CPU, which the kubelet, containerd, runc and the starting pods share (and on
+/// node 1 the control plane: from runs on one node the two cannot be told apart by wall times,
+/// and a held-out node count says the node's part dominates: `docs/loops/k8s-10`, measured
+/// latency at 2 Jobs per node on two nodes as at 2 on one, not as at 4).
+pub(super) fn shared_per_node(kind: PlatformKind, runs: &[&Run]) -> bool {
     match kind {
-        PlatformKind::Ksi => run.partitions_per_node() * window,
-        _ => run.meta.options.partitions * window,
+        PlatformKind::Ksi => true,
+        PlatformKind::K8s => !runs.is_empty() && runs.iter().all(|r| r.nodes_own_cpus()),
+        _ => false,
     }
 }
 
@@ -200,9 +216,10 @@ pub(super) fn fit_service(
     let Some(median) = quantile::of(&completion, 0.5) else {
         return Ok(false);
     };
-    let scope = match kind {
-        PlatformKind::Ksi => Scope::Node,
-        _ => Scope::Cluster,
+    let scope = if shared_per_node(kind, f.runs) {
+        Scope::Node
+    } else {
+        Scope::Cluster
     };
     let shared = SharedCompletion {
         completion: &completion,
@@ -302,7 +319,11 @@ impl SharedCompletion<'_> {
             method: format!(
                 "body end -> completion seen at the lowest load, less the control plane's mean work {service:.3} s ({} of the {})",
                 describe(discipline),
-                if self.resource.scope == Scope::Node { "node's cluster" } else { "cluster" }
+                match (self.resource.scope, kind) {
+                    (Scope::Node, PlatformKind::Ksi) => "node's cluster",
+                    (Scope::Node, _) => "node, whose CPUs it owns",
+                    _ => "cluster",
+                }
             ),
         });
         f.components.push(ComponentFit {
@@ -333,8 +354,20 @@ impl SharedCompletion<'_> {
 }
 
 /// The container engine's serial path (podman's locks, its database's writes): one FIFO server
-/// per node that every container's start passes through.
+/// per node that every container's start passes through, or one for the host when the nodes
+/// are logical nodes of one host ([`engine_scope`]).
 const ENGINE: &str = "engine";
+
+/// Where the container engine's serial path is: each node's own, unless the runs' nodes are
+/// logical nodes of one host (`run.json` `node_cpus`), which share its one podman store and its
+/// locks, whichever CPUs each node's podman runs on: then the host's.
+fn engine_scope(runs: &[&crate::runs::Run]) -> Scope {
+    if !runs.is_empty() && runs.iter().all(|r| r.nodes_own_cpus()) {
+        Scope::Cluster
+    } else {
+        Scope::Node
+    }
+}
 
 /// Containers measured at two loads (one at least twice the other): part of each start is
 /// serial. With twice the containers in flight the machine's cores stay far from busy (65-69 %
@@ -351,6 +384,7 @@ pub(super) fn engine_serial(
     all: &[&crate::runs::Run],
 ) -> Result<(), CalibrationError> {
     let (share, how) = share_and_how(f.runs);
+    let scope = engine_scope(all);
     let starts = contention_scaled(low, f.runs, InvocationRecord::pre_body_s);
     let Some(median) = quantile::of(&starts, 0.5) else {
         return Ok(());
@@ -368,7 +402,7 @@ pub(super) fn engine_serial(
             s.resources.insert(
                 ENGINE.into(),
                 ResourceSpec {
-                    scope: Scope::Node,
+                    scope,
                     discipline: Discipline::Fifo { servers: 1 },
                 },
             );
@@ -416,7 +450,12 @@ pub(super) fn engine_serial(
         intercept_s: None,
         bytes_range: None,
         method: format!(
-            "one FIFO server per node (the container engine's serial path); {serial:.4} s chosen from {} times (0 to 90 % of the median start at the lowest load) so that the simulated mean and p95 latency of every run (containers in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with none it was {none:.4}",
+            "one FIFO server {} (the container engine's serial path); {serial:.4} s chosen from {} times (0 to 90 % of the median start at the lowest load) so that the simulated mean and p95 latency of every run (containers in flight: {loads:?}) fit best: summed squared relative error {e:.4}; with none it was {none:.4}",
+            if scope == Scope::Node {
+                "per node"
+            } else {
+                "for the host (logical nodes of one host share its podman)"
+            },
             CANDIDATES
         ),
     });
