@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the tables of held-out errors for the current build: each kept loop is calibrated
 # again from its A runs and validated on its held-out runs (B1 more partitions, B2 8x shards,
-# B3 window of two), as a Markdown row per loop. The partitions of B1 are in brackets: 4 or 8,
+# B3 window of two, and where the loop has one B4 on more nodes than A's), as a Markdown row per
+# loop. The partitions of B1 are in brackets: 4 or 8,
 # or 16 where the loop climbed a rung (A's latency flat, B1-8 joined A).
 #
 # Usage: docs/loops/table.sh [LOOP...]          print a table (default: every loop here)
@@ -39,23 +40,27 @@ row() {
     $3 == "warm_makespan_s" && match($1, /run-B1-[0-9]+-partitions/) {
       b1 = substr($1, RSTART + 7, RLENGTH - 18)
     }
+    $3 == "warm_makespan_s" && match($1, /run-B4-[0-9]+-nodes/) {
+      nodes = sprintf("%+.1f %% (%s)", e[n], substr($1, RSTART + 7, RLENGTH - 13))
+    }
     $3 == "lowest_warm_makespan_s" { low[$1] = $4 }
     $3 == "highest_warm_makespan_s" { m++; if (pred[$1] >= low[$1] && pred[$1] <= $4) within++ }
     $3 == "latency_ks_distance" { k = $5 + 0; if (lo == "" || k < lo) lo = k; if (hi == "" || k > hi) hi = k }
     $1 ~ /run-B2/ && $3 == "mean_body_s" { body = sprintf("%.2f", $5 / $4) }
     END {
-      # median of the |errors| (n is 3 for every kept loop)
+      # median of the |errors| (3 of them, or 4 with a node count)
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       med = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
       split(loop, p, "-")
-      printf "| %s | %s | %+.1f %% (%s) | %+.1f %% | %+.1f %% | %.1f %% | %d of %d | %.2f–%.2f | %s |\n",
-        p[1], p[2], e[1], b1, e[2], e[3], med, within, m, lo, hi, body
+      if (nodes == "") nodes = "–"
+      printf "| %s | %s | %+.1f %% (%s) | %+.1f %% | %+.1f %% | %s | %.1f %% | %d of %d | %.2f–%.2f | %s |\n",
+        p[1], p[2], e[1], b1, e[2], e[3], nodes, med, within, m, lo, hi, body
     }' "$work/$loop.csv" | sed 's/| -/| −/g'
 }
 
 table() {
-  echo "| platform | loop | more partitions | 8× shards | window 2 | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| platform | loop | more partitions | 8× shards | window 2 | more nodes | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   local list loop
   list="$(loops "$@")" || exit 2
   for loop in $list; do row "$loop"; done
