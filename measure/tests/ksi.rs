@@ -411,3 +411,32 @@ async fn ctrl_c_while_the_allocation_waits_cancels_it_at_once() {
     );
     assert_eq!(queued(name), "", "the pending allocation is cancelled");
 }
+
+/// A loop first removes what an earlier session of its run left (issue 29.8). On KSI that
+/// cleanup comes before any launch, into a run directory not made yet and a shared directory
+/// with no control directory: it failed there (`ksi.log: No such file or directory`), ending a
+/// KSI loop into a new directory before it measured anything. It succeeds, and says nothing
+/// was launched by launching nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleanup_before_any_launch_succeeds_in_a_run_directory_not_made_yet() {
+    if !crate::components::slurm() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dataset = relay_dataset(dir.path(), 2);
+    let out = dir.path().join("run-not-yet");
+    let mut setup = PlatformSetup::default();
+    setup.ksi.ksi_run_workload = Some(run_workload());
+    setup.ksi.ksi_shared = Some(dir.path().join("shared"));
+    let platform = setup
+        .build(PlatformKind::Ksi, "t-ksi-clean", &dataset.dir, &out, 2)
+        .await
+        .unwrap();
+    platform.cleanup("t-ksi-clean").await.unwrap();
+    assert!(out.join("ksi.log").is_file());
+    let queued = std::process::Command::new("squeue")
+        .args(["-h", "-n", "faastwin-ksi-t-ksi-clean"])
+        .output()
+        .unwrap();
+    assert!(queued.stdout.is_empty(), "nothing was submitted");
+}

@@ -491,6 +491,24 @@ impl KsiLauncher {
     /// is still pending: no script runs to be told). Gives up after [`TEARDOWN_GRACE`] more
     /// with a warning naming what it left.
     pub async fn teardown(&self) -> Option<std::process::ExitStatus> {
+        if self
+            .srun
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_none()
+        {
+            // No srun (a cleanup before the first launch): no workload to tell, at most a
+            // heartbeat to stop.
+            if let Some(heartbeat) = self
+                .heartbeat
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                heartbeat.abort();
+            }
+            return None;
+        }
         let done = self.control_dir.join("done");
         if let Err(e) = tokio::fs::write(&done, b"").await {
             // The workload scripts then wait until Slurm's time limit; cancel below instead.

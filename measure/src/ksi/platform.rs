@@ -44,7 +44,13 @@ impl KsiPlatform {
         self.write_log()
     }
 
+    /// Writes `ksi.log` into the run directory, made if missing (a cleanup before the first
+    /// launch, as a loop's first session does, comes before `prepare` has made it).
     fn write_log(&self) -> Result<(), MeasureError> {
+        std::fs::create_dir_all(&self.run_dir).map_err(|source| MeasureError::Io {
+            path: self.run_dir.clone(),
+            source,
+        })?;
         let path = self.run_dir.join("ksi.log");
         let text: String = self
             .launcher
