@@ -477,6 +477,18 @@ impl KsiLauncher {
             .then_some(reason)
     }
 
+    /// Stops the driver's heartbeat, if it runs.
+    fn stop_heartbeat(&self) {
+        if let Some(heartbeat) = self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            heartbeat.abort();
+        }
+    }
+
     /// True while this run's allocation waits in Slurm's queue (never started).
     async fn allocation_pending(&self) -> bool {
         let name = self.job_name();
@@ -491,24 +503,16 @@ impl KsiLauncher {
     /// is still pending: no script runs to be told). Gives up after [`TEARDOWN_GRACE`] more
     /// with a warning naming what it left.
     pub async fn teardown(&self) -> Option<std::process::ExitStatus> {
-        if self
+        let child = self
             .srun
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .is_none()
-        {
-            // No srun (a cleanup before the first launch): no workload to tell, at most a
-            // heartbeat to stop.
-            if let Some(heartbeat) = self
-                .heartbeat
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-            {
-                heartbeat.abort();
-            }
+            .take();
+        let Some(mut child) = child else {
+            // No srun (a cleanup before the first launch): no workload to tell.
+            self.stop_heartbeat();
             return None;
-        }
+        };
         let done = self.control_dir.join("done");
         if let Err(e) = tokio::fs::write(&done, b"").await {
             // The workload scripts then wait until Slurm's time limit; cancel below instead.
@@ -517,20 +521,7 @@ impl KsiLauncher {
                 done.display()
             );
         }
-        if let Some(heartbeat) = self
-            .heartbeat
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            heartbeat.abort();
-        }
-        let child = self
-            .srun
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let mut child = child?;
+        self.stop_heartbeat();
         let patience = if self.allocation_pending().await {
             Duration::ZERO
         } else {
