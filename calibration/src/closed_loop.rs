@@ -252,10 +252,12 @@ pub async fn run_loop(
     let io = |path: &Path| io_failure(format!("closed loop in {}", path.display()), path);
     let (mut calibration_configs, mut held_out) = configurations(options.platform);
     check_calibration_nodes(options)?;
-    held_out.extend(node_count_configuration(
-        options.calibration_nodes.unwrap_or(u32::MAX),
-        options.nodes().len() as u32,
-    ));
+    let all_nodes = options.nodes().len() as u32;
+    held_out.extend(
+        options
+            .calibration_nodes
+            .and_then(|k| node_count_configuration(k, all_nodes)),
+    );
     let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
     check_configurations(options, &all)?;
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
