@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use faastwin_calibration::{
-    Run, RunValidation, ValidationFormat, calibrate, median_abs_makespan_error, platform_names,
-    run_loop, spread_note, validate, write_fits, write_validations,
+    ErrorDistribution, Run, RunValidation, ValidationFormat, calibrate, median_abs_makespan_error,
+    platform_names, run_loop, spread_note, validate, write_fits, write_validations,
 };
 use faastwin_sim::Calibration;
 
@@ -78,6 +78,11 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         &validations,
         format(args.format),
     )?;
+    if let (OutputFormat::Table, [_, _, ..]) = (&args.format, validations.as_slice()) {
+        if let Some(distribution) = ErrorDistribution::of(&validations) {
+            println!("{distribution}");
+        }
+    }
     let worst = validations
         .iter()
         .map(|v| v.makespan_rel_error().abs())
@@ -147,14 +152,20 @@ pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {
         ValidationFormat::Table,
     )?;
     let median = median_abs_makespan_error(&outcome.validations);
+    let drawn = options.held_out.map_or(String::new(), |_| {
+        format!(" (drawn at random, seed {})", options.seed)
+    });
     println!(
-        "closed loop on {}: calibrated on A, predicted {} held-out configurations; median |makespan error| {:.1} % (tolerance {:.1} %){}",
+        "closed loop on {}: calibrated on A, predicted {} held-out configurations{drawn}; median |makespan error| {:.1} % (tolerance {:.1} %){}",
         options.platform,
         outcome.validations.len(),
         100.0 * median,
         100.0 * args.tolerance,
         spread_note(&outcome.validations)
     );
+    if let Some(distribution) = ErrorDistribution::of(&outcome.validations) {
+        println!("{distribution}");
+    }
     Ok(if median <= args.tolerance {
         ExitCode::SUCCESS
     } else {

@@ -12,16 +12,22 @@
 //! alone. On Kubernetes, where A's latency stayed flat (the control plane's shared work
 //! unseen), the loop climbs: B1 joins A and twice its partitions are measured and held out
 //! ([`next_rung`]), until latency grows or `--max-partitions` stops it.
+//!
+//! With `--held-out K --seed S` the held-out configurations are K drawn at random from a
+//! declared space (`closed_loop/random.rs`) instead: a model developed against fixed held-out
+//! configurations has no held-out set left.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use faastwin_measure::{NoProgress, PlatformKind, PlatformSetup, RunOptions, SubmitPolicy};
+use faastwin_measure::{Body, NoProgress, PlatformKind, PlatformSetup, RunOptions, SubmitPolicy};
 use faastwin_workers::dataset::{self, DatasetSpec};
 
 use crate::{CalibrationError, Run, RunValidation, calibrate, validate};
+
+mod random;
 
 /// What a loop measures and how it predicts (the options of `faastwin loop`).
 #[derive(Debug, Clone, clap::Args)]
@@ -61,6 +67,14 @@ pub struct LoopOptions {
     /// counts [default: every configuration on all the nodes].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub calibration_nodes: Option<u32>,
+    /// Hold out this many configurations drawn at random (partitions, nodes, shard sizes,
+    /// windows, open-loop rates, both bodies; see docs/fidelity.md) instead of B1-B3 (and B4).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub held_out: Option<u32>,
+    /// Seed of the --held-out draws: the same seed, the same configurations. Develop against
+    /// one seed and report another.
+    #[arg(long, default_value_t = 1, requires = "held_out")]
+    pub seed: u64,
     /// Warm-up invocations per partition and repetition [default: 1 on ksi, else 0].
     #[arg(long)]
     pub warmup: Option<u64>,
@@ -89,12 +103,12 @@ impl LoopOptions {
         }
     }
 
-    /// The nodes `config` runs on: all of them for the held-out node count, else the
-    /// calibration's (the first `--calibration-nodes`).
+    /// The nodes `config` runs on: its own count of them (a held-out node count), else the
+    /// calibration's (the first `--calibration-nodes`, or all).
     fn nodes_of(&self, config: &LoopConfig) -> Vec<String> {
         let mut nodes = self.nodes();
-        if let Some(k) = self.calibration_nodes.filter(|_| !config.all_nodes) {
-            nodes.truncate(k as usize);
+        if let Some(n) = config.nodes.or(self.calibration_nodes) {
+            nodes.truncate(n as usize);
         }
         nodes
     }
@@ -109,39 +123,60 @@ impl LoopOptions {
 /// One configuration of the loop.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoopConfig {
-    /// Its name (`A-small`, `B1-4-partitions`, ...).
+    /// Its name (`A-small`, `B1-4-partitions`, `H3-etl-p12-n2-w3-512k`, ...).
     pub name: Cow<'static, str>,
+    /// The function body.
+    pub body: Body,
     /// Partitions.
     pub partitions: u32,
-    /// In-flight invocations per partition.
-    pub window: u32,
-    /// Shard size as a multiple of the small one.
-    pub shard_factor: u64,
+    /// How each partition submits.
+    pub policy: LoopPolicy,
+    /// Shard size as a multiple of the small one (ETL).
+    pub shard_factor: f64,
     /// Invocations as a multiple of `--invocations` (1; a wider rung keeps its predecessor's
     /// invocations per partition).
     pub scale: u64,
-    /// Runs on all the loop's nodes, not only the calibration's (`--calibration-nodes`): the
-    /// held-out node count.
-    pub all_nodes: bool,
+    /// Runs on the first this many of the loop's nodes; `None`: on the calibration's nodes
+    /// (`--calibration-nodes`, or all of them).
+    pub nodes: Option<u32>,
 }
+
+/// How a configuration's partitions submit.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoopPolicy {
+    /// Closed loop: up to `window` invocations in flight per partition.
+    Closed {
+        /// In-flight invocations per partition.
+        window: u32,
+    },
+    /// Open loop: Poisson arrivals per partition at `load` times the rate one partition alone
+    /// completes sequentially, as the loop's calibration predicts it (`rate_per_s`, set once
+    /// the calibration is made).
+    Open {
+        /// Share of one partition's sequential throughput.
+        load: f64,
+        /// Arrivals per second and partition.
+        rate_per_s: Option<f64>,
+    },
+}
+
+const SMALL: LoopConfig = LoopConfig {
+    name: Cow::Borrowed("A-small"),
+    body: Body::Etl,
+    partitions: 2,
+    policy: LoopPolicy::Closed { window: 1 },
+    shard_factor: 1.0,
+    scale: 1,
+    nodes: None,
+};
 
 /// Configuration A: two partitions over two shard sizes, so fixed and per-byte costs separate.
 pub const CALIBRATION: [LoopConfig; 2] = [
-    LoopConfig {
-        name: Cow::Borrowed("A-small"),
-        partitions: 2,
-        window: 1,
-        shard_factor: 1,
-        scale: 1,
-        all_nodes: false,
-    },
+    SMALL,
     LoopConfig {
         name: Cow::Borrowed("A-double"),
-        partitions: 2,
-        window: 1,
-        shard_factor: 2,
-        scale: 1,
-        all_nodes: false,
+        shard_factor: 2.0,
+        ..SMALL
     },
 ];
 
@@ -150,26 +185,17 @@ pub const HELD_OUT: [LoopConfig; 3] = [
     LoopConfig {
         name: Cow::Borrowed("B1-4-partitions"),
         partitions: 4,
-        window: 1,
-        shard_factor: 1,
-        scale: 1,
-        all_nodes: false,
+        ..SMALL
     },
     LoopConfig {
         name: Cow::Borrowed("B2-8x-shards"),
-        partitions: 2,
-        window: 1,
-        shard_factor: 8,
-        scale: 1,
-        all_nodes: false,
+        shard_factor: 8.0,
+        ..SMALL
     },
     LoopConfig {
         name: Cow::Borrowed("B3-window-2"),
-        partitions: 2,
-        window: 2,
-        shard_factor: 1,
-        scale: 1,
-        all_nodes: false,
+        policy: LoopPolicy::Closed { window: 2 },
+        ..SMALL
     },
 ];
 
@@ -180,18 +206,19 @@ pub const HELD_OUT: [LoopConfig; 3] = [
 const WIDE: LoopConfig = LoopConfig {
     name: Cow::Borrowed("A-4-partitions"),
     partitions: 4,
-    window: 1,
-    shard_factor: 1,
-    scale: 1,
-    all_nodes: false,
+    ..SMALL
 };
 const MORE: LoopConfig = LoopConfig {
     name: Cow::Borrowed("B1-8-partitions"),
     partitions: 8,
-    window: 1,
-    shard_factor: 1,
-    scale: 1,
-    all_nodes: false,
+    ..SMALL
+};
+
+/// The relay body's part of configuration A, when a drawn held-out configuration runs relay.
+const RELAY: LoopConfig = LoopConfig {
+    name: Cow::Borrowed("A-relay"),
+    body: Body::Relay,
+    ..SMALL
 };
 
 /// The configurations a loop on `kind` calibrates from, and those it predicts.
@@ -209,14 +236,11 @@ pub fn configurations(kind: PlatformKind) -> (Vec<LoopConfig>, Vec<LoopConfig>) 
 /// configuration A-small's load per node on every node (`B4-<all>-nodes`: A-small's partitions
 /// times all / calibration), or none when the calibration has every node already.
 fn node_count_configuration(calibration: u32, all: u32) -> Option<LoopConfig> {
-    (calibration >= 1 && calibration < all).then(|| {
-        let small = &CALIBRATION[0];
-        LoopConfig {
-            name: Cow::Owned(format!("B4-{all}-nodes")),
-            partitions: (small.partitions * all).div_ceil(calibration),
-            all_nodes: true,
-            ..small.clone()
-        }
+    (calibration >= 1 && calibration < all).then(|| LoopConfig {
+        name: Cow::Owned(format!("B4-{all}-nodes")),
+        partitions: (SMALL.partitions * all).div_ceil(calibration),
+        nodes: Some(all),
+        ..SMALL
     })
 }
 
@@ -244,40 +268,131 @@ impl<F: Fn(&str)> LoopProgress for F {
 /// Runs the whole loop. When `cancel` turns true (Ctrl-C, SIGTERM) the run being measured stops
 /// as `faastwin measure` stops (in-flight invocations recorded as cancelled, the platform
 /// cleaned up) and the loop ends with [`CalibrationError::Interrupted`].
+///
+/// With `--held-out K` the held-out configurations are drawn at random (`closed_loop/random.rs`): A is
+/// measured and calibrated first, since an open-loop draw's rate is a share of what the
+/// calibration predicts, then the draws are measured in rounds of their own.
 pub async fn run_loop(
     options: &LoopOptions,
     progress: &dyn LoopProgress,
     cancel: tokio::sync::watch::Receiver<bool>,
 ) -> Result<LoopOutcome, CalibrationError> {
     let io = |path: &Path| io_failure(format!("closed loop in {}", path.display()), path);
-    let (mut calibration_configs, mut held_out) = configurations(options.platform);
     check_calibration_nodes(options)?;
-    let all_nodes = options.nodes().len() as u32;
-    held_out.extend(
-        options
-            .calibration_nodes
-            .and_then(|k| node_count_configuration(k, all_nodes)),
-    );
+    let (mut calibration_configs, mut held_out) = plan(options);
     let all: Vec<&LoopConfig> = calibration_configs.iter().chain(&held_out).collect();
     check_configurations(options, &all)?;
     std::fs::create_dir_all(&options.out).map_err(io(&options.out))?;
-    for config in [&CALIBRATION[0], &CALIBRATION[1], &HELD_OUT[1]] {
-        write_dataset(options, config, progress, &cancel)?;
-    }
+    write_datasets(options, &all, progress, &cancel)?;
     clear_earlier_rungs(options, &all)?;
-    measure_in_rounds(options, &all, progress, &cancel).await?;
-    let calibration = loop {
+    let calibration = if options.held_out.is_some() {
+        let a: Vec<&LoopConfig> = calibration_configs.iter().collect();
+        measure_in_rounds(options, &a, progress, &cancel).await?;
         progress.step("calibrating from configuration A");
-        let a_runs = calibration_configs
-            .iter()
-            .map(|config| Run::load(&run_dir(options, config)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let (calibration, fits) = calibrate(&a_runs, &BTreeMap::new())?;
-        let Some((joins, wider)) = next_rung(&fits, &held_out, options.max_partitions) else {
-            for warning in fits.iter().flat_map(|f| &f.warnings) {
-                progress.step(&format!("warning: {warning}"));
+        let (calibration, fits) = calibrate_from(options, &calibration_configs)?;
+        warn(&fits, progress);
+        set_rates(options, &calibration, &mut held_out, progress)?;
+        let drawn: Vec<&LoopConfig> = held_out.iter().collect();
+        measure_in_rounds(options, &drawn, progress, &cancel).await?;
+        calibration
+    } else {
+        measure_in_rounds(options, &all, progress, &cancel).await?;
+        climb(
+            options,
+            &mut calibration_configs,
+            &mut held_out,
+            progress,
+            &cancel,
+        )
+        .await?
+    };
+    let calibration_path = options.out.join("calibration.toml");
+    std::fs::write(&calibration_path, calibration.to_toml()?).map_err(io(&calibration_path))?;
+    let mut validations = Vec::new();
+    for config in &held_out {
+        progress.step(&format!(
+            "predicting held-out configuration {}",
+            config.name
+        ));
+        validations.push(predict(options, &calibration, config)?);
+    }
+    Ok(LoopOutcome {
+        calibration: calibration_path,
+        validations,
+    })
+}
+
+/// The configurations a loop calibrates from and those it holds out: the fixed ones (and the
+/// node count with `--calibration-nodes`), or `--held-out` drawn at random (A then gains
+/// `A-relay` when a draw runs the relay body).
+fn plan(options: &LoopOptions) -> (Vec<LoopConfig>, Vec<LoopConfig>) {
+    let (mut calibration, mut held_out) = configurations(options.platform);
+    let all_nodes = options.nodes().len() as u32;
+    match options.held_out {
+        Some(count) => {
+            let space = random::Space::of(
+                &calibration,
+                all_nodes,
+                options.max_partitions,
+                options.invocations,
+            );
+            held_out = random::draw(count, options.seed, &space, options.small_shard_bytes);
+            if held_out.iter().any(|c| c.body == Body::Relay) {
+                calibration.push(RELAY);
             }
-            break calibration;
+        }
+        None => held_out.extend(
+            options
+                .calibration_nodes
+                .and_then(|k| node_count_configuration(k, all_nodes)),
+        ),
+    }
+    (calibration, held_out)
+}
+
+/// `x` to `digits` significant digits.
+fn round_significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
+}
+
+/// Calibrates from the runs of `configs`.
+fn calibrate_from(
+    options: &LoopOptions,
+    configs: &[LoopConfig],
+) -> Result<(faastwin_sim::Calibration, Vec<crate::PlatformFit>), CalibrationError> {
+    let runs = configs
+        .iter()
+        .map(|config| Run::load(&run_dir(options, config)))
+        .collect::<Result<Vec<_>, _>>()?;
+    calibrate(&runs, &BTreeMap::new())
+}
+
+fn warn(fits: &[crate::PlatformFit], progress: &dyn LoopProgress) {
+    for warning in fits.iter().flat_map(|f| &f.warnings) {
+        progress.step(&format!("warning: {warning}"));
+    }
+}
+
+/// Calibrates from A, climbing rungs of load while A's latency stayed flat on Kubernetes
+/// ([`next_rung`]): the held-out configuration with the most partitions joins A and one with
+/// twice its partitions is measured and held out instead.
+async fn climb(
+    options: &LoopOptions,
+    calibration_configs: &mut Vec<LoopConfig>,
+    held_out: &mut [LoopConfig],
+    progress: &dyn LoopProgress,
+    cancel: &tokio::sync::watch::Receiver<bool>,
+) -> Result<faastwin_sim::Calibration, CalibrationError> {
+    loop {
+        progress.step("calibrating from configuration A");
+        let (calibration, fits) = calibrate_from(options, calibration_configs)?;
+        let Some((joins, wider)) = next_rung(&fits, held_out, options.max_partitions) else {
+            warn(&fits, progress);
+            return Ok(calibration);
         };
         // What the flat curve predicted for the configuration that now joins A: how far an
         // extrapolation from below the knee went wrong, worth seeing before it is refitted.
@@ -296,23 +411,51 @@ pub async fn run_loop(
         replace_dir(&from, &to)?;
         calibration_configs.push(joins);
         held_out[0] = wider;
-        write_dataset(options, &held_out[0], progress, &cancel)?;
-        measure_in_rounds(options, &[&held_out[0]], progress, &cancel).await?;
-    };
-    let calibration_path = options.out.join("calibration.toml");
-    std::fs::write(&calibration_path, calibration.to_toml()?).map_err(io(&calibration_path))?;
-    let mut validations = Vec::new();
-    for config in &held_out {
-        progress.step(&format!(
-            "predicting held-out configuration {}",
-            config.name
-        ));
-        validations.push(predict(options, &calibration, config)?);
+        write_datasets(options, &[&held_out[0]], progress, cancel)?;
+        measure_in_rounds(options, &[&held_out[0]], progress, cancel).await?;
     }
-    Ok(LoopOutcome {
-        calibration: calibration_path,
-        validations,
-    })
+}
+
+/// Sets each open-loop configuration's arrival rate: its load times the rate one of its
+/// partitions alone completes invocations sequentially, as `calibration` predicts it on its
+/// inputs.
+fn set_rates(
+    options: &LoopOptions,
+    calibration: &faastwin_sim::Calibration,
+    configs: &mut [LoopConfig],
+    progress: &dyn LoopProgress,
+) -> Result<(), CalibrationError> {
+    for config in configs {
+        let LoopPolicy::Open { load, .. } = config.policy else {
+            continue;
+        };
+        let data = dataset_dir(options, config);
+        let inputs = dataset::read(&data).map_err(|e| CalibrationError::Measure {
+            what: format!("reading {}", data.display()),
+            source: e.into(),
+        })?;
+        let bytes: Vec<f64> = inputs.entries.iter().map(|e| e.bytes as f64).collect();
+        let mean_bytes = bytes.iter().sum::<f64>() / bytes.len().max(1) as f64;
+        let sequential = random::sequential_throughput(
+            calibration,
+            options.platform.name(),
+            config.body,
+            mean_bytes,
+            options.replications,
+        )?;
+        // Four significant digits: a rate to read, not a float's noise.
+        let rate = round_significant(load * sequential, 4);
+        config.policy = LoopPolicy::Open {
+            load,
+            rate_per_s: Some(rate),
+        };
+        progress.step(&format!(
+            "{}: open loop at {:.0} % of one partition's predicted sequential throughput ({sequential:.3}/s): {rate} arrivals/s per partition",
+            config.name,
+            100.0 * load,
+        ));
+    }
+    Ok(())
 }
 
 /// The validation of `config`'s run against what `calibration` predicts for it.
@@ -389,8 +532,9 @@ pub fn next_rung(
 }
 
 /// Removes the runs an earlier loop into the same directory measured on rungs this one has not
-/// climbed yet (`run-A-8-partitions`, `run-B1-16-partitions`, ...), so that neither they nor a
-/// `run-A-*` glob over the directory mix them into this loop's.
+/// climbed yet (`run-A-8-partitions`, `run-B1-16-partitions`, ...) or drew with another seed
+/// (`run-H3-...`, `run-A-relay`), so that neither they nor a `run-A-*` glob over the directory
+/// mix them into this loop's.
 fn clear_earlier_rungs(
     options: &LoopOptions,
     configs: &[&LoopConfig],
@@ -405,7 +549,9 @@ fn clear_earlier_rungs(
                 .and_then(|rest| rest.strip_suffix("-partitions"))
                 .is_some_and(|n| n.parse::<u32>().is_ok())
         });
-        if rung && !configs.iter().any(|c| run_dir(options, c) == entry.path()) {
+        let drawn =
+            name == "run-A-relay" || name.strip_prefix("run-").is_some_and(random::is_drawn);
+        if (rung || drawn) && !configs.iter().any(|c| run_dir(options, c) == entry.path()) {
             let path = entry.path();
             std::fs::remove_dir_all(&path).map_err(io_failure(
                 format!("removing {} (an earlier loop's rung)", path.display()),
@@ -460,35 +606,61 @@ async fn measure_in_rounds(
     Ok(())
 }
 
-/// `OUT/data-<factor>x`, or `OUT/data-<factor>x-<count>` for a rung's more invocations.
+/// `OUT/data-<factor>x` (ETL) or `OUT/data-relay`, with `-<count>` for more invocations than
+/// `--invocations` (a rung's, a wide draw's).
 fn dataset_dir(options: &LoopOptions, config: &LoopConfig) -> PathBuf {
-    let factor = config.shard_factor;
+    let stem = match config.body {
+        Body::Relay => "data-relay".to_owned(),
+        Body::Etl => format!("data-{}x", config.shard_factor),
+    };
     options.out.join(match config.scale {
-        1 => format!("data-{factor}x"),
-        scale => format!("data-{factor}x-{}", options.invocations * scale),
+        1 => stem,
+        scale => format!("{stem}-{}", options.invocations * scale),
     })
 }
 
-/// Writes the dataset `config` reads (ETL shards, seed 1).
-fn write_dataset(
+/// Writes the datasets `configs` read (seed 1), each once.
+fn write_datasets(
     options: &LoopOptions,
-    config: &LoopConfig,
+    configs: &[&LoopConfig],
     progress: &dyn LoopProgress,
     cancel: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), CalibrationError> {
-    let dir = dataset_dir(options, config);
-    unless_cancelled(cancel, || format!("writing dataset {}", dir.display()))?;
-    progress.step(&format!("writing dataset {}", dir.display()));
-    let spec = DatasetSpec::Etl {
-        count: options.invocations * config.scale,
-        seed: 1,
-        shard_bytes: options.small_shard_bytes * config.shard_factor,
-    };
-    dataset::generate(&spec, &dir, &|_| {}).map_err(|e| CalibrationError::Measure {
-        what: format!("generating {}", dir.display()),
-        source: e.into(),
-    })?;
+    let mut written = std::collections::BTreeSet::new();
+    for config in configs {
+        let dir = dataset_dir(options, config);
+        if !written.insert(dir.clone()) {
+            continue;
+        }
+        unless_cancelled(cancel, || format!("writing dataset {}", dir.display()))?;
+        progress.step(&format!("writing dataset {}", dir.display()));
+        let count = options.invocations * config.scale;
+        let spec = match config.body {
+            Body::Relay => DatasetSpec::Relay {
+                count,
+                seed: 1,
+                payload_bytes: RELAY_PAYLOAD_BYTES,
+            },
+            Body::Etl => DatasetSpec::Etl {
+                count,
+                seed: 1,
+                shard_bytes: shard_bytes(options, config),
+            },
+        };
+        dataset::generate(&spec, &dir, &|_| {}).map_err(|e| CalibrationError::Measure {
+            what: format!("generating {}", dir.display()),
+            source: e.into(),
+        })?;
+    }
     Ok(())
+}
+
+/// The relay body's payload: `faastwin dataset relay`'s default.
+const RELAY_PAYLOAD_BYTES: u64 = 2048;
+
+/// The shard size of an ETL configuration [bytes].
+fn shard_bytes(options: &LoopOptions, config: &LoopConfig) -> u64 {
+    (options.small_shard_bytes as f64 * config.shard_factor).round() as u64
 }
 
 /// Rounds a loop measures in: one repetition of every configuration per round, so that the
@@ -645,11 +817,14 @@ fn run_options(
     config: &LoopConfig,
     repetitions: u32,
 ) -> (PlatformSetup, RunOptions) {
-    let run_id = format!(
-        "loop-{}-{}",
-        config.name.to_lowercase(),
-        loop_tag(&options.out)
-    );
+    // A drawn configuration's name says what it is and is too long for a label: it is known
+    // by its number (`h3`) in the run id.
+    let name = config.name.to_lowercase();
+    let known_as = match name.split_once('-') {
+        Some((number, _)) if random::is_drawn(&config.name) => number,
+        _ => &name,
+    };
+    let run_id = format!("loop-{known_as}-{}", loop_tag(&options.out));
     let setup = PlatformSetup {
         ksi: faastwin_measure::KsiSetup {
             ksi_nodes: Some(
@@ -669,12 +844,13 @@ fn run_options(
         platform: options.platform,
         partitions: config.partitions,
         nodes: options.nodes_of(config),
-        policy: if config.window > 1 {
-            SubmitPolicy::Window {
-                size: config.window,
-            }
-        } else {
-            SubmitPolicy::Sequential
+        policy: match config.policy {
+            LoopPolicy::Closed { window: 1 } => SubmitPolicy::Sequential,
+            LoopPolicy::Closed { window } => SubmitPolicy::Window { size: window },
+            // Before the calibration sets it, a stand-in for the checks (any rate is valid).
+            LoopPolicy::Open { rate_per_s, .. } => SubmitPolicy::Poisson {
+                rate_per_s: rate_per_s.unwrap_or(1.0),
+            },
         },
         repetitions,
         between: None,
@@ -701,6 +877,8 @@ mod tests {
             replications: 20,
             nodes: Vec::new(),
             calibration_nodes: None,
+            held_out: None,
+            seed: 1,
             warmup: None,
             timeout: 600.0,
             max_partitions: 32,
@@ -723,16 +901,36 @@ mod tests {
         let widest = LoopConfig {
             name: Cow::Borrowed("B1-128-partitions"),
             partitions: 128,
-            window: 1,
-            shard_factor: 1,
             scale: 16,
-            all_nodes: false,
+            ..MORE
         };
-        for config in calibration.iter().chain(&held_out).chain([&widest]) {
+        let space = random::Space {
+            max_partitions: 1000,
+            nodes: 100,
+            invocations: 40,
+        };
+        let drawn = random::draw(100, 1, &space, 1 << 30);
+        let mut ids = std::collections::BTreeSet::new();
+        for config in calibration
+            .iter()
+            .chain(&held_out)
+            .chain([&widest, &RELAY])
+            .chain(&drawn)
+        {
             assert_ne!(id(&one, config), id(&other, config));
             assert_eq!(id(&one, config), id(&one.clone(), config));
             faastwin_measure::k8s::validate_run_id(&id(&one, config)).unwrap();
+            assert!(ids.insert(id(&one, config)), "one id per configuration");
         }
+        assert_eq!(id(&one, &drawn[99])[..10], *"loop-h100-");
+    }
+
+    #[test]
+    fn rates_keep_four_significant_digits() {
+        assert_eq!(round_significant(126.8354, 4), 126.8);
+        assert_eq!(round_significant(0.0123456, 4), 0.01235);
+        assert_eq!(round_significant(98765.4, 4), 98770.0);
+        assert_eq!(round_significant(0.0, 4), 0.0);
     }
 
     #[test]
@@ -764,8 +962,14 @@ mod tests {
             "run-B2-8x-shards",
             "run-A-x-partitions",
             "data-1x-80",
+            "run-Hx",
         ];
-        let gone = ["run-A-8-partitions", "run-B1-16-partitions"];
+        let gone = [
+            "run-A-8-partitions",
+            "run-B1-16-partitions",
+            "run-H1-etl-p3-n1-w2-1024k",
+            "run-A-relay",
+        ];
         for name in kept.iter().chain(&gone) {
             std::fs::create_dir(dir.path().join(name)).unwrap();
         }

@@ -31,12 +31,13 @@ mod validate;
 
 pub use calibrate::{ComponentFit, PlatformFit, calibrate, platform_names, write_fits};
 pub use closed_loop::{
-    CALIBRATION, HELD_OUT, LoopConfig, LoopOptions, LoopOutcome, LoopProgress, configurations,
-    next_rung, run_loop,
+    CALIBRATION, HELD_OUT, LoopConfig, LoopOptions, LoopOutcome, LoopPolicy, LoopProgress,
+    configurations, next_rung, run_loop,
 };
 pub use error::CalibrationError;
 pub use runs::Run;
 pub use validate::{
-    MetricComparison, RunValidation, ValidationFormat, by_platform, median_abs_makespan_error,
-    spread_note, validate, within_spread, workload_of, write_validations,
+    ErrorDistribution, MetricComparison, RunValidation, ValidationFormat, by_platform,
+    median_abs_makespan_error, spread_note, validate, within_spread, workload_of,
+    write_validations,
 };

@@ -264,6 +264,61 @@ fn with_the_runs_cores<'a>(
     std::borrow::Cow::Owned(resized)
 }
 
+/// How a set of predictions erred, as the fidelity goals judge it: the distribution of the
+/// absolute relative errors over the validations (held-out configurations drawn at random, say).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorDistribution {
+    /// Validations summarised.
+    pub count: usize,
+    /// Median, 90th percentile and largest |warm makespan error|.
+    pub makespan: [f64; 3],
+    /// Median |p50 Job latency error|.
+    pub p50_median: f64,
+    /// Median |p95 Job latency error|.
+    pub p95_median: f64,
+    /// Median and largest KS distance of the Job latency distributions.
+    pub ks: [f64; 2],
+}
+
+impl ErrorDistribution {
+    /// The distribution over `validations`; `None` for none.
+    pub fn of(validations: &[RunValidation]) -> Option<Self> {
+        let abs_errors = |metric: Metric| -> Vec<f64> {
+            validations
+                .iter()
+                .filter_map(|v| v.metrics.iter().find(|m| m.metric == metric))
+                .map(|m| m.rel_error.abs())
+                .collect()
+        };
+        let makespan = abs_errors(Metric::WarmMakespanS);
+        let ks: Vec<f64> = validations.iter().map(|v| v.latency_ks_distance).collect();
+        let at = |v: &[f64], p: f64| quantile::of(v, p).unwrap_or(f64::NAN);
+        (!validations.is_empty()).then(|| ErrorDistribution {
+            count: validations.len(),
+            makespan: [at(&makespan, 0.5), at(&makespan, 0.9), at(&makespan, 1.0)],
+            p50_median: at(&abs_errors(Metric::P50LatencyS), 0.5),
+            p95_median: at(&abs_errors(Metric::P95LatencyS), 0.5),
+            ks: [at(&ks, 0.5), at(&ks, 1.0)],
+        })
+    }
+}
+
+impl std::fmt::Display for ErrorDistribution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [median, p90, worst] = self.makespan.map(|e| 100.0 * e);
+        write!(
+            f,
+            "over {} held-out configuration{}: |warm makespan error| median {median:.1} %, 90th percentile {p90:.1} %, worst {worst:.1} %; |p50 latency error| median {:.1} %, |p95| median {:.1} %; latency KS median {:.2}, worst {:.2}",
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            100.0 * self.p50_median,
+            100.0 * self.p95_median,
+            self.ks[0],
+            self.ks[1]
+        )
+    }
+}
+
 /// Median absolute relative makespan error over validations.
 pub fn median_abs_makespan_error(validations: &[RunValidation]) -> f64 {
     let errors: Vec<f64> = validations

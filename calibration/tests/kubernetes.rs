@@ -171,10 +171,15 @@ fn a_loop_whose_latency_stayed_flat_measures_twice_the_partitions_next() {
             (
                 config.name.as_ref(),
                 config.partitions,
-                config.window,
+                &config.policy,
                 config.shard_factor
             ),
-            (name, partitions, 1, 1)
+            (
+                name,
+                partitions,
+                &faastwin_calibration::LoopPolicy::Closed { window: 1 },
+                1.0
+            )
         );
     }
     assert_eq!(

@@ -64,6 +64,8 @@ async fn a_local_loop_measures_a_calibrates_and_predicts_each_held_out_configura
         replications: 2,
         nodes: Vec::new(),
         calibration_nodes: None,
+        held_out: None,
+        seed: 1,
         warmup: None,
         timeout: 60.0,
         max_partitions: 32,
@@ -221,6 +223,8 @@ async fn a_loop_calibrated_on_one_node_predicts_two() {
         replications: 2,
         nodes: Vec::new(),
         calibration_nodes: Some(2),
+        held_out: None,
+        seed: 1,
         warmup: None,
         timeout: 60.0,
         max_partitions: 32,
@@ -258,4 +262,117 @@ async fn a_loop_calibrated_on_one_node_predicts_two() {
         last.scenario
     );
     assert!(last.makespan_rel_error().is_finite(), "{last:?}");
+}
+
+/// Issue 30.3: `--held-out 3 --seed 102` draws three configurations (seed 102's hold a relay
+/// one, so A gains `A-relay`, and an open-loop one, whose rate the calibration sets), measures
+/// A, calibrates, then measures and predicts each draw as it was drawn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_loop_holds_out_configurations_drawn_at_random_and_measures_each_as_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loop");
+    let options = LoopOptions {
+        platform: PlatformKind::Local,
+        out: out.clone(),
+        invocations: 8,
+        small_shard_bytes: 16 << 10,
+        repetitions: 1,
+        replications: 2,
+        nodes: Vec::new(),
+        calibration_nodes: None,
+        held_out: Some(3),
+        seed: 102,
+        warmup: None,
+        timeout: 60.0,
+        max_partitions: 32,
+        setup: PlatformSetup {
+            worker: worker(),
+            ..PlatformSetup::default()
+        },
+    };
+    let steps = Mutex::new(Vec::new());
+    let progress = |what: &str| steps.lock().unwrap().push(what.to_owned());
+    let (_cancel, cancelled) = tokio::sync::watch::channel(false);
+    let outcome = run_loop(&options, &progress, cancelled).await.unwrap();
+    let steps = steps.into_inner().unwrap();
+
+    let drawn = [
+        "H1-relay-p2-n1-w2",
+        "H2-etl-p1-n1-w3-8k",
+        "H3-etl-p3-n1-open70-28k",
+    ];
+    let measuring = |name: &str| {
+        steps
+            .iter()
+            .position(|s| s.starts_with(&format!("measuring {name} on local")))
+            .unwrap_or_else(|| panic!("{name} measured: {steps:?}"))
+    };
+    let calibrated = steps
+        .iter()
+        .position(|s| s == "calibrating from configuration A")
+        .unwrap();
+    for a in ["A-small", "A-double", "A-relay"] {
+        assert!(measuring(a) < calibrated, "A before the calibration");
+    }
+    let rate_step = steps
+        .iter()
+        .position(|s| s.starts_with("H3-etl-p3-n1-open70-28k: open loop at 70 %"))
+        .unwrap_or_else(|| panic!("the open-loop rate said: {steps:?}"));
+    assert!(calibrated < rate_step);
+    for name in drawn {
+        assert!(rate_step < measuring(name), "{name} after its rate is set");
+    }
+
+    let relay = Run::load(&out.join("run-A-relay")).unwrap();
+    assert_eq!(relay.workload(), faastwin_measure::Body::Relay);
+    let policies: Vec<SubmitPolicy> = drawn
+        .iter()
+        .map(|name| {
+            let run = Run::load(&out.join(format!("run-{name}"))).unwrap();
+            run.meta.options.policy.clone()
+        })
+        .collect();
+    assert_eq!(policies[0], SubmitPolicy::Window { size: 2 });
+    assert_eq!(policies[1], SubmitPolicy::Window { size: 3 });
+    let SubmitPolicy::Poisson { rate_per_s } = policies[2] else {
+        panic!("H3 is open loop: {:?}", policies[2]);
+    };
+    assert!(
+        steps[rate_step].ends_with(&format!("{rate_per_s} arrivals/s per partition")),
+        "the run's rate is the one said: {rate_per_s} in {}",
+        steps[rate_step]
+    );
+    for (name, partitions, invocations, body, shard) in [
+        (drawn[0], 2, 8, faastwin_measure::Body::Relay, None),
+        (drawn[1], 1, 8, faastwin_measure::Body::Etl, Some(8 << 10)),
+        // 3 partitions of at least 4 invocations: twice --invocations.
+        (drawn[2], 3, 16, faastwin_measure::Body::Etl, Some(28 << 10)),
+    ] {
+        let run = Run::load(&out.join(format!("run-{name}"))).unwrap();
+        assert_eq!(run.meta.options.partitions, partitions, "{name}");
+        assert_eq!(run.records.len(), invocations, "{name}");
+        assert_eq!(run.workload(), body, "{name}");
+        if let Some(nominal) = shard {
+            let mean =
+                run.records.iter().map(|r| r.bytes_in as f64).sum::<f64>() / invocations as f64;
+            assert!(
+                (mean / nominal as f64 - 1.0).abs() < 0.1,
+                "{name}: {mean} B"
+            );
+        }
+    }
+    let validated: Vec<String> = outcome.validations.iter().map(|v| v.run.clone()).collect();
+    let want: Vec<String> = drawn
+        .iter()
+        .map(|name| out.join(format!("run-{name}")).display().to_string())
+        .collect();
+    assert_eq!(validated, want);
+    let distribution = faastwin_calibration::ErrorDistribution::of(&outcome.validations).unwrap();
+    assert_eq!(distribution.count, 3);
+    assert!(
+        distribution.makespan.iter().all(|e| e.is_finite()),
+        "{distribution}"
+    );
+    assert!(distribution.makespan[0] <= distribution.makespan[1]);
+    assert!(distribution.makespan[1] <= distribution.makespan[2]);
 }
