@@ -115,8 +115,17 @@ fn containers_at_two_loads_pass_their_starts_through_a_serial_engine() {
         two_loads.iter().map(|r| r.warm().count()).sum::<usize>()
     );
 
+    assert!(fits[0].warnings.is_empty(), "{:?}", fits[0].warnings);
     let one_load = a_runs("container-7");
-    let (alone, _) = calibrate(&one_load, &Default::default()).unwrap();
+    let (alone, alone_fits) = calibrate(&one_load, &Default::default()).unwrap();
+    // Issue 30.4: one load gives an answer and says which predictions it puts at risk.
+    assert!(
+        alone_fits[0].warnings.iter().any(|w| w.contains(
+            "every run had 2 containers in flight, so the container engine's serial path cannot be read"
+        ) && w.contains("more than 2 containers in flight")),
+        "{:?}",
+        alone_fits[0].warnings
+    );
     assert!(
         !alone.platforms["container"]
             .resources

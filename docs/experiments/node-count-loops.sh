@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Held-out node counts on a real platform (issue 25.3): `faastwin loop --calibration-nodes 1`
+# (with `--held-out K --seed S` among the LOOP OPTIONs: K configurations drawn at random, on one
+# node or both, instead of B1-B4; issue 30.3)
 # on two nodes of one CPU each, calibrated on node 1 alone and predicting, besides B1-B3 on
 # node 1, B4-2-nodes (A-small's two partitions per node, on both nodes). The loop is kept as
 # docs/loops/NAME (docs/loops/collect.sh) and its printed table as NAME's loop.txt.

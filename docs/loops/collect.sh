@@ -2,7 +2,8 @@
 # Keeps what is needed to redraw a `faastwin loop` result and to calibrate again from its runs:
 # the calibration, every run's run.json, summary.csv and invocations.csv (every timing layer
 # of every invocation; the bodies' result files are left out), the loop's printed table, and
-# the validation of each held-out run as CSV (predicted against measured, per metric).
+# the validation of each held-out run as CSV (predicted against measured, per metric): B1-B4,
+# or the H configurations of a loop with --held-out (drawn at random).
 #
 # Usage: docs/loops/collect.sh LOOP_OUT NAME [LOOP_STDOUT]
 #   LOOP_OUT     the --out directory of `faastwin loop`
@@ -23,7 +24,8 @@ for run in "$loop"/run-*; do
   [ -f "$run/ksi-startup.csv" ] && cp "$run/ksi-startup.csv" "$dest/$base/"
 done
 if [ $# -ge 3 ]; then cp "$3" "$dest/loop.txt"; fi
-held_out=("$loop"/run-B*)
+shopt -s nullglob
+held_out=("$loop"/run-B* "$loop"/run-H*)
 # validate exits 1 when an error exceeds its tolerance: the CSV is what matters here.
 "$faastwin" validate --calibration "$loop/calibration.toml" --runs "${held_out[@]}" \
   --format csv > "$dest/validation.csv" || true

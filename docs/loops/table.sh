@@ -5,7 +5,11 @@
 # loop. The partitions of B1 are in brackets: 4 or 8,
 # or 16 where the loop climbed a rung (A's latency flat, B1-8 joined A).
 #
-# Usage: docs/loops/table.sh [LOOP...]          print a table (default: every loop here)
+# A loop with --held-out (held-out configurations drawn at random, run-H*) gets a row of its
+# error distribution instead, in a table of its own: `table.sh --drawn LOOP...`, and in a page
+# `<!-- table.sh --drawn PATTERN... -->`.
+#
+# Usage: docs/loops/table.sh [--drawn] [LOOP...]  print a table (default: every loop here)
 #        docs/loops/table.sh --write PAGE.md    rewrite every table block of a page
 #        docs/loops/table.sh --check PAGE.md    exit 1 naming the block if a table drifted
 # A table block of a page is the lines between `<!-- table.sh PATTERN... -->` and
@@ -58,12 +62,57 @@ row() {
     }' "$work/$loop.csv" | sed 's/| -/| −/g'
 }
 
+# A loop with --held-out: the distribution of its errors over the configurations it drew (the
+# seed from its loop.txt), with the same type-7 quantiles as `faastwin loop` prints.
+drawn_row() {
+  local loop="$1" dir="$root/docs/loops/$1" seed
+  seed="$(sed -n 's/.*(drawn at random, seed \([0-9]*\)).*/\1/p' "$dir/loop.txt" 2> /dev/null | head -1)"
+  [ -n "$seed" ] || { echo "table.sh: $loop: no seed in $dir/loop.txt (a loop with --held-out prints it)" >&2; exit 1; }
+  "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" > /dev/null 2> "$work/$loop.err" \
+    || { echo "table.sh: calibrating $loop failed:" >&2; cat "$work/$loop.err" >&2; exit 1; }
+  "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-H* --format csv \
+    > "$work/$loop.csv" 2> /dev/null || true
+  [ -s "$work/$loop.csv" ] || { echo "table.sh: validating $loop printed nothing" >&2; exit 1; }
+  awk -F, -v loop="$loop" -v seed="$seed" '
+    function abs(x) { return x < 0 ? -x : x }
+    function q(v, n, p,   i, j, t, h, lo) {
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+      h = (n - 1) * p; lo = int(h)
+      return lo + 1 < n ? v[lo + 1] + (h - lo) * (v[lo + 2] - v[lo + 1]) : v[n]
+    }
+    $3 == "warm_makespan_s" { m[++n] = 100 * abs($7); pred[$1] = $5 }
+    $3 == "p50_latency_s" { p50[++n50] = 100 * abs($7) }
+    $3 == "p95_latency_s" { p95[++n95] = 100 * abs($7) }
+    $3 == "latency_ks_distance" { ks[++nks] = $5 + 0 }
+    $3 == "lowest_warm_makespan_s" { low[$1] = $4 }
+    $3 == "highest_warm_makespan_s" { judged++; if (pred[$1] >= low[$1] && pred[$1] <= $4) within++ }
+    END {
+      split(loop, p, "-")
+      printf "| %s | %s | %s | %d | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.2f | %d of %d |\n",
+        p[1], p[2], seed, n, q(m, n, 0.5), q(m, n, 0.9), q(m, n, 1), q(p50, n50, 0.5), q(p95, n95, 0.5),
+        q(ks, nks, 0.5), within, judged
+    }' "$work/$loop.csv"
+}
+
+drawn_table() {
+  echo "| platform | loop | seed | configurations | median \\|makespan error\\| | 90th percentile | worst | median \\|p50 error\\| | median \\|p95 error\\| | latency KS median | within measured spread |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  local list loop
+  list="$(loops "$@")" || exit 2
+  for loop in $list; do
+    compgen -G "$root/docs/loops/$loop/run-H*" > /dev/null && drawn_row "$loop"
+  done
+}
+
 table() {
+  if [ "${1:-}" = --drawn ]; then shift; drawn_table "$@"; return; fi
   echo "| platform | loop | more partitions | 8× shards | window 2 | more nodes | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   local list loop
   list="$(loops "$@")" || exit 2
-  for loop in $list; do row "$loop"; done
+  for loop in $list; do
+    compgen -G "$root/docs/loops/$loop/run-B*" > /dev/null && row "$loop"
+  done
 }
 
 # The page with each table block made anew from the loops its opening line names.
