@@ -232,3 +232,57 @@ fn a_rung_above_the_knee_predicts_twice_its_load_where_a_below_it_cannot() {
         assert!(climbed.abs() < 0.1, "{name} with the rung: {climbed}");
     }
 }
+
+/// An open-loop run is predicted on the arrivals it really had, repetition by repetition: 40
+/// Poisson arrivals' makespan varies by more than the model's error from draw to draw, so a
+/// prediction on fresh draws would judge the draw, not the model. k8s-12's H7 (one partition,
+/// Poisson at 60 % of its sequential throughput, 7 MiB shards, three repetitions).
+#[test]
+fn an_open_loop_run_is_predicted_on_its_own_arrivals() {
+    let runs = a_runs("k8s-12");
+    let (calibration, _) = calibrate(&runs, &Default::default()).unwrap();
+    let run = crate::kept::run("k8s-12/run-H7-etl-p1-n1-open60-7040k");
+    let v = validate(&calibration, "k8s", &run, 5, 1, 2).unwrap();
+    assert!(
+        v.scenario.contains("(the run's own arrivals)"),
+        "{}",
+        v.scenario
+    );
+    // Each repetition's last warm submission, after its first: the replayed makespan cannot end
+    // before the median of them.
+    let mut last: Vec<f64> = (0..3)
+        .map(|rep| {
+            let t: Vec<u64> = run
+                .warm()
+                .filter(|r| r.repetition == rep && r.attempt == 1)
+                .filter_map(|r| r.t_submit)
+                .collect();
+            assert_eq!(t.len(), 40, "repetition {rep}");
+            (t.iter().max().unwrap() - t.iter().min().unwrap()) as f64 / 1e9
+        })
+        .collect();
+    last.sort_by(f64::total_cmp);
+    let makespan = v
+        .metrics
+        .iter()
+        .find(|m| m.metric == Metric::WarmMakespanS)
+        .unwrap();
+    assert!(
+        makespan.predicted > last[1],
+        "predicted {:.1} s, arrivals last at {:.1} s",
+        makespan.predicted,
+        last[1]
+    );
+    // On its own arrivals the makespan is predicted within the measured repetitions' spread
+    // of ±10 %: the draw no longer counts as error.
+    assert!(
+        makespan.rel_error.abs() < 0.05,
+        "predicted {:.1} s, measured {:.1} s",
+        makespan.predicted,
+        makespan.measured
+    );
+    // A closed-loop run is not replayed.
+    let closed = crate::kept::run("k8s-12/run-H5-relay-p1-n1-w1");
+    let v = validate(&calibration, "k8s", &closed, 5, 1, 2).unwrap();
+    assert!(!v.scenario.contains("own arrivals"), "{}", v.scenario);
+}
