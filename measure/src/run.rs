@@ -465,6 +465,11 @@ pub fn check_options(
     dataset_dir: &Path,
 ) -> Result<(), MeasureError> {
     let refuse = |what: String| Err(MeasureError::Options(what));
+    // A run id a cluster refuses as a label fails when the platform is set up, after a loop
+    // may have measured for half an hour: refused here, before any work.
+    if options.platform.is_kubernetes() {
+        crate::k8s::validate_run_id(&options.run_id)?;
+    }
     if options.partitions == 0 {
         return refuse("--partitions must be at least 1".into());
     }
@@ -1091,6 +1096,32 @@ mod tests {
             };
             assert!(err.contains(named), "{field} = {bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_kubernetes_run_id_that_cannot_be_a_label_is_refused_before_any_work() {
+        let options = |platform, run_id: &str| super::RunOptions {
+            run_id: run_id.into(),
+            platform,
+            partitions: 1,
+            nodes: vec!["n1".into()],
+            policy: faastwin_models::SubmitPolicy::Sequential,
+            repetitions: 1,
+            between: None,
+            warmup: 0,
+            invocations: None,
+            timeout_s: 60.0,
+            seed: 1,
+            setup: None,
+        };
+        let dir = std::path::Path::new("/nonexistent-dataset");
+        for kind in [crate::PlatformKind::K8s, crate::PlatformKind::Ksi] {
+            let err = super::check_options(&options(kind, "Loop_H1"), 10, dir).unwrap_err();
+            assert!(err.to_string().contains("\"Loop_H1\""), "{kind:?}: {err}");
+            super::check_options(&options(kind, "loop-h1-ab12"), 10, dir).unwrap();
+        }
+        // Elsewhere a run id labels files only.
+        super::check_options(&options(crate::PlatformKind::Local, "Loop_H1"), 10, dir).unwrap();
     }
 
     #[test]
