@@ -30,7 +30,7 @@ use faastwin_sim::{
 
 use super::ComponentFit;
 use super::cpu_work::{share_and_how, split, split_with};
-use super::fitter::{Fitter, contention_scaled};
+use super::fitter::Fitter;
 use crate::fit::{FLOOR_S, fit};
 use crate::runs::Run;
 use crate::{CalibrationError, workload_of};
@@ -382,10 +382,16 @@ pub(super) fn engine_serial(
     spec: &mut PlatformSpec,
     low: &[&InvocationRecord],
     all: &[&crate::runs::Run],
+    start_scale: f64,
 ) -> Result<(), CalibrationError> {
     let (share, how) = share_and_how(f.runs);
     let scope = engine_scope(all);
-    let starts = contention_scaled(low, f.runs, InvocationRecord::pre_body_s);
+    let starts: Vec<f64> = low
+        .iter()
+        .filter_map(|r| r.pre_body_s())
+        .filter(|v| *v >= 0.0)
+        .map(|v| v * start_scale)
+        .collect();
     let Some(median) = quantile::of(&starts, 0.5) else {
         return Ok(());
     };
@@ -436,7 +442,12 @@ pub(super) fn engine_serial(
         rest(serial),
         share,
         &format!(
-            "spawn requested -> body start (worker clock) at the lowest load, less the engine's serial {serial:.4} s; {how}"
+            "spawn requested -> body start (worker clock) at the lowest load{}, less the engine's serial {serial:.4} s; {how}",
+            if start_scale < 1.0 {
+                format!(", scaled by {start_scale:.2} (fewer cores than partitions)")
+            } else {
+                String::new()
+            }
         ),
     )?;
     let loads: Vec<u32> = all
