@@ -289,6 +289,24 @@ fn a_table_that_drifted_from_its_loops_is_found_and_written_anew() {
     let refused = table_sh(&["--write".as_ref(), page.as_os_str()]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("nothing-*"));
+    // A loop of the other kind is left out of a block, wherever it stands in it: local-6 drew
+    // its held-out configurations at random (no B runs), local-4 has no drawn ones.
+    std::fs::write(
+        &page,
+        "<!-- table.sh local-4 local-6 -->\n<!-- end table.sh -->\n<!-- table.sh --drawn local-4 local-6 -->\n<!-- end table.sh -->\n",
+    )
+    .unwrap();
+    let mixed = table_sh(&["--write".as_ref(), page.as_os_str()]);
+    assert!(
+        mixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mixed.stderr)
+    );
+    let text = std::fs::read_to_string(&page).unwrap();
+    let count = |prefix: &str| text.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("| local | 4 |"), 1, "{text}");
+    assert_eq!(count("| local | 6 | 2027 | 8 |"), 1, "{text}");
+    assert_eq!(count("| local |"), 2, "{text}");
 }
 
 /// Issue 25: on the testbed's real nodes, each owning one CPU (`docs/loops/k8s-10`, calibrated

@@ -100,7 +100,7 @@ drawn_table() {
   local list loop
   list="$(loops "$@")" || exit 2
   for loop in $list; do
-    compgen -G "$root/docs/loops/$loop/run-H*" > /dev/null && drawn_row "$loop"
+    if compgen -G "$root/docs/loops/$loop/run-H*" > /dev/null; then drawn_row "$loop"; fi
   done
 }
 
@@ -111,7 +111,7 @@ table() {
   local list loop
   list="$(loops "$@")" || exit 2
   for loop in $list; do
-    compgen -G "$root/docs/loops/$loop/run-B*" > /dev/null && row "$loop"
+    if compgen -G "$root/docs/loops/$loop/run-B*" > /dev/null; then row "$loop"; fi
   done
 }
 
