@@ -171,17 +171,10 @@ fn calibrate_platform(
         stages: orchestration.stages,
         workloads,
     };
-    let start_scale = match kind {
-        PlatformKind::Local | PlatformKind::Container => {
-            let fitted = f.runs;
-            starts::fit_scale(&mut f, name, &mut spec, &warm, fitted)?
-        }
-        _ => 1.0,
-    };
     let (lo, hi) = contention::load_range(runs, kind);
     let mut flat_up_to = None;
     if serial_engine {
-        contention::engine_serial(&mut f, name, &mut spec, &low, runs, start_scale)?;
+        contention::engine_serial(&mut f, name, &mut spec, &low, runs)?;
     } else if loads_differ {
         if !contention::fit_service(&mut f, kind, name, &mut spec, &low)? {
             flat_up_to = Some(hi);

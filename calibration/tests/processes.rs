@@ -141,42 +141,38 @@ fn containers_at_two_loads_pass_their_starts_through_a_serial_engine() {
     assert!(with.abs() < 0.6 * without.abs(), "{with} against {without}");
 }
 
-/// On logical nodes of one CPU with two partitions each, starts and teardowns are not scaled by
-/// 1/2 as the bodies are (that assumed every start overlapped another for its whole length and
-/// was all CPU work, and put A's own runs 38-52 % too fast): the scale is chosen so that the
-/// simulator reproduces the runs, and says so. Kept loops local-6 and container-16 (A on node 1
-/// of two one-CPU nodes).
+/// On logical nodes of one CPU with two partitions each, starts and teardowns are not halved
+/// as the bodies are (that took all of them for CPU work and put A's own runs 38-52 % too
+/// fast): their CPU work is what the machine's busy time measured, their wait what is left of
+/// the wall time once that work is stretched by two. Kept loops local-6 and container-16 (A on
+/// node 1 of two one-CPU nodes).
 #[test]
-fn starts_on_nodes_with_fewer_cores_than_partitions_are_scaled_so_that_the_runs_fit() {
+fn starts_on_nodes_with_fewer_cores_than_partitions_keep_their_measured_cpu_work() {
     for (name, kind) in [("local-6", "local"), ("container-16", "container")] {
         let runs = a_runs(name);
         let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
         let method = &component(&fits[0], "completion").method;
-        let scale: f64 = method
-            .split("scaled by ")
-            .nth(1)
-            .and_then(|s| s.split(',').next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("{name}: no scale in {method}"));
-        assert!(scale > 0.5 && scale <= 1.0, "{name}: {scale} in {method}");
         assert!(
-            method.contains("up to 2 partitions per node on 1 cores"),
-            "{method}"
+            method.contains(
+                "up to 2 partitions per node on 1 cores, so that work was stretched 2.00x"
+            ),
+            "{name}: {method}"
         );
         for run in &runs {
             let v = validate(&calibration, kind, run, 5, 1, 2).unwrap();
-            let p50 = v
-                .metrics
-                .iter()
-                .find(|m| m.metric == faastwin_models::Metric::P50LatencyS)
-                .unwrap();
-            assert!(
-                p50.rel_error.abs() < 0.25,
-                "{name} {}: p50 predicted {:.4}, measured {:.4}",
-                run.dir.display(),
-                p50.predicted,
-                p50.measured
-            );
+            for metric in [
+                faastwin_models::Metric::P50LatencyS,
+                faastwin_models::Metric::WarmMakespanS,
+            ] {
+                let m = v.metrics.iter().find(|m| m.metric == metric).unwrap();
+                assert!(
+                    m.rel_error.abs() < 0.2,
+                    "{name} {}: {metric} predicted {:.4}, measured {:.4}",
+                    run.dir.display(),
+                    m.predicted,
+                    m.measured
+                );
+            }
         }
     }
 }

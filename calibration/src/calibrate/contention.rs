@@ -29,8 +29,9 @@ use faastwin_sim::{
 };
 
 use super::ComponentFit;
-use super::cpu_work::{share_and_how, split, split_with};
+use super::cpu_work::{split, split_with};
 use super::fitter::Fitter;
+use super::starts::StartSplit;
 use crate::fit::{FLOOR_S, fit};
 use crate::runs::Run;
 use crate::{CalibrationError, workload_of};
@@ -382,16 +383,11 @@ pub(super) fn engine_serial(
     spec: &mut PlatformSpec,
     low: &[&InvocationRecord],
     all: &[&crate::runs::Run],
-    start_scale: f64,
 ) -> Result<(), CalibrationError> {
-    let (share, how) = share_and_how(f.runs);
+    let at = StartSplit::of(f.runs);
+    let (share, how) = (at.share, &at.how);
     let scope = engine_scope(all);
-    let starts: Vec<f64> = low
-        .iter()
-        .filter_map(|r| r.pre_body_s())
-        .filter(|v| *v >= 0.0)
-        .map(|v| v * start_scale)
-        .collect();
+    let starts = at.values(low, InvocationRecord::pre_body_s);
     let Some(median) = quantile::of(&starts, 0.5) else {
         return Ok(());
     };
@@ -442,12 +438,7 @@ pub(super) fn engine_serial(
         rest(serial),
         share,
         &format!(
-            "spawn requested -> body start (worker clock) at the lowest load{}, less the engine's serial {serial:.4} s; {how}",
-            if start_scale < 1.0 {
-                format!(", scaled by {start_scale:.2} (fewer cores than partitions)")
-            } else {
-                String::new()
-            }
+            "spawn requested -> body start (worker clock) at the lowest load, less the engine's serial {serial:.4} s; {how}"
         ),
     )?;
     let loads: Vec<u32> = all

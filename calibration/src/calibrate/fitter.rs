@@ -303,21 +303,6 @@ pub(super) fn scale_of(runs: &[&&Run], cpus: Option<u32>) -> f64 {
     }
 }
 
-/// Values of one component, each scaled to a service time by its run's contention.
-pub(super) fn contention_scaled(
-    warm: &[&faastwin_measure::InvocationRecord],
-    runs: &[&Run],
-    get: impl Fn(&faastwin_measure::InvocationRecord) -> Option<f64>,
-) -> Vec<f64> {
-    let cpus = runs.first().and_then(|r| r.meta.platform.cpus_per_node);
-    let scale = scale_of(&runs.iter().collect::<Vec<_>>(), cpus);
-    warm.iter()
-        .filter_map(|r| get(r))
-        .filter(|v| *v >= 0.0)
-        .map(|v| v * scale)
-        .collect()
-}
-
 pub(super) fn delay(model: Option<Distribution>) -> Option<StageSpec> {
     model.map(|d| stage(SizeModel::fixed(d), false))
 }
@@ -637,18 +622,10 @@ mod tests {
     }
 
     #[test]
-    fn contention_is_divided_out_of_values_and_negative_values_dropped() {
+    fn contention_scales_bodies_by_cores_over_bodies_per_node() {
         let b1 = kept("local-1/run-B1-4-partitions");
         let a = kept("local-1/run-A-small");
-        let warm: Vec<&faastwin_measure::InvocationRecord> = b1.warm().take(3).collect();
-        let values = [0.4, -0.1, 0.2];
-        let get = |r: &faastwin_measure::InvocationRecord| {
-            let i = warm.iter().position(|w| std::ptr::eq(*w, r))?;
-            Some(values[i])
-        };
         // Four bodies on two cores: half; two on two: as measured.
-        assert_eq!(contention_scaled(&warm, &[&b1], get), vec![0.2, 0.1]);
-        assert_eq!(contention_scaled(&warm, &[&a], get), vec![0.4, 0.2]);
         assert_eq!(scale_of(&[&&b1, &&a], Some(2)), 0.5);
         assert_eq!(scale_of(&[&&b1], Some(4)), 1.0);
         assert_eq!(scale_of(&[&&b1], Some(8)), 1.0, "fewer bodies than cores");

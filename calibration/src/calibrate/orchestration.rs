@@ -7,8 +7,9 @@ use faastwin_measure::InvocationRecord;
 use faastwin_models::{Distribution, SizeModel};
 use faastwin_sim::{Discipline, OrchestrationStages, ResourceSpec, Scope, StageSpec};
 
-use super::cpu_work::{share_and_how, split};
-use super::fitter::{Fitter, contention_scaled, delay};
+use super::cpu_work::split;
+use super::fitter::{Fitter, delay};
+use super::starts::StartSplit;
 use crate::CalibrationError;
 use crate::fit::FLOOR_S;
 
@@ -39,20 +40,20 @@ pub(super) fn processes(
     f: &mut Fitter<'_>,
     warm: &[&InvocationRecord],
 ) -> Result<Orchestration, CalibrationError> {
-    let runs = f.runs;
-    let (share, how) = share_and_how(runs);
+    let at = StartSplit::of(f.runs);
+    let (share, how) = (at.share, &at.how);
     let mut o = Orchestration::default();
     o.stages.startup = split(
         f,
         "startup",
-        contention_scaled(warm, runs, InvocationRecord::pre_body_s),
+        at.values(warm, InvocationRecord::pre_body_s),
         share,
         &format!("spawn requested -> body start (worker clock); {how}"),
     )?;
     o.stages.completion = split(
         f,
         "completion",
-        contention_scaled(warm, runs, |r| r.completion_s),
+        at.values(warm, |r| r.completion_s),
         share,
         &format!("body end -> exit seen (process teardown and reaping); {how}"),
     )?;
