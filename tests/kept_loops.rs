@@ -239,18 +239,20 @@ fn table_sh(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .unwrap()
 }
 
-/// Issue 26.4: the fidelity page's tables are what the kept loops give with this build, so the
-/// page cannot drift from the runs (`docs/loops/table.sh --write docs/fidelity.md` after a
+/// Issue 26.4: the fidelity page's tables, and the README's, are what the kept loops give with
+/// this build, so no page can drift from the runs (`docs/loops/table.sh --write PAGE` after a
 /// change that moves a prediction).
 #[test]
 fn the_fidelity_pages_tables_are_what_the_kept_loops_give() {
-    let page = repo_path("docs/fidelity.md");
-    let out = table_sh(&["--check".as_ref(), page.as_os_str()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for page in ["docs/fidelity.md", "README.md"] {
+        let page = repo_path(page);
+        let out = table_sh(&["--check".as_ref(), page.as_os_str()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
