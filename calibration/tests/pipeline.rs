@@ -40,18 +40,14 @@ async fn measured(
         .unwrap();
     }
     let options = RunOptions {
-        run_id: name.into(),
-        platform: faastwin_measure::PlatformKind::Local,
-        partitions,
-        nodes: vec![host()],
-        policy: SubmitPolicy::Sequential,
         repetitions: 2,
-        between: None,
-        warmup: 0,
-        invocations: None,
-        timeout_s: 60.0,
-        seed: 1,
-        setup: None,
+        ..RunOptions::new(
+            name.into(),
+            faastwin_measure::PlatformKind::Local,
+            partitions,
+            vec![host()],
+            SubmitPolicy::Sequential,
+        )
     };
     let out = dir.join(name);
     let (_tx, rx) = tokio::sync::watch::channel(false);

@@ -59,6 +59,31 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// One repetition, no warm-up, every dataset entry, a 60 s timeout, seed 1, no recorded
+    /// setup: the rest of a run's options as `faastwin measure` defaults them.
+    pub fn new(
+        run_id: String,
+        platform: PlatformKind,
+        partitions: u32,
+        nodes: Vec<String>,
+        policy: SubmitPolicy,
+    ) -> RunOptions {
+        RunOptions {
+            run_id,
+            platform,
+            partitions,
+            nodes,
+            policy,
+            repetitions: 1,
+            between: None,
+            warmup: 0,
+            invocations: None,
+            timeout_s: 60.0,
+            seed: 1,
+            setup: None,
+        }
+    }
+
     /// The platform these options describe (its setup, or the default one), for `dataset`,
     /// recording into `run_dir`.
     pub async fn build_platform(
@@ -1100,19 +1125,14 @@ mod tests {
 
     #[test]
     fn a_kubernetes_run_id_that_cannot_be_a_label_is_refused_before_any_work() {
-        let options = |platform, run_id: &str| super::RunOptions {
-            run_id: run_id.into(),
-            platform,
-            partitions: 1,
-            nodes: vec!["n1".into()],
-            policy: faastwin_models::SubmitPolicy::Sequential,
-            repetitions: 1,
-            between: None,
-            warmup: 0,
-            invocations: None,
-            timeout_s: 60.0,
-            seed: 1,
-            setup: None,
+        let options = |platform, run_id: &str| {
+            super::RunOptions::new(
+                run_id.into(),
+                platform,
+                1,
+                vec!["n1".into()],
+                faastwin_models::SubmitPolicy::Sequential,
+            )
         };
         let dir = std::path::Path::new("/nonexistent-dataset");
         for kind in [crate::PlatformKind::K8s, crate::PlatformKind::Ksi] {

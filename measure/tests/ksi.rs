@@ -47,18 +47,16 @@ async fn two_slurm_nodes_get_a_real_cluster_each_measured_step_by_step_and_torn_
     )];
     setup.ksi.ksi_ready_timeout = 300.0;
     let options = RunOptions {
-        run_id: "t-ksi".into(),
-        platform: PlatformKind::Ksi,
-        partitions: 2,
-        nodes: Vec::new(),
-        policy: SubmitPolicy::Sequential,
-        repetitions: 1,
-        between: None,
         warmup: 1,
-        invocations: None,
         timeout_s: 120.0,
-        seed: 1,
         setup: Some(setup),
+        ..RunOptions::new(
+            "t-ksi".into(),
+            PlatformKind::Ksi,
+            2,
+            Vec::new(),
+            SubmitPolicy::Sequential,
+        )
     };
     let out = dir.path().join("run");
     let platform = options.build_platform(&dataset.dir, &out).await.unwrap();
@@ -371,18 +369,14 @@ async fn ctrl_c_while_the_allocation_waits_cancels_it_at_once() {
     // Pending for an hour (Reason=BeginTime: it would clear, by waiting).
     setup.ksi.srun_args = vec!["--begin=now+3600".into()];
     let options = RunOptions {
-        run_id: "t-ksi-wait".into(),
-        platform: PlatformKind::Ksi,
-        partitions: 1,
-        nodes: Vec::new(),
-        policy: SubmitPolicy::Sequential,
-        repetitions: 1,
-        between: None,
-        warmup: 0,
-        invocations: None,
-        timeout_s: 60.0,
-        seed: 1,
         setup: Some(setup),
+        ..RunOptions::new(
+            "t-ksi-wait".into(),
+            PlatformKind::Ksi,
+            1,
+            Vec::new(),
+            SubmitPolicy::Sequential,
+        )
     };
     let out = dir.path().join("run");
     let platform = options.build_platform(&dataset.dir, &out).await.unwrap();

@@ -52,22 +52,15 @@ pub(crate) fn options(
     nodes: Vec<String>,
     policy: SubmitPolicy,
 ) -> RunOptions {
-    RunOptions {
-        // One id per run: a run's cleanup cancels every queued job named after its id, and the
-        // tests of this binary run at once.
-        run_id: format!("t{}-{}", std::process::id(), next_run()),
-        platform: platform.parse().unwrap(),
+    // One id per run: a run's cleanup cancels every queued job named after its id, and the
+    // tests of this binary run at once.
+    RunOptions::new(
+        format!("t{}-{}", std::process::id(), next_run()),
+        platform.parse().unwrap(),
         partitions,
         nodes,
         policy,
-        repetitions: 1,
-        between: None,
-        warmup: 0,
-        invocations: None,
-        timeout_s: 60.0,
-        seed: 1,
-        setup: None,
-    }
+    )
 }
 
 /// The CPUs each logical node of the test Slurm owns, as `slurm-up.sh` laid them out
