@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use faastwin_models::{Distribution, Metric, RawDistribution, SubmitPolicy, quantile};
 use faastwin_sim::{
-    Calibration, Discipline, PlatformSummary, VecTrace, Workload, replicate, replication_seed,
-    simulate,
+    Calibration, CompiledPlatform, Discipline, PlatformSummary, VecTrace, Workload, replicate,
+    replication_seed, simulate,
 };
 use serde::{Deserialize, Serialize};
 
@@ -142,25 +142,17 @@ pub fn validate(
     let mut workload = workload_of(run)?;
     let platform = with_the_runs_cores(calibration, name, run).compile(name, workload.body)?;
     // An open-loop run is predicted on its own arrivals, repetition by repetition: the makespan
-    // of 40 Poisson arrivals varies by 16 % from draw to draw, which would otherwise be read as
-    // the model's error.
+    // of 40 Poisson arrivals varies by up to 17 % from draw to draw, which would otherwise be
+    // read as the model's error.
     let replays = measured_arrivals(run, &workload);
-    let mut predictions = Vec::new();
-    for arrivals in replays.iter().flatten() {
-        let replay = Workload {
-            policy: SubmitPolicy::Arrivals {
-                times_s: arrivals.clone(),
-            },
-            ..workload.clone()
-        };
-        let runs = replicate(&platform, &replay, seed, replications, threads, &|| {})?;
-        predictions.push(PlatformSummary::of(&runs, seed)?);
-    }
-    if predictions.is_empty() {
-        let runs = replicate(&platform, &workload, seed, replications, threads, &|| {})?;
-        predictions.push(PlatformSummary::of(&runs, seed)?);
-    }
-    let predicted = median_prediction(predictions);
+    let predicted = predict(
+        &platform,
+        &workload,
+        replays.as_deref(),
+        seed,
+        replications,
+        threads,
+    )?;
     if let Some(first) = replays.as_ref().and_then(|r| r.first()) {
         workload.policy = SubmitPolicy::Arrivals {
             times_s: first.clone(),
@@ -216,24 +208,7 @@ pub fn validate(
 
     let mut measured: Vec<f64> = warm.iter().filter_map(|r| r.e2e_s).collect();
     measured.sort_by(f64::total_cmp);
-    let mut simulated = Vec::new();
-    for r in 0..replications.min(5) {
-        let mut trace = VecTrace::default();
-        simulate(
-            &platform,
-            &workload,
-            replication_seed(seed, r),
-            r,
-            &mut trace,
-        )?;
-        simulated.extend(
-            trace
-                .rows
-                .iter()
-                .map(faastwin_sim::OwnedTraceRow::latency_s),
-        );
-    }
-    simulated.sort_by(f64::total_cmp);
+    let simulated = simulated_latencies(&platform, &workload, seed, replications)?;
     Ok(RunValidation {
         run: run.dir.display().to_string(),
         platform: name.to_owned(),
@@ -255,6 +230,56 @@ pub fn validate(
         latency_ks_distance: ks_two_sample(&measured, &simulated),
         measured_makespans_s: makespans,
     })
+}
+
+/// The prediction of a run: one per measured repetition's arrivals (`replays`), their median,
+/// or, without them, of `workload` as it is.
+fn predict(
+    platform: &CompiledPlatform,
+    workload: &Workload,
+    replays: Option<&[Arc<[f64]>]>,
+    seed: u64,
+    replications: u32,
+    threads: usize,
+) -> Result<PlatformSummary, CalibrationError> {
+    let mut predictions = Vec::new();
+    for arrivals in replays.unwrap_or_default() {
+        let replay = Workload {
+            policy: SubmitPolicy::Arrivals {
+                times_s: arrivals.clone(),
+            },
+            ..workload.clone()
+        };
+        let runs = replicate(platform, &replay, seed, replications, threads, &|| {})?;
+        predictions.push(PlatformSummary::of(&runs, seed)?);
+    }
+    if predictions.is_empty() {
+        let runs = replicate(platform, workload, seed, replications, threads, &|| {})?;
+        predictions.push(PlatformSummary::of(&runs, seed)?);
+    }
+    Ok(median_prediction(predictions))
+}
+
+/// The Job latencies of up to five replications of `workload`, sorted.
+fn simulated_latencies(
+    platform: &CompiledPlatform,
+    workload: &Workload,
+    seed: u64,
+    replications: u32,
+) -> Result<Vec<f64>, CalibrationError> {
+    let mut simulated = Vec::new();
+    for r in 0..replications.min(5) {
+        let mut trace = VecTrace::default();
+        simulate(platform, workload, replication_seed(seed, r), r, &mut trace)?;
+        simulated.extend(
+            trace
+                .rows
+                .iter()
+                .map(faastwin_sim::OwnedTraceRow::latency_s),
+        );
+    }
+    simulated.sort_by(f64::total_cmp);
+    Ok(simulated)
 }
 
 /// The arrival times of an open-loop run, one list per repetition in the form
@@ -293,7 +318,10 @@ fn measured_arrivals(run: &Run, workload: &Workload) -> Option<Vec<Arc<[f64]>>> 
                     return None;
                 }
                 own.sort_unstable();
-                let zero = zero[node_of[&p]];
+                let Some(node) = node_of.get(&p) else {
+                    continue;
+                };
+                let zero = zero[node];
                 for (k, t) in own.into_iter().enumerate() {
                     times[p as usize + k * partitions as usize] = (t - zero) as f64 / 1e9;
                 }
