@@ -29,6 +29,7 @@ mod platform;
 mod replicate;
 mod resource;
 pub mod scenario;
+mod sketch;
 pub mod slurm_queue;
 pub mod sweep;
 mod trace;

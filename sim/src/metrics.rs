@@ -1,12 +1,12 @@
 //! What one simulated run reports, and the latency recorder behind its quantiles.
 
 use serde::{Deserialize, Serialize};
-use sketches_ddsketch::{Config, DDSketch};
 
 use faastwin_models::quantile;
 
 use crate::engine::{NS_PER_S, SimTime, to_secs};
 use crate::platform::Stage;
+use crate::sketch::Sketch;
 
 /// Up to this many latencies are kept exactly (type-7 quantiles, the estimator measurement and
 /// validation use); beyond it a DDSketch with 0.1 % relative error takes over, so memory stays
@@ -17,7 +17,7 @@ pub const EXACT_LATENCY_LIMIT: usize = 100_000;
 #[derive(Clone, Default)]
 pub(crate) struct LatencyRecorder {
     exact: Vec<f64>,
-    sketch: Option<DDSketch>,
+    sketch: Option<Sketch>,
     count: u64,
     /// Exact, so the mean does not depend on the order latencies arrive in.
     sum_ns: u128,
@@ -33,7 +33,7 @@ impl LatencyRecorder {
             Some(sketch) => sketch.add(latency_s),
             None if self.exact.len() < EXACT_LATENCY_LIMIT => self.exact.push(latency_s),
             None => {
-                let mut sketch = DDSketch::new(Config::new(0.001, 65_536, 1e-9));
+                let mut sketch = Sketch::default();
                 for v in self.exact.drain(..) {
                     sketch.add(v);
                 }
@@ -51,7 +51,7 @@ impl LatencyRecorder {
             self.sum_ns as f64 / self.count as f64 / NS_PER_S
         };
         if let Some(sketch) = &self.sketch {
-            let q = |p| sketch.quantile(p).ok().flatten().unwrap_or(f64::NAN);
+            let q = |p| sketch.quantile(p).unwrap_or(f64::NAN);
             return LatencySummary {
                 mean_s,
                 p50_s: q(0.5),
