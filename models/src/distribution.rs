@@ -318,8 +318,9 @@ impl Distribution {
         }
     }
 
-    /// Draws one value.
-    #[inline]
+    /// Draws one value. Always inlined: the simulator draws an invocation's values in one loop,
+    /// where a call per draw cost it 5 % of its time.
+    #[inline(always)]
     pub fn sample(&self, rng: &mut Rng) -> f64 {
         match &self.sampler {
             Sampler::Constant(v) => *v,

@@ -68,21 +68,18 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
                 self.release(slot)?;
                 self.release_batch(slot);
             }
-            let inv = &mut self.slots[slot as usize];
-            if let Some(spec) = &self.platform.stages[stage] {
-                if let Some(delay) = &spec.delay {
-                    at = at.saturating_add(from_secs(delay.sample(inv.bytes, &mut inv.rng)));
+            // A stage without a delay drew 0.
+            let inv = &self.slots[slot as usize];
+            at = at.saturating_add(from_secs(inv.draws.delay(stage)));
+            if self.has_work[stage] {
+                if at > now {
+                    self.engine.schedule(at, Event::DelayDone(slot));
+                    return Ok(());
                 }
-                if spec.work.is_some() && spec.resource.is_some() {
-                    if at > now {
-                        self.engine.schedule(at, Event::DelayDone(slot));
-                        return Ok(());
-                    }
-                    match self.start_work(slot, stage) {
-                        Work::Pending => return Ok(()),
-                        Work::EndsAt(end) => at = end,
-                        Work::None => {}
-                    }
+                match self.start_work(slot, stage) {
+                    Work::Pending => return Ok(()),
+                    Work::EndsAt(end) => at = end,
+                    Work::None => {}
                 }
             }
             stage += 1;
@@ -162,12 +159,12 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         let Some(spec) = &self.platform.stages[stage] else {
             return Work::None;
         };
-        let (Some(work), Some(resource)) = (&spec.work, spec.resource) else {
+        let (Some(_), Some(resource)) = (&spec.work, spec.resource) else {
             return Work::None;
         };
         let now = self.engine.now();
-        let inv = &mut self.slots[slot as usize];
-        let demand = work.sample(inv.bytes, &mut inv.rng);
+        let inv = &self.slots[slot as usize];
+        let demand = inv.draws.work(stage);
         let node = inv.node;
         let instance = self.resources.instance(resource, node);
         match &mut self.resources.instances[instance] {

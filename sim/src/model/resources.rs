@@ -41,18 +41,21 @@ impl Resources {
                     Discipline::ProcessorSharing {
                         capacity,
                         per_job_cap,
-                    } => Resource::ProcessorSharing(ProcessorSharing::new(capacity, per_job_cap)),
+                    } => Resource::ProcessorSharing(Box::new(ProcessorSharing::new(
+                        capacity,
+                        per_job_cap,
+                    ))),
                     Discipline::Batch {
                         interval_s,
                         slots_per_node,
                         backfill,
-                    } => Resource::Batch(Batch::new(
+                    } => Resource::Batch(Box::new(Batch::new(
                         from_secs(interval_s),
                         phase(interval_s),
                         backfill,
                         nodes,
                         slots_per_node,
-                    )),
+                    ))),
                     Discipline::Cycle { interval_s } => {
                         Resource::Cycle(Cycle::new(from_secs(interval_s), phase(interval_s)))
                     }

@@ -129,6 +129,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         let node = part.node;
         let mut rng = stream(self.seed, STREAM_INVOCATION, id);
         let bytes = self.workload.input_bytes.sample(&mut rng);
+        let draws = super::Draws::new(&self.plan, bytes, &mut rng);
         let invocation = Invocation {
             id,
             partition: p,
@@ -136,7 +137,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             bytes,
             stage: 0,
             instants: [at; STAGES + 1],
-            rng,
+            draws,
             placed: false,
             batch: None,
         };
