@@ -4,7 +4,9 @@
 //!   each, beside the same ping-pong on DSLab's `simcore` (the engine of dslab-faas);
 //! - the study's relay model (K3s and KSI) per simulated invocation at 1M and 10M
 //!   invocations, with events per invocation and the process's peak memory;
-//! - 1M invocations on 1,000 nodes beside the same on 2 nodes.
+//! - 1M invocations on 1,000 and on 10,000 nodes beside the same on 2 nodes;
+//! - the relay model beside its random draws alone (the floor under its cost);
+//! - 20 replications and a sweep (`scenarios/what-if/nodes.toml`) on 2 threads beside 1.
 //!
 //! The side-by-side figures alternate their two sides three times and print each ratio and
 //! their median (these machines are shared and noisy). Criterion then times the short cases.
@@ -19,7 +21,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use faastwin_models::{Rng, rng_from_seed};
-use faastwin_sim::{Body, Engine, NoTrace, Scenario, SubmitPolicy, Workload, simulate};
+use faastwin_sim::sweep::SweepPlan;
+use faastwin_sim::{Body, Engine, NoTrace, Scenario, SubmitPolicy, Workload, replicate, simulate};
 use rand::Rng as _;
 
 /// Ping-pong on our engine: `processes` processes, each sending to one of its `peers`
@@ -134,11 +137,41 @@ fn draws_rate(invocations: u64) -> f64 {
     invocations as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Replications per second of `replications` replications of 100,000 relay invocations on
+/// KSI on `threads` threads.
+fn replications_rate(replications: u32, threads: usize) -> f64 {
+    let (platform, workload) = study_workload("ksi", 100_000, 2);
+    let start = Instant::now();
+    let runs = replicate(&platform, &workload, 1, replications, threads, &|| {}).expect("run");
+    assert_eq!(runs.len(), replications as usize);
+    f64::from(replications) / start.elapsed().as_secs_f64()
+}
+
+/// Units per second of the shipped node-count sweep (9 points, 2 platforms, 10 replications
+/// of 4,096 invocations) on `threads` threads.
+fn sweep_rate(threads: usize) -> f64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/what-if/nodes.toml");
+    let plan = SweepPlan::load(&path, None, Some(10)).expect("sweep scenario");
+    let units = plan.units().len();
+    let start = Instant::now();
+    black_box(plan.run_local(threads, &|| {}).expect("sweep"));
+    units as f64 / start.elapsed().as_secs_f64()
+}
+
 /// Events per second of `f`, which returns the events it handled.
 fn events_rate(f: impl FnOnce() -> u64) -> f64 {
     let start = Instant::now();
     let events = f();
     events as f64 / start.elapsed().as_secs_f64()
+}
+
+/// A rate, in millions from 100,000 on.
+fn rate(per_s: f64) -> String {
+    if per_s >= 1e5 {
+        format!("{:.2}M", per_s / 1e6)
+    } else {
+        format!("{per_s:.1}")
+    }
 }
 
 /// Runs `ours` and `anchor` alternately three times; prints both rates and their ratio.
@@ -152,9 +185,9 @@ fn side_by_side(
     for _ in 0..3 {
         let (a, b) = (ours(), anchor());
         eprintln!(
-            "{what}: {:.2}M {unit}/s against {:.2}M: ratio {:.2}",
-            a / 1e6,
-            b / 1e6,
+            "{what}: {} {unit}/s against {}: ratio {:.2}",
+            rate(a),
+            rate(b),
             a / b
         );
         ratios.push(a / b);
@@ -198,18 +231,33 @@ fn benches(c: &mut Criterion) {
             );
         }
     }
-    side_by_side(
-        "ksi relay, 1M invocations: 1000 nodes against 2 nodes",
-        "invocations",
-        || relay_rate("ksi", 1_000_000, 1000).0,
-        || relay_rate("ksi", 1_000_000, 2).0,
-    );
+    for nodes in [1_000, 10_000] {
+        side_by_side(
+            &format!("ksi relay, 1M invocations: {nodes} nodes against 2 nodes"),
+            "invocations",
+            || relay_rate("ksi", 1_000_000, nodes).0,
+            || relay_rate("ksi", 1_000_000, 2).0,
+        );
+    }
 
     side_by_side(
         "ksi relay, 1M invocations on 2 nodes: the whole model against its random draws alone",
         "invocations",
         || relay_rate("ksi", 1_000_000, 2).0,
         || draws_rate(1_000_000),
+    );
+
+    side_by_side(
+        "ksi relay, 20 replications of 100k invocations: 2 threads against 1",
+        "replications",
+        || replications_rate(20, 2),
+        || replications_rate(20, 1),
+    );
+    side_by_side(
+        "sweep what-if/nodes.toml, 10 replications: 2 threads against 1",
+        "units",
+        || sweep_rate(2),
+        || sweep_rate(1),
     );
 
     let mut group = c.benchmark_group("engine");
