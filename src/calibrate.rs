@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use faastwin_calibration::{
-    ErrorDistribution, Run, RunValidation, ValidationFormat, calibrate, median_abs_makespan_error,
-    platform_names, run_loop, spread_note, validate, write_fits, write_validations,
+    ErrorDistribution, Run, RunValidation, ValidationFormat, calibrate, coverage_note,
+    median_abs_makespan_error, platform_names, run_loop, spread_note, validate, write_fits,
+    write_validations,
 };
 use faastwin_sim::Calibration;
 
@@ -69,6 +70,7 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
                 args.replications,
                 args.seed,
                 threads,
+                args.interval,
             )
             .with_context(|| format!("validating {}", run.dir.display()))
         })
@@ -81,6 +83,9 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     if let (OutputFormat::Table, [_, _, ..]) = (&args.format, validations.as_slice()) {
         if let Some(distribution) = ErrorDistribution::of(&validations) {
             println!("{distribution}");
+        }
+        if let Some(coverage) = coverage_note(&validations) {
+            println!("{coverage}");
         }
     }
     let worst = validations
@@ -165,6 +170,9 @@ pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {
     );
     if let Some(distribution) = ErrorDistribution::of(&outcome.validations) {
         println!("{distribution}");
+    }
+    if let Some(coverage) = coverage_note(&outcome.validations) {
+        println!("{coverage}");
     }
     Ok(if median <= args.tolerance {
         ExitCode::SUCCESS

@@ -89,6 +89,11 @@ pub(crate) struct ValidateArgs {
     /// Base seed.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
+    /// Level of the prediction intervals of warm makespan and p50 latency (0.9: from the 5th
+    /// to the 95th percentile of the simulated replications times the calibration runs'
+    /// run-to-run variation).
+    #[arg(long, default_value_t = faastwin_calibration::interval::DEFAULT_LEVEL, value_parser = level)]
+    pub(crate) interval: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub(crate) format: OutputFormat,
@@ -319,6 +324,16 @@ fn share(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!("{s:?} is not a share (a number >= 0; 0.05 = 5 %)")),
+    }
+}
+
+/// Parses an interval's level: a share strictly between 0 and 1.
+fn level(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!(
+            "{s:?} is not an interval level (a number between 0 and 1; 0.9 = 90 %)"
+        )),
     }
 }
 

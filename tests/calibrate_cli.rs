@@ -187,6 +187,20 @@ fn validate_takes_a_calibrations_only_platform_and_names_the_flag_otherwise() {
         .success()
         .stderr(predicate::str::contains(
             "a k8s run, predicted with the calibration's only platform, \"k3s\"",
+        ))
+        .stdout(predicate::str::contains(
+            "90 % prediction interval of the warm makespan",
+        ));
+    // An interval's level is a share between 0 and 1, refused before any work.
+    faastwin()
+        .args(["validate", "--interval", "90", "--calibration"])
+        .arg(&k3s)
+        .arg("--runs")
+        .arg(&held_out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "\"90\" is not an interval level (a number between 0 and 1; 0.9 = 90 %)",
         ));
     let two = dir.path().join("two.toml");
     let text = std::fs::read_to_string(&k3s).unwrap();

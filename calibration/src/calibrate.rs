@@ -59,6 +59,9 @@ pub struct PlatformFit {
     /// flat over their loads, or one load), the most Jobs in flight per control plane they had.
     /// Predictions above it extrapolate from a flat curve; `faastwin loop` then measures more.
     pub flat_up_to: Option<u32>,
+    /// How much the runs' repetitions varied (the provenance keeps it for prediction
+    /// intervals).
+    pub run_to_run: crate::interval::RunToRun,
 }
 
 /// Fits every platform kind found in `runs`; returns the calibration and the fit reports.
@@ -211,6 +214,7 @@ fn calibrate_platform(
         components: f.components,
         warnings: f.warnings,
         flat_up_to,
+        run_to_run: crate::interval::RunToRun::of(runs),
     };
     Ok((spec, report))
 }

@@ -473,6 +473,7 @@ fn predict(
         options.replications,
         1,
         threads,
+        crate::interval::DEFAULT_LEVEL,
     )
 }
 

@@ -26,6 +26,7 @@ mod calibrate;
 mod closed_loop;
 mod error;
 pub mod fit;
+pub mod interval;
 mod runs;
 mod validate;
 
@@ -37,7 +38,7 @@ pub use closed_loop::{
 pub use error::CalibrationError;
 pub use runs::Run;
 pub use validate::{
-    ErrorDistribution, MetricComparison, RunValidation, ValidationFormat, by_platform,
-    median_abs_makespan_error, spread_note, validate, within_spread, workload_of,
-    write_validations,
+    ErrorDistribution, IntervalCheck, MetricComparison, RunValidation, ValidationFormat,
+    by_platform, coverage, coverage_note, median_abs_makespan_error, spread_note, validate,
+    within_spread, workload_of, write_validations,
 };

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CalibrationError;
 use crate::fit::ks_two_sample;
+use crate::interval::{Coverage, RunToRun, prediction_interval};
 use crate::runs::Run;
 
 /// One metric, measured and predicted.
@@ -43,8 +44,12 @@ impl MetricComparison {
     }
 }
 
+/// A prediction interval of one quantity, named, with the measured repetitions it is checked
+/// against: (`"warm_makespan"` or `"p50_latency"`, the interval [s], the measured values [s]).
+pub type IntervalCheck<'a> = (&'static str, Option<(f64, f64)>, &'a [f64]);
+
 /// The validation of one run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunValidation {
     /// The run directory.
     pub run: String,
@@ -60,12 +65,42 @@ pub struct RunValidation {
     /// measurements themselves spread, against which an error is judged.
     #[serde(default)]
     pub measured_makespans_s: Vec<f64>,
+    /// The level of the prediction intervals (0.9: 5th to 95th percentile).
+    #[serde(default)]
+    pub interval_level: f64,
+    /// Prediction interval of the warm makespan [s]: the simulated replications times the
+    /// platform's run-to-run variation in the calibration runs (see [`prediction_interval`]).
+    #[serde(default)]
+    pub makespan_interval_s: Option<(f64, f64)>,
+    /// Prediction interval of the p50 Job latency [s], the same way.
+    #[serde(default)]
+    pub p50_interval_s: Option<(f64, f64)>,
+    /// The p50 Job latency of each measured repetition, in order of size [s].
+    #[serde(default)]
+    pub measured_p50s_s: Vec<f64>,
 }
 
 impl RunValidation {
     /// The relative error of the warm makespan.
     pub fn makespan_rel_error(&self) -> f64 {
         self.makespan().map_or(f64::NAN, |m| m.rel_error)
+    }
+
+    /// The prediction intervals with the measured repetitions they are checked against:
+    /// `("warm_makespan", ...)`, then `("p50_latency", ...)`.
+    pub fn intervals(&self) -> [IntervalCheck<'_>; 2] {
+        [
+            (
+                "warm_makespan",
+                self.makespan_interval_s,
+                &self.measured_makespans_s,
+            ),
+            ("p50_latency", self.p50_interval_s, &self.measured_p50s_s),
+        ]
+    }
+
+    fn metric(&self, metric: Metric) -> Option<&MetricComparison> {
+        self.metrics.iter().find(|m| m.metric == metric)
     }
 
     fn makespan(&self) -> Option<&MetricComparison> {
@@ -138,6 +173,7 @@ pub fn validate(
     replications: u32,
     seed: u64,
     threads: usize,
+    level: f64,
 ) -> Result<RunValidation, CalibrationError> {
     let mut workload = workload_of(run)?;
     let platform = with_the_runs_cores(calibration, name, run).compile(name, workload.body)?;
@@ -145,7 +181,7 @@ pub fn validate(
     // of 40 Poisson arrivals varies by up to 17 % from draw to draw, which would otherwise be
     // read as the model's error.
     let replays = measured_arrivals(run, &workload);
-    let predicted = predict(
+    let (predicted, replicated) = predict(
         &platform,
         &workload,
         replays.as_deref(),
@@ -171,6 +207,9 @@ pub fn validate(
     };
     let mut makespans: Vec<f64> = summaries.iter().filter_map(|s| s.warm_makespan_s).collect();
     makespans.sort_by(f64::total_cmp);
+    let mut p50s: Vec<f64> = summaries.iter().filter_map(|s| s.p50_latency_s).collect();
+    p50s.sort_by(f64::total_cmp);
+    let run_to_run = RunToRun::from_calibration(calibration, name);
     let d = &predicted.decomposition;
     let metrics = vec![
         MetricComparison::new(
@@ -229,6 +268,14 @@ pub fn validate(
         metrics,
         latency_ks_distance: ks_two_sample(&measured, &simulated),
         measured_makespans_s: makespans,
+        interval_level: level,
+        makespan_interval_s: prediction_interval(
+            &replicated.warm_makespans_s,
+            &run_to_run.warm_makespan,
+            level,
+        ),
+        p50_interval_s: prediction_interval(&replicated.p50s_s, &run_to_run.p50_latency, level),
+        measured_p50s_s: p50s,
     })
 }
 
@@ -241,8 +288,17 @@ fn predict(
     seed: u64,
     replications: u32,
     threads: usize,
-) -> Result<PlatformSummary, CalibrationError> {
+) -> Result<Prediction, CalibrationError> {
     let mut predictions = Vec::new();
+    let mut replicated = Replicated::default();
+    let mut keep = |runs: &[faastwin_sim::RunResult]| {
+        replicated
+            .warm_makespans_s
+            .extend(runs.iter().map(|r| r.warm_makespan_s));
+        replicated
+            .p50s_s
+            .extend(runs.iter().map(|r| r.latency.p50_s));
+    };
     for arrivals in replays.unwrap_or_default() {
         let replay = Workload {
             policy: SubmitPolicy::Arrivals {
@@ -251,14 +307,26 @@ fn predict(
             ..workload.clone()
         };
         let runs = replicate(platform, &replay, seed, replications, threads, &|| {})?;
+        keep(&runs);
         predictions.push(PlatformSummary::of(&runs, seed)?);
     }
     if predictions.is_empty() {
         let runs = replicate(platform, workload, seed, replications, threads, &|| {})?;
+        keep(&runs);
         predictions.push(PlatformSummary::of(&runs, seed)?);
     }
-    Ok(median_prediction(predictions))
+    Ok((median_prediction(predictions), replicated))
 }
+
+/// Every simulated replication's warm makespan and p50 Job latency [s].
+#[derive(Debug, Default)]
+struct Replicated {
+    warm_makespans_s: Vec<f64>,
+    p50s_s: Vec<f64>,
+}
+
+/// A run's prediction and the replications behind it.
+type Prediction = (PlatformSummary, Replicated);
 
 /// The Job latencies of up to five replications of `workload`, sorted.
 fn simulated_latencies(
@@ -473,6 +541,59 @@ pub fn spread_note(validations: &[RunValidation]) -> String {
     })
 }
 
+/// How well the prediction intervals of `validations` covered their measured repetitions:
+/// warm makespan, then p50 Job latency (`None` where no run has an interval).
+pub fn coverage(validations: &[RunValidation]) -> [Option<Coverage>; 2] {
+    let of = |interval: fn(&RunValidation) -> Option<(f64, f64)>,
+              metric: Metric,
+              measured: fn(&RunValidation) -> &[f64]| {
+        let checks: Vec<_> = validations
+            .iter()
+            .filter_map(|v| Some((interval(v)?, v.metric(metric)?.predicted, measured(v))))
+            .collect();
+        (!checks.is_empty()).then(|| Coverage::of(checks))
+    };
+    [
+        of(
+            |v| v.makespan_interval_s,
+            Metric::WarmMakespanS,
+            |v| &v.measured_makespans_s,
+        ),
+        of(
+            |v| v.p50_interval_s,
+            Metric::P50LatencyS,
+            |v| &v.measured_p50s_s,
+        ),
+    ]
+}
+
+/// [`coverage`] in words: "90 % prediction intervals: warm makespan covered 20 of 24 measured
+/// repetitions (83 %), median width 12.0 % of the prediction; p50 Job latency ...".
+pub fn coverage_note(validations: &[RunValidation]) -> Option<String> {
+    let level = validations.first()?.interval_level;
+    let parts: Vec<String> = coverage(validations)
+        .iter()
+        .zip(["warm makespan", "p50 Job latency"])
+        .filter_map(|(c, what)| {
+            let c = c.as_ref()?;
+            Some(format!(
+                "{what} covered {} of {} measured repetitions ({:.0} %), median width {:.1} % of the prediction",
+                c.inside,
+                c.total,
+                100.0 * c.share(),
+                100.0 * c.median_width
+            ))
+        })
+        .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "{:.0} % prediction intervals (simulated replications times the calibration runs' run-to-run variation): {}",
+            100.0 * level,
+            parts.join("; ")
+        )
+    })
+}
+
 /// Validations grouped by platform.
 pub fn by_platform(validations: &[RunValidation]) -> BTreeMap<String, Vec<&RunValidation>> {
     let mut map: BTreeMap<String, Vec<&RunValidation>> = BTreeMap::new();
@@ -487,7 +608,11 @@ pub fn by_platform(validations: &[RunValidation]) -> BTreeMap<String, Vec<&RunVa
 pub enum ValidationFormat {
     /// Aligned text, one block per run.
     Table,
-    /// Long CSV: run, platform, metric, measured, predicted, abs_error, rel_error.
+    /// Long CSV: run, platform, metric, measured, predicted, abs_error, rel_error; after the
+    /// metrics, `latency_ks_distance` (predicted), `lowest_`/`highest_warm_makespan_s`
+    /// (measured) and, for `warm_makespan` and `p50_latency`, `_interval_low_s` and
+    /// `_interval_high_s` (predicted) and `_repetitions_inside_interval` (measured: how many,
+    /// predicted: of how many).
     Csv,
     /// JSON: the list of [`RunValidation`]s (what `faastwin report` reads).
     Json,
@@ -564,6 +689,35 @@ pub fn write_validations(
                         .map_err(csv)?;
                     }
                 }
+                for (what, interval, measured) in v.intervals() {
+                    let Some((low, high)) = interval else {
+                        continue;
+                    };
+                    let inside = measured
+                        .iter()
+                        .filter(|m| low <= **m && **m <= high)
+                        .count();
+                    for (metric, measured, predicted) in [
+                        ("interval_low_s", String::new(), low.to_string()),
+                        ("interval_high_s", String::new(), high.to_string()),
+                        (
+                            "repetitions_inside_interval",
+                            inside.to_string(),
+                            measured.len().to_string(),
+                        ),
+                    ] {
+                        w.write_record([
+                            &v.run,
+                            &v.platform,
+                            &format!("{what}_{metric}"),
+                            &measured,
+                            &predicted,
+                            "",
+                            "",
+                        ])
+                        .map_err(csv)?;
+                    }
+                }
             }
             w.flush().map_err(io)
         }
@@ -605,6 +759,27 @@ fn write_table(out: &mut dyn std::io::Write, validations: &[RunValidation]) -> s
                 v.measured_makespans_s.len(),
                 if within { "within" } else { "outside" }
             )?;
+        }
+        for (what, interval, measured) in [
+            (
+                "warm makespan",
+                v.makespan_interval_s,
+                &v.measured_makespans_s,
+            ),
+            ("p50 latency", v.p50_interval_s, &v.measured_p50s_s),
+        ] {
+            if let Some((low, high)) = interval {
+                let inside = measured
+                    .iter()
+                    .filter(|m| low <= **m && **m <= high)
+                    .count();
+                writeln!(
+                    out,
+                    "  {:.0} % prediction interval of the {what}: {low:.4} … {high:.4} s; measured repetitions inside: {inside} of {}",
+                    100.0 * v.interval_level,
+                    measured.len()
+                )?;
+            }
         }
     }
     if validations.len() > 1 {

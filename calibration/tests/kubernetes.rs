@@ -73,7 +73,7 @@ fn kubernetes_control_plane_is_one_shared_unit_fitted_at_two_loads() {
         // The service time is chosen so that A's own runs are predicted (here within 4 % for
         // the makespan and 15 % for p95 latency).
         for run in &runs {
-            let v = validate(&calibration, kind.name(), run, 5, 1, 2).unwrap();
+            let v = validate(&calibration, kind.name(), run, 5, 1, 2, 0.9).unwrap();
             for (metric, bound) in [(Metric::WarmMakespanS, 0.06), (Metric::P95LatencyS, 0.2)] {
                 let m = v.metrics.iter().find(|m| m.metric == metric).unwrap();
                 assert!(
@@ -211,7 +211,7 @@ fn a_rung_above_the_knee_predicts_twice_its_load_where_a_below_it_cannot() {
     let error = |runs: &[Run], held_out: &str| -> f64 {
         let (calibration, _) = calibrate(runs, &Default::default()).unwrap();
         let run = crate::kept::run(held_out);
-        validate(&calibration, "ksi", &run, 5, 1, 2)
+        validate(&calibration, "ksi", &run, 5, 1, 2, 0.9)
             .unwrap()
             .makespan_rel_error()
     };
@@ -242,7 +242,7 @@ fn an_open_loop_run_is_predicted_on_its_own_arrivals() {
     let runs = a_runs("k8s-12");
     let (calibration, _) = calibrate(&runs, &Default::default()).unwrap();
     let run = crate::kept::run("k8s-12/run-H7-etl-p1-n1-open60-7040k");
-    let v = validate(&calibration, "k8s", &run, 5, 1, 2).unwrap();
+    let v = validate(&calibration, "k8s", &run, 5, 1, 2, 0.9).unwrap();
     assert!(
         v.scenario.contains("(the run's own arrivals)"),
         "{}",
@@ -283,6 +283,6 @@ fn an_open_loop_run_is_predicted_on_its_own_arrivals() {
     );
     // A closed-loop run is not replayed.
     let closed = crate::kept::run("k8s-12/run-H5-relay-p1-n1-w1");
-    let v = validate(&calibration, "k8s", &closed, 5, 1, 2).unwrap();
+    let v = validate(&calibration, "k8s", &closed, 5, 1, 2, 0.9).unwrap();
     assert!(!v.scenario.contains("own arrivals"), "{}", v.scenario);
 }

@@ -137,7 +137,7 @@ async fn calibration_from_real_runs_round_trips_and_predicts_them() {
         (workload.invocations, workload.partitions, workload.nodes),
         (30, 2, 1)
     );
-    let v = validate(&calibration, small.platform().name(), &small, 10, 1, 2).unwrap();
+    let v = validate(&calibration, small.platform().name(), &small, 10, 1, 2, 0.9).unwrap();
     let makespan = &v.metrics[0];
     assert_eq!(makespan.metric, Metric::WarmMakespanS);
     assert!(makespan.measured > 0.0 && makespan.predicted > 0.0);

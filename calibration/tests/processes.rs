@@ -133,7 +133,7 @@ fn containers_at_two_loads_pass_their_starts_through_a_serial_engine() {
     );
     let window = run("container-7/run-B3-window-2");
     let error = |c: &faastwin_sim::Calibration| {
-        validate(c, "container", &window, 10, 1, 2)
+        validate(c, "container", &window, 10, 1, 2, 0.9)
             .unwrap()
             .makespan_rel_error()
     };
@@ -159,7 +159,7 @@ fn starts_on_nodes_with_fewer_cores_than_partitions_keep_their_measured_cpu_work
             "{name}: {method}"
         );
         for run in &runs {
-            let v = validate(&calibration, kind, run, 5, 1, 2).unwrap();
+            let v = validate(&calibration, kind, run, 5, 1, 2, 0.9).unwrap();
             for metric in [
                 faastwin_models::Metric::P50LatencyS,
                 faastwin_models::Metric::WarmMakespanS,

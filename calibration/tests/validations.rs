@@ -22,7 +22,7 @@ fn validation(run: &str, platform: &str, makespan: Option<(f64, f64)>) -> RunVal
         scenario: "6 x relay on 2 partitions / 1 nodes".into(),
         metrics,
         latency_ks_distance: 0.125,
-        measured_makespans_s: Vec::new(),
+        ..RunValidation::default()
     }
 }
 
@@ -222,7 +222,7 @@ fn a_runs_own_prediction_compares_the_means_of_its_rows_and_its_latency_distribu
     let runs = crate::kept::a_runs("local-1");
     let (calibration, _) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
     let run = &runs[0];
-    let v = faastwin_calibration::validate(&calibration, "local", run, 5, 1, 2).unwrap();
+    let v = faastwin_calibration::validate(&calibration, "local", run, 5, 1, 2, 0.9).unwrap();
     let metric = |name: Metric| v.metrics.iter().find(|m| m.metric == name).unwrap();
     let warm: Vec<_> = run.warm().collect();
     let mean = |values: Vec<f64>| values.iter().sum::<f64>() / values.len() as f64;
@@ -233,4 +233,81 @@ fn a_runs_own_prediction_compares_the_means_of_its_rows_and_its_latency_distribu
     // Its own latencies, predicted from itself: the distributions overlap.
     assert!(v.latency_ks_distance < 0.5, "{}", v.latency_ks_distance);
     assert!(v.makespan_rel_error().abs() < 0.15, "{v:?}");
+}
+
+/// A calibration keeps how much its runs' repetitions varied, and validation turns it into
+/// prediction intervals: an interval holds its prediction, widens with the level, and the
+/// coverage counts the measured repetitions each interval holds, as the table says run by run.
+#[test]
+fn prediction_intervals_come_from_the_calibration_runs_variation_and_their_coverage_is_counted() {
+    use faastwin_calibration::interval::{RunToRun, prediction_interval};
+    let runs = crate::kept::a_runs("local-6");
+    let (calibration, fits) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
+    let variation = RunToRun::from_calibration(&calibration, "local");
+    assert_eq!(variation, fits[0].run_to_run, "the provenance keeps it");
+    // Three runs of three repetitions: each run's median repetition is a ratio of 1.
+    assert_eq!(variation.warm_makespan.len(), 9);
+    assert!(
+        variation
+            .warm_makespan
+            .iter()
+            .filter(|r| **r == 1.0)
+            .count()
+            >= 3
+    );
+    assert!(variation.warm_makespan.iter().any(|r| *r != 1.0));
+
+    let held_out = [
+        crate::kept::run("local-6/run-H3-etl-p8-n2-w3-3328k"),
+        crate::kept::run("local-6/run-H5-relay-p1-n1-w1"),
+    ];
+    let validations: Vec<RunValidation> = held_out
+        .iter()
+        .map(|run| {
+            faastwin_calibration::validate(&calibration, "local", run, 10, 1, 2, 0.9).unwrap()
+        })
+        .collect();
+    let mut inside = 0;
+    for v in &validations {
+        let (low, high) = v.makespan_interval_s.unwrap();
+        let predicted = v.metrics[0].predicted;
+        assert!(
+            low < predicted && predicted < high,
+            "{low} {predicted} {high}"
+        );
+        // Wider than the replications alone would make it.
+        let spread = high / low;
+        assert!(spread > 1.05, "{spread}");
+        inside += v
+            .measured_makespans_s
+            .iter()
+            .filter(|m| low <= **m && **m <= high)
+            .count();
+        let at = |level| {
+            faastwin_calibration::validate(&calibration, "local", &held_out[0], 10, 1, 2, level)
+                .unwrap()
+        };
+        if v.run == validations[0].run {
+            let (l50, h50) = at(0.5).makespan_interval_s.unwrap();
+            assert!(low < l50 && h50 < high, "{l50} {h50} within {low} {high}");
+        }
+    }
+    let [makespan, p50] = faastwin_calibration::coverage(&validations);
+    let makespan = makespan.unwrap();
+    assert_eq!((makespan.inside, makespan.total), (inside, 6));
+    assert_eq!(p50.unwrap().total, 6);
+    let table = written(&validations, ValidationFormat::Table);
+    assert_eq!(
+        table
+            .matches("90 % prediction interval of the warm makespan")
+            .count(),
+        2
+    );
+    let note = faastwin_calibration::coverage_note(&validations).unwrap();
+    assert!(note.contains(&format!("covered {inside} of 6")), "{note}");
+    // Without repetitions there is no run-to-run variation: the replications alone.
+    assert_eq!(
+        prediction_interval(&[1.0, 2.0, 3.0], &RunToRun::default().warm_makespan, 0.5),
+        Some((1.5, 2.5))
+    );
 }

@@ -9,7 +9,10 @@
 # error distribution instead, in a table of its own: `table.sh --drawn LOOP...`, and in a page
 # `<!-- table.sh --drawn PATTERN... -->`.
 #
-# Usage: docs/loops/table.sh [--drawn] [LOOP...]  print a table (default: every loop here)
+# `table.sh --coverage LOOP...` (and `<!-- table.sh --coverage PATTERN... -->`): how often
+# those runs' measured repetitions fell inside their 90 % prediction intervals, and how wide.
+#
+# Usage: docs/loops/table.sh [--drawn|--coverage] [LOOP...]  print a table (default: every loop)
 #        docs/loops/table.sh --write PAGE.md    rewrite every table block of a page
 #        docs/loops/table.sh --check PAGE.md    exit 1 naming the block if a table drifted
 # A table block of a page is the lines between `<!-- table.sh PATTERN... -->` and
@@ -31,14 +34,21 @@ loops() {
   done) | sort -uV
 }
 
-row() {
+# Calibrates loop $1 again from its A runs and validates its runs named $2 (B or H) into
+# $work/$1.csv.
+validated() {
   local loop="$1" dir="$root/docs/loops/$1"
   "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" > /dev/null 2> "$work/$loop.err" \
     || { echo "table.sh: calibrating $loop failed:" >&2; cat "$work/$loop.err" >&2; exit 1; }
   # validate exits 1 when an error exceeds its tolerance: the CSV is what matters here.
-  "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-B* --format csv \
+  "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-"$2"* --format csv \
     > "$work/$loop.csv" 2> /dev/null || true
   [ -s "$work/$loop.csv" ] || { echo "table.sh: validating $loop printed nothing" >&2; exit 1; }
+}
+
+row() {
+  local loop="$1"
+  validated "$loop" B
   awk -F, -v loop="$loop" '
     $3 == "warm_makespan_s" { e[++n] = 100 * $7; a[n] = e[n] < 0 ? -e[n] : e[n]; pred[$1] = $5 }
     $3 == "warm_makespan_s" && match($1, /run-B1-[0-9]+-partitions/) {
@@ -68,11 +78,7 @@ drawn_row() {
   local loop="$1" dir="$root/docs/loops/$1" seed
   seed="$(sed -n 's/.*(drawn at random, seed \([0-9]*\)).*/\1/p' "$dir/loop.txt" 2> /dev/null | head -1)"
   [ -n "$seed" ] || { echo "table.sh: $loop: no seed in $dir/loop.txt (a loop with --held-out prints it)" >&2; exit 1; }
-  "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" > /dev/null 2> "$work/$loop.err" \
-    || { echo "table.sh: calibrating $loop failed:" >&2; cat "$work/$loop.err" >&2; exit 1; }
-  "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-H* --format csv \
-    > "$work/$loop.csv" 2> /dev/null || true
-  [ -s "$work/$loop.csv" ] || { echo "table.sh: validating $loop printed nothing" >&2; exit 1; }
+  validated "$loop" H
   awk -F, -v loop="$loop" -v seed="$seed" '
     function abs(x) { return x < 0 ? -x : x }
     function q(v, n, p,   i, j, t, h, lo) {
@@ -94,25 +100,68 @@ drawn_row() {
     }' "$work/$loop.csv"
 }
 
+# A loop with --held-out: how often its held-out runs' measured repetitions fell inside their
+# 90 % prediction intervals, and how wide those were (median of (high - low) / prediction).
+coverage_row() {
+  local loop="$1"
+  validated "$loop" H
+  awk -F, -v loop="$loop" '
+    function q(v, n, p,   i, j, t, h, lo) {
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+      h = (n - 1) * p; lo = int(h)
+      return lo + 1 < n ? v[lo + 1] + (h - lo) * (v[lo + 2] - v[lo + 1]) : v[n]
+    }
+    $3 == "warm_makespan_s" { pred["warm_makespan", $1] = $5 }
+    $3 == "p50_latency_s" { pred["p50_latency", $1] = $5 }
+    $3 ~ /_interval_low_s$/ { m = substr($3, 1, length($3) - 15); low[m, $1] = $5 }
+    $3 ~ /_interval_high_s$/ {
+      m = substr($3, 1, length($3) - 16)
+      w[m, ++nw[m]] = 100 * ($5 - low[m, $1]) / pred[m, $1]
+    }
+    $3 ~ /_repetitions_inside_interval$/ {
+      m = substr($3, 1, length($3) - 28); inside[m] += $4; total[m] += $5
+    }
+    END {
+      split(loop, p, "-")
+      printf "| %s | %s | %d of %d (%.0f %%) | %.1f %% |", p[1], p[2],
+        inside["warm_makespan"], total["warm_makespan"], 100 * inside["warm_makespan"] / total["warm_makespan"],
+        q_of("warm_makespan")
+      printf " %d of %d (%.0f %%) | %.1f %% |\n",
+        inside["p50_latency"], total["p50_latency"], 100 * inside["p50_latency"] / total["p50_latency"],
+        q_of("p50_latency")
+    }
+    function q_of(m,   i, v) { for (i = 1; i <= nw[m]; i++) v[i] = w[m, i]; return q(v, nw[m], 0.5) }
+  ' "$work/$loop.csv"
+}
+
+# One row per loop ($2: the row function) of the loops $3... that have runs named $1 (B or H).
+rows_of() {
+  local runs="$1" row="$2" list loop
+  shift 2
+  list="$(loops "$@")" || exit 2
+  for loop in $list; do
+    if compgen -G "$root/docs/loops/$loop/run-$runs*" > /dev/null; then "$row" "$loop"; fi
+  done
+}
+
+coverage_table() {
+  echo "| platform | loop | warm makespan inside its 90 % interval | median width | p50 latency inside | median width |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  rows_of H coverage_row "$@"
+}
+
 drawn_table() {
   echo "| platform | loop | seed | configurations | median \\|makespan error\\| | 90th percentile | worst | median \\|p50 error\\| | median \\|p95 error\\| | latency KS median | within measured spread |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-  local list loop
-  list="$(loops "$@")" || exit 2
-  for loop in $list; do
-    if compgen -G "$root/docs/loops/$loop/run-H*" > /dev/null; then drawn_row "$loop"; fi
-  done
+  rows_of H drawn_row "$@"
 }
 
 table() {
   if [ "${1:-}" = --drawn ]; then shift; drawn_table "$@"; return; fi
+  if [ "${1:-}" = --coverage ]; then shift; coverage_table "$@"; return; fi
   echo "| platform | loop | more partitions | 8× shards | window 2 | more nodes | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-  local list loop
-  list="$(loops "$@")" || exit 2
-  for loop in $list; do
-    if compgen -G "$root/docs/loops/$loop/run-B*" > /dev/null; then row "$loop"; fi
-  done
+  rows_of B row "$@"
 }
 
 # The page with each table block made anew from the loops its opening line names.

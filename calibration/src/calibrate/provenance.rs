@@ -73,5 +73,8 @@ pub(super) fn provenance_of(report: &PlatformFit) -> toml::Value {
         components.insert(c.component.clone(), toml::Value::Table(t));
     }
     table.insert("components".into(), toml::Value::Table(components));
+    if !report.run_to_run.is_empty() {
+        table.insert("run_to_run".into(), report.run_to_run.to_toml());
+    }
     toml::Value::Table(table)
 }
