@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use faastwin_calibration::{
-    ErrorDistribution, Run, RunValidation, ValidationFormat, calibrate, coverage_note,
+    ErrorDistribution, Run, RunValidation, ValidationFormat, coverage_note,
     median_abs_makespan_error, platform_names, run_loop, spread_note, validate, write_fits,
     write_validations,
 };
@@ -23,7 +23,16 @@ fn load_runs(dirs: &[PathBuf]) -> anyhow::Result<Vec<Run>> {
 pub(crate) fn run_calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let runs = load_runs(&args.runs)?;
     let names = platform_names(&args.names, &runs)?;
-    let (calibration, fits) = calibrate(&runs, &names).context("calibrating")?;
+    let bar = crate::progress::items(u64::from(args.refits), "refits");
+    let (calibration, fits) = faastwin_calibration::interval::calibrate_with_refits(
+        &runs,
+        &names,
+        args.refits,
+        args.seed,
+        &|_| bar.inc(1),
+    )
+    .context("calibrating")?;
+    bar.finish_and_clear();
     std::fs::write(&args.out, calibration.to_toml()?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     write_fits(&mut std::io::stdout().lock(), &fits)?;

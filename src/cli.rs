@@ -70,6 +70,14 @@ pub(crate) struct CalibrateArgs {
     /// (repeatable).
     #[arg(long = "as", value_name = "NAME|KIND=NAME")]
     pub(crate) names: Vec<String>,
+    /// Also fit every platform this many times again on bootstrap resamples of the runs'
+    /// repetitions, kept in the file: `validate`'s prediction intervals then include how much
+    /// the fit itself could differ (each refit takes as long as the fit)
+    #[arg(long, default_value_t = 0, value_parser = refits)]
+    pub(crate) refits: u32,
+    /// Seed of the resamples.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -324,6 +332,17 @@ fn share(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!("{s:?} is not a share (a number >= 0; 0.05 = 5 %)")),
+    }
+}
+
+/// Most refits: more than enough for a 90 % interval's tails.
+const MAX_REFITS: u32 = 1000;
+
+/// Parses a refit count: 0 to [`MAX_REFITS`].
+fn refits(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n <= MAX_REFITS => Ok(n),
+        _ => Err(format!("{s:?} is not a refit count from 0 to {MAX_REFITS}")),
     }
 }
 

@@ -221,6 +221,44 @@ fn validate_takes_a_calibrations_only_platform_and_names_the_flag_otherwise() {
         .stderr(predicate::str::contains("with --as NAME"));
 }
 
+/// `calibrate --refits K` keeps K refits of the platform in the file, which `validate` then
+/// simulates (its intervals name what their width comes from); an absurd count is refused.
+#[test]
+fn calibrate_keeps_refits_for_validates_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = ["run-A-small", "run-A-double", "run-A-relay"]
+        .map(|r| repo_path(&format!("docs/loops/local-6/{r}")));
+    let out = dir.path().join("local.toml");
+    faastwin()
+        .arg("calibrate")
+        .args(&runs)
+        .args(["--refits", "3", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.matches("[[refits.local]]").count(), 3, "three refits");
+    assert!(text.contains("[provenance.local.run_to_run]"));
+    faastwin()
+        .args(["validate", "--tolerance", "10", "--calibration"])
+        .arg(&out)
+        .arg("--runs")
+        .arg(repo_path("docs/loops/local-6/run-H5-relay-p1-n1-w1"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(width mostly the "));
+    faastwin()
+        .arg("calibrate")
+        .args(&runs)
+        .args(["--refits", "5000", "--out"])
+        .arg(&out)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "\"5000\" is not a refit count from 0 to 1000",
+        ));
+}
+
 /// Issue 29.12: a loop whose configurations cannot all be measured (3 invocations cannot fill
 /// the held-out configuration's 4 partitions) is refused before it writes or measures
 /// anything, naming the configuration; it measured two configurations first.

@@ -116,6 +116,7 @@ pub fn calibrate(
         Calibration {
             description,
             platforms,
+            refits: BTreeMap::new(),
             provenance,
         },
         fits,

@@ -3,11 +3,15 @@
 //! variation over replications into a prediction interval (issue 27, first part: the
 //! calibration's own uncertainty, from refits on resampled runs, is not in it yet).
 
-use faastwin_models::quantile;
+use std::collections::BTreeMap;
+
+use faastwin_models::{PlatformKind, Rng, quantile, rng_from_seed, splitmix64};
 use faastwin_sim::Calibration;
+use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::runs::Run;
+use crate::{CalibrationError, PlatformFit};
 
 /// The level of prediction intervals unless asked otherwise.
 pub const DEFAULT_LEVEL: f64 = 0.9;
@@ -89,24 +93,167 @@ impl RunToRun {
     }
 }
 
-/// A prediction interval at `level` (0.9: from the 5th to the 95th percentile) of a quantity
-/// whose simulated replications are `simulated` and whose run-to-run ratios are `ratios`:
-/// every replication times every ratio (the two independent), or the replications alone
-/// without ratios. `None` without replications.
-pub fn prediction_interval(simulated: &[f64], ratios: &[f64], level: f64) -> Option<(f64, f64)> {
-    let values: Vec<f64> = if ratios.is_empty() {
-        simulated.to_vec()
-    } else {
-        simulated
+/// [`crate::calibrate`], then every platform fitted again `refits` times, each time on a
+/// bootstrap resample of the runs (every run's repetitions drawn with replacement, seeded from
+/// `seed` and the refit), kept in the calibration's `refits`: how much the fit itself could
+/// differ, for prediction intervals. A run of one repetition is the same in every resample.
+/// `progress` is called after each refit.
+pub fn calibrate_with_refits(
+    runs: &[Run],
+    names: &BTreeMap<PlatformKind, String>,
+    refits: u32,
+    seed: u64,
+    progress: &dyn Fn(u32),
+) -> Result<(Calibration, Vec<PlatformFit>), CalibrationError> {
+    let (mut calibration, fits) = crate::calibrate(runs, names)?;
+    for k in 0..refits {
+        let resampled: Vec<Run> = runs
             .iter()
-            .flat_map(|s| ratios.iter().map(move |r| s * r))
-            .collect()
+            .enumerate()
+            .map(|(i, run)| {
+                let mut rng =
+                    rng_from_seed(splitmix64(seed) ^ splitmix64(u64::from(k) << 32 | i as u64));
+                resample(run, &mut rng)
+            })
+            .collect();
+        let (refit, _) = crate::calibrate(&resampled, names).map_err(|e| {
+            CalibrationError::Options(format!(
+                "refit {} of {refits} (a bootstrap resample of the runs' repetitions): {e}",
+                k + 1
+            ))
+        })?;
+        for (name, spec) in refit.platforms {
+            calibration.refits.entry(name).or_default().push(spec);
+        }
+        progress(k + 1);
+    }
+    Ok((calibration, fits))
+}
+
+/// `run` with its repetitions drawn with replacement: as many as it had, each a copy of a
+/// measured one (all its rows, warm-ups included) numbered anew.
+fn resample(run: &Run, rng: &mut Rng) -> Run {
+    let mut reps: Vec<u32> = run.records.iter().map(|r| r.repetition).collect();
+    reps.sort_unstable();
+    reps.dedup();
+    if reps.len() < 2 {
+        return run.clone();
+    }
+    let mut records = Vec::with_capacity(run.records.len());
+    for j in 0..reps.len() {
+        let pick = reps[rng.random_range(0..reps.len())];
+        records.extend(
+            run.records
+                .iter()
+                .filter(|r| r.repetition == pick)
+                .cloned()
+                .map(|mut r| {
+                    r.repetition = j as u32;
+                    r
+                }),
+        );
+    }
+    Run {
+        dir: run.dir.clone(),
+        meta: run.meta.clone(),
+        records,
+    }
+}
+
+/// A prediction interval, and where its width comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PredictionInterval {
+    /// Lower end.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+    /// The share of the predicted variance from each of [`SOURCES`]: the simulation's own
+    /// variation over replications, the calibration's (the spread of its refits), the
+    /// platform's run to run.
+    pub sources: [f64; 3],
+}
+
+/// What a prediction's variance comes from, in the order of [`PredictionInterval::sources`].
+pub const SOURCES: [&str; 3] = [
+    "the simulation's replications",
+    "the calibration's refits",
+    "the platform's run-to-run variation",
+];
+
+impl PredictionInterval {
+    /// The interval at `level` (0.9: from the 5th to the 95th percentile) of a quantity
+    /// simulated in `groups` (one group of replications per refit of the calibration, or one
+    /// group without refits) whose run-to-run ratios are `ratios`: every simulated value times
+    /// every ratio (the two independent), or the values alone without ratios. `None` without
+    /// simulated values.
+    pub fn of(groups: &[Vec<f64>], ratios: &[f64], level: f64) -> Option<PredictionInterval> {
+        let simulated: Vec<f64> = groups.iter().flatten().copied().collect();
+        let values: Vec<f64> = if ratios.is_empty() {
+            simulated.clone()
+        } else {
+            simulated
+                .iter()
+                .flat_map(|s| ratios.iter().map(move |r| s * r))
+                .collect()
+        };
+        let tail = (1.0 - level) / 2.0;
+        let (low, high) = (
+            quantile::of(&values, tail)?,
+            quantile::of(&values, 1.0 - tail)?,
+        );
+        Some(PredictionInterval {
+            low,
+            high,
+            sources: sources(groups, &simulated, ratios),
+        })
+    }
+
+    /// The source most of the variance comes from.
+    pub fn dominant(&self) -> &'static str {
+        let (i, _) =
+            self.sources
+                .iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |best, (i, s)| {
+                    if *s > best.1 { (i, *s) } else { best }
+                });
+        SOURCES[i]
+    }
+}
+
+/// The shares of the variance: within groups (the simulation), between group means beyond
+/// what the simulation alone would give them (the calibration), and the ratios' variance at
+/// the mean (the platform).
+fn sources(groups: &[Vec<f64>], simulated: &[f64], ratios: &[f64]) -> [f64; 3] {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let variance = |v: &[f64]| {
+        let m = mean(v);
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64
     };
-    let tail = (1.0 - level) / 2.0;
-    Some((
-        quantile::of(&values, tail)?,
-        quantile::of(&values, 1.0 - tail)?,
-    ))
+    let within: Vec<f64> = groups
+        .iter()
+        .filter(|g| g.len() > 1)
+        .map(|g| variance(g))
+        .collect();
+    let v_sim = mean(&within);
+    let v_cal = if groups.len() > 1 {
+        let means: Vec<f64> = groups.iter().map(|g| mean(g)).collect();
+        let size = mean(&groups.iter().map(|g| g.len() as f64).collect::<Vec<_>>());
+        (variance(&means) - v_sim / size.max(1.0)).max(0.0)
+    } else {
+        0.0
+    };
+    let v_run = if ratios.len() > 1 {
+        variance(ratios) * mean(simulated).powi(2)
+    } else {
+        0.0
+    };
+    let total = v_sim + v_cal + v_run;
+    if total > 0.0 {
+        [v_sim / total, v_cal / total, v_run / total]
+    } else {
+        [1.0, 0.0, 0.0]
+    }
 }
 
 /// Intervals checked against measurements: how many measured values lay inside their
@@ -122,7 +269,8 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// The coverage of `checks`: each an interval, its prediction and the measured values.
+    /// The coverage of `checks`: each an interval (low, high), its prediction and the
+    /// measured values.
     pub fn of<'a>(checks: impl IntoIterator<Item = ((f64, f64), f64, &'a [f64])>) -> Coverage {
         let (mut inside, mut total, mut widths) = (0, 0, Vec::new());
         for ((low, high), predicted, measured) in checks {
@@ -149,22 +297,62 @@ impl Coverage {
 mod tests {
     use super::*;
 
-    /// The interval holds the replications' spread, widens with the platform's run-to-run
-    /// variation, and narrows with the level.
+    /// A resample has as many repetitions as the run, numbered anew, each a whole measured
+    /// repetition; some resamples repeat one.
     #[test]
-    fn an_interval_combines_replications_and_run_to_run_variation() {
+    fn a_resample_draws_whole_repetitions_with_replacement() {
+        let run = crate::runs::kept("local-6/run-A-small");
+        let latencies = |r: &Run, rep: u32| -> Vec<Option<f64>> {
+            r.records
+                .iter()
+                .filter(|x| x.repetition == rep)
+                .map(|x| x.e2e_s)
+                .collect()
+        };
+        let measured: Vec<_> = (0..3).map(|rep| latencies(&run, rep)).collect();
+        let mut repeated = 0;
+        for seed in 0..12 {
+            let resampled = resample(&run, &mut rng_from_seed(seed));
+            assert_eq!(resampled.records.len(), run.records.len());
+            let drawn: Vec<_> = (0..3).map(|rep| latencies(&resampled, rep)).collect();
+            for d in &drawn {
+                assert!(measured.contains(d), "a repetition that was not measured");
+            }
+            repeated +=
+                usize::from(drawn[0] == drawn[1] || drawn[1] == drawn[2] || drawn[0] == drawn[2]);
+        }
+        assert!(repeated > 0, "no resample drew a repetition twice");
+    }
+
+    /// The interval holds the replications' spread, widens with the platform's run-to-run
+    /// variation and with refits that disagree, narrows with the level, and names what its
+    /// width comes from.
+    #[test]
+    fn an_interval_combines_replications_refits_and_run_to_run_variation() {
         let simulated: Vec<f64> = (0..20).map(|i| 100.0 + f64::from(i) * 0.1).collect();
-        let alone = prediction_interval(&simulated, &[], 0.9).unwrap();
-        assert!(alone.0 > 100.0 && alone.1 < 102.0, "{alone:?}");
+        let alone = PredictionInterval::of(std::slice::from_ref(&simulated), &[], 0.9).unwrap();
+        assert!(alone.low > 100.0 && alone.high < 102.0, "{alone:?}");
+        assert_eq!(alone.sources, [1.0, 0.0, 0.0]);
         let ratios = [0.9, 0.95, 1.0, 1.0, 1.05, 1.1];
-        let wide = prediction_interval(&simulated, &ratios, 0.9).unwrap();
-        assert!(wide.0 < 92.0 && wide.1 > 108.0, "{wide:?}");
-        let narrow = prediction_interval(&simulated, &ratios, 0.5).unwrap();
-        assert!(
-            narrow.0 > wide.0 && narrow.1 < wide.1,
-            "{narrow:?} {wide:?}"
-        );
-        assert_eq!(prediction_interval(&[], &ratios, 0.9), None);
+        let wide = PredictionInterval::of(std::slice::from_ref(&simulated), &ratios, 0.9).unwrap();
+        assert!(wide.low < 92.0 && wide.high > 108.0, "{wide:?}");
+        assert_eq!(wide.dominant(), SOURCES[2]);
+        let narrow =
+            PredictionInterval::of(std::slice::from_ref(&simulated), &ratios, 0.5).unwrap();
+        assert!(narrow.low > wide.low && narrow.high < wide.high);
+        // Refits 20 % apart: the calibration dominates.
+        let refits: Vec<Vec<f64>> = [0.8, 1.0, 1.2]
+            .iter()
+            .map(|f| simulated.iter().map(|s| s * f).collect())
+            .collect();
+        let refitted = PredictionInterval::of(&refits, &ratios, 0.9).unwrap();
+        assert!(refitted.low < 80.0 && refitted.high > 115.0, "{refitted:?}");
+        assert_eq!(refitted.dominant(), SOURCES[1]);
+        assert!((refitted.sources.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert_eq!(PredictionInterval::of(&[], &ratios, 0.9), None);
+        // Without repetitions and refits, the replications alone (type 7).
+        let bare = PredictionInterval::of(&[vec![1.0, 2.0, 3.0]], &[], 0.5).unwrap();
+        assert_eq!((bare.low, bare.high), (1.5, 2.5));
     }
 
     /// Coverage counts every measured value against its own interval; the width is relative.

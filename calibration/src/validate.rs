@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::CalibrationError;
 use crate::fit::ks_two_sample;
-use crate::interval::{Coverage, RunToRun, prediction_interval};
+use crate::interval::{Coverage, PredictionInterval, RunToRun};
 use crate::runs::Run;
 
 /// One metric, measured and predicted.
@@ -46,7 +46,7 @@ impl MetricComparison {
 
 /// A prediction interval of one quantity, named, with the measured repetitions it is checked
 /// against: (`"warm_makespan"` or `"p50_latency"`, the interval [s], the measured values [s]).
-pub type IntervalCheck<'a> = (&'static str, Option<(f64, f64)>, &'a [f64]);
+pub type IntervalCheck<'a> = (&'static str, Option<PredictionInterval>, &'a [f64]);
 
 /// The validation of one run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -68,13 +68,14 @@ pub struct RunValidation {
     /// The level of the prediction intervals (0.9: 5th to 95th percentile).
     #[serde(default)]
     pub interval_level: f64,
-    /// Prediction interval of the warm makespan [s]: the simulated replications times the
-    /// platform's run-to-run variation in the calibration runs (see [`prediction_interval`]).
+    /// Prediction interval of the warm makespan [s]: the simulated replications (of every
+    /// refit of the calibration, where it has refits) times the platform's run-to-run
+    /// variation in the calibration runs (see [`PredictionInterval::of`]).
     #[serde(default)]
-    pub makespan_interval_s: Option<(f64, f64)>,
+    pub makespan_interval: Option<PredictionInterval>,
     /// Prediction interval of the p50 Job latency [s], the same way.
     #[serde(default)]
-    pub p50_interval_s: Option<(f64, f64)>,
+    pub p50_interval: Option<PredictionInterval>,
     /// The p50 Job latency of each measured repetition, in order of size [s].
     #[serde(default)]
     pub measured_p50s_s: Vec<f64>,
@@ -92,10 +93,10 @@ impl RunValidation {
         [
             (
                 "warm_makespan",
-                self.makespan_interval_s,
+                self.makespan_interval,
                 &self.measured_makespans_s,
             ),
-            ("p50_latency", self.p50_interval_s, &self.measured_p50s_s),
+            ("p50_latency", self.p50_interval, &self.measured_p50s_s),
         ]
     }
 
@@ -210,6 +211,19 @@ pub fn validate(
     let mut p50s: Vec<f64> = summaries.iter().filter_map(|s| s.p50_latency_s).collect();
     p50s.sort_by(f64::total_cmp);
     let run_to_run = RunToRun::from_calibration(calibration, name);
+    let groups = refitted(
+        calibration,
+        name,
+        run,
+        &workload,
+        seed,
+        replications,
+        threads,
+    )?
+    .unwrap_or_else(|| Groups {
+        warm_makespans_s: vec![replicated.warm_makespans_s],
+        p50s_s: vec![replicated.p50s_s],
+    });
     let d = &predicted.decomposition;
     let metrics = vec![
         MetricComparison::new(
@@ -269,12 +283,12 @@ pub fn validate(
         latency_ks_distance: ks_two_sample(&measured, &simulated),
         measured_makespans_s: makespans,
         interval_level: level,
-        makespan_interval_s: prediction_interval(
-            &replicated.warm_makespans_s,
+        makespan_interval: PredictionInterval::of(
+            &groups.warm_makespans_s,
             &run_to_run.warm_makespan,
             level,
         ),
-        p50_interval_s: prediction_interval(&replicated.p50s_s, &run_to_run.p50_latency, level),
+        p50_interval: PredictionInterval::of(&groups.p50s_s, &run_to_run.p50_latency, level),
         measured_p50s_s: p50s,
     })
 }
@@ -327,6 +341,50 @@ struct Replicated {
 
 /// A run's prediction and the replications behind it.
 type Prediction = (PlatformSummary, Replicated);
+
+/// Simulated values in groups, one per refit of the calibration [s].
+#[derive(Debug, Default)]
+struct Groups {
+    warm_makespans_s: Vec<Vec<f64>>,
+    p50s_s: Vec<Vec<f64>>,
+}
+
+/// `workload` simulated on each refit of platform `name` (`calibrate --refits`), a share of
+/// `replications` each (at least 2); `None` when the calibration has no refits of it.
+fn refitted(
+    calibration: &Calibration,
+    name: &str,
+    run: &Run,
+    workload: &Workload,
+    seed: u64,
+    replications: u32,
+    threads: usize,
+) -> Result<Option<Groups>, CalibrationError> {
+    let Some(refits) = calibration.refits.get(name).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let each = (replications / refits.len() as u32).max(2);
+    let mut groups = Groups::default();
+    for (i, spec) in refits.iter().enumerate() {
+        let mut one = Calibration {
+            description: String::new(),
+            platforms: [(name.to_owned(), spec.clone())].into(),
+            refits: Default::default(),
+            provenance: toml::Table::new(),
+        };
+        one = with_the_runs_cores(&one, name, run).into_owned();
+        let platform = one.compile(name, workload.body)?;
+        let seed = replication_seed(seed, u32::MAX - i as u32);
+        let runs = replicate(&platform, workload, seed, each, threads, &|| {})?;
+        groups
+            .warm_makespans_s
+            .push(runs.iter().map(|r| r.warm_makespan_s).collect());
+        groups
+            .p50s_s
+            .push(runs.iter().map(|r| r.latency.p50_s).collect());
+    }
+    Ok(Some(groups))
+}
 
 /// The Job latencies of up to five replications of `workload`, sorted.
 fn simulated_latencies(
@@ -544,27 +602,23 @@ pub fn spread_note(validations: &[RunValidation]) -> String {
 /// How well the prediction intervals of `validations` covered their measured repetitions:
 /// warm makespan, then p50 Job latency (`None` where no run has an interval).
 pub fn coverage(validations: &[RunValidation]) -> [Option<Coverage>; 2] {
-    let of = |interval: fn(&RunValidation) -> Option<(f64, f64)>,
-              metric: Metric,
-              measured: fn(&RunValidation) -> &[f64]| {
-        let checks: Vec<_> = validations
-            .iter()
-            .filter_map(|v| Some((interval(v)?, v.metric(metric)?.predicted, measured(v))))
-            .collect();
-        (!checks.is_empty()).then(|| Coverage::of(checks))
-    };
-    [
-        of(
-            |v| v.makespan_interval_s,
-            Metric::WarmMakespanS,
-            |v| &v.measured_makespans_s,
-        ),
-        of(
-            |v| v.p50_interval_s,
-            Metric::P50LatencyS,
-            |v| &v.measured_p50s_s,
-        ),
-    ]
+    [Metric::WarmMakespanS, Metric::P50LatencyS]
+        .into_iter()
+        .enumerate()
+        .map(|(k, metric)| {
+            let checks: Vec<_> = validations
+                .iter()
+                .filter_map(|v| {
+                    let (_, interval, measured) = v.intervals()[k];
+                    let i = interval?;
+                    Some(((i.low, i.high), v.metric(metric)?.predicted, measured))
+                })
+                .collect();
+            (!checks.is_empty()).then(|| Coverage::of(checks))
+        })
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap_or([None, None])
 }
 
 /// [`coverage`] in words: "90 % prediction intervals: warm makespan covered 20 of 24 measured
@@ -587,7 +641,7 @@ pub fn coverage_note(validations: &[RunValidation]) -> Option<String> {
         .collect();
     (!parts.is_empty()).then(|| {
         format!(
-            "{:.0} % prediction intervals (simulated replications times the calibration runs' run-to-run variation): {}",
+            "{:.0} % prediction intervals (simulated replications, of each refit where the calibration has refits, times the calibration runs' run-to-run variation): {}",
             100.0 * level,
             parts.join("; ")
         )
@@ -690,7 +744,7 @@ pub fn write_validations(
                     }
                 }
                 for (what, interval, measured) in v.intervals() {
-                    let Some((low, high)) = interval else {
+                    let Some(PredictionInterval { low, high, .. }) = interval else {
                         continue;
                     };
                     let inside = measured
@@ -760,26 +814,24 @@ fn write_table(out: &mut dyn std::io::Write, validations: &[RunValidation]) -> s
                 if within { "within" } else { "outside" }
             )?;
         }
-        for (what, interval, measured) in [
-            (
-                "warm makespan",
-                v.makespan_interval_s,
-                &v.measured_makespans_s,
-            ),
-            ("p50 latency", v.p50_interval_s, &v.measured_p50s_s),
-        ] {
-            if let Some((low, high)) = interval {
-                let inside = measured
-                    .iter()
-                    .filter(|m| low <= **m && **m <= high)
-                    .count();
-                writeln!(
-                    out,
-                    "  {:.0} % prediction interval of the {what}: {low:.4} … {high:.4} s; measured repetitions inside: {inside} of {}",
-                    100.0 * v.interval_level,
-                    measured.len()
-                )?;
-            }
+        for (what, interval, measured) in v.intervals() {
+            let Some(i) = interval else {
+                continue;
+            };
+            let inside = measured
+                .iter()
+                .filter(|m| i.low <= **m && **m <= i.high)
+                .count();
+            writeln!(
+                out,
+                "  {:.0} % prediction interval of the {}: {:.4} … {:.4} s (width mostly {}); measured repetitions inside: {inside} of {}",
+                100.0 * v.interval_level,
+                what.replace('_', " "),
+                i.low,
+                i.high,
+                i.dominant(),
+                measured.len()
+            )?;
         }
     }
     if validations.len() > 1 {

@@ -240,7 +240,7 @@ fn a_runs_own_prediction_compares_the_means_of_its_rows_and_its_latency_distribu
 /// coverage counts the measured repetitions each interval holds, as the table says run by run.
 #[test]
 fn prediction_intervals_come_from_the_calibration_runs_variation_and_their_coverage_is_counted() {
-    use faastwin_calibration::interval::{RunToRun, prediction_interval};
+    use faastwin_calibration::interval::{RunToRun, SOURCES};
     let runs = crate::kept::a_runs("local-6");
     let (calibration, fits) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
     let variation = RunToRun::from_calibration(&calibration, "local");
@@ -261,36 +261,28 @@ fn prediction_intervals_come_from_the_calibration_runs_variation_and_their_cover
         crate::kept::run("local-6/run-H3-etl-p8-n2-w3-3328k"),
         crate::kept::run("local-6/run-H5-relay-p1-n1-w1"),
     ];
-    let validations: Vec<RunValidation> = held_out
-        .iter()
-        .map(|run| {
-            faastwin_calibration::validate(&calibration, "local", run, 10, 1, 2, 0.9).unwrap()
-        })
-        .collect();
+    let at = |run, level| {
+        faastwin_calibration::validate(&calibration, "local", run, 10, 1, 2, level).unwrap()
+    };
+    let validations: Vec<RunValidation> = held_out.iter().map(|run| at(run, 0.9)).collect();
     let mut inside = 0;
-    for v in &validations {
-        let (low, high) = v.makespan_interval_s.unwrap();
+    for (v, run) in validations.iter().zip(&held_out) {
+        let i = v.makespan_interval.unwrap();
         let predicted = v.metrics[0].predicted;
-        assert!(
-            low < predicted && predicted < high,
-            "{low} {predicted} {high}"
-        );
-        // Wider than the replications alone would make it.
-        let spread = high / low;
-        assert!(spread > 1.05, "{spread}");
+        assert!(i.low < predicted && predicted < i.high, "{i:?} {predicted}");
+        // Wider than the replications alone would make it: the platform's variation leads.
+        assert!(i.high / i.low > 1.05, "{i:?}");
+        assert_eq!(i.dominant(), SOURCES[2], "{i:?}");
         inside += v
             .measured_makespans_s
             .iter()
-            .filter(|m| low <= **m && **m <= high)
+            .filter(|m| i.low <= **m && **m <= i.high)
             .count();
-        let at = |level| {
-            faastwin_calibration::validate(&calibration, "local", &held_out[0], 10, 1, 2, level)
-                .unwrap()
-        };
-        if v.run == validations[0].run {
-            let (l50, h50) = at(0.5).makespan_interval_s.unwrap();
-            assert!(low < l50 && h50 < high, "{l50} {h50} within {low} {high}");
-        }
+        let half = at(run, 0.5).makespan_interval.unwrap();
+        assert!(
+            i.low < half.low && half.high < i.high,
+            "{half:?} within {i:?}"
+        );
     }
     let [makespan, p50] = faastwin_calibration::coverage(&validations);
     let makespan = makespan.unwrap();
@@ -305,9 +297,40 @@ fn prediction_intervals_come_from_the_calibration_runs_variation_and_their_cover
     );
     let note = faastwin_calibration::coverage_note(&validations).unwrap();
     assert!(note.contains(&format!("covered {inside} of 6")), "{note}");
-    // Without repetitions there is no run-to-run variation: the replications alone.
-    assert_eq!(
-        prediction_interval(&[1.0, 2.0, 3.0], &RunToRun::default().warm_makespan, 0.5),
-        Some((1.5, 2.5))
+}
+
+/// Refits on bootstrap resamples of the runs' repetitions are kept in the calibration file (and
+/// read back), differ from each other, and widen the prediction intervals by how much they
+/// disagree: the interval says how much of its width is the calibration's.
+#[test]
+fn refits_keep_the_calibrations_own_uncertainty_in_its_file_and_its_intervals() {
+    let runs = crate::kept::a_runs("local-6");
+    let calls = std::cell::Cell::new(0);
+    let (calibration, _) = faastwin_calibration::interval::calibrate_with_refits(
+        &runs,
+        &Default::default(),
+        6,
+        1,
+        &|k| calls.set(k),
+    )
+    .unwrap();
+    assert_eq!(calls.get(), 6);
+    let refits = &calibration.refits["local"];
+    assert_eq!(refits.len(), 6);
+    assert!(refits.iter().any(|r| r != &calibration.platforms["local"]));
+    let text = calibration.to_toml().unwrap();
+    let back = faastwin_sim::Calibration::from_toml(&text, "refits").unwrap();
+    assert_eq!(back.refits, calibration.refits);
+    let run = crate::kept::run("local-6/run-H5-relay-p1-n1-w1");
+    let (plain, _) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
+    let with = faastwin_calibration::validate(&calibration, "local", &run, 12, 1, 2, 0.9).unwrap();
+    let without = faastwin_calibration::validate(&plain, "local", &run, 12, 1, 2, 0.9).unwrap();
+    let (w, o) = (
+        with.makespan_interval.unwrap(),
+        without.makespan_interval.unwrap(),
     );
+    assert_eq!(o.sources[1], 0.0, "no refits, no calibration share: {o:?}");
+    assert!(w.sources[1] > 0.0, "{w:?}");
+    // The point prediction is the fit's, refits or not.
+    assert_eq!(with.metrics[0].predicted, without.metrics[0].predicted);
 }

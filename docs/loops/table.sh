@@ -10,7 +10,8 @@
 # `<!-- table.sh --drawn PATTERN... -->`.
 #
 # `table.sh --coverage LOOP...` (and `<!-- table.sh --coverage PATTERN... -->`): how often
-# those runs' measured repetitions fell inside their 90 % prediction intervals, and how wide.
+# those runs' measured repetitions fell inside their 90 % prediction intervals (calibrated with
+# `--refits 20`), and how wide.
 #
 # Usage: docs/loops/table.sh [--drawn|--coverage] [LOOP...]  print a table (default: every loop)
 #        docs/loops/table.sh --write PAGE.md    rewrite every table block of a page
@@ -34,11 +35,11 @@ loops() {
   done) | sort -uV
 }
 
-# Calibrates loop $1 again from its A runs and validates its runs named $2 (B or H) into
-# $work/$1.csv.
+# Calibrates loop $1 again from its A runs (with $3 refits, if given) and validates its runs
+# named $2 (B or H) into $work/$1.csv.
 validated() {
   local loop="$1" dir="$root/docs/loops/$1"
-  "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" > /dev/null 2> "$work/$loop.err" \
+  "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" ${3:+--refits "$3"} > /dev/null 2> "$work/$loop.err" \
     || { echo "table.sh: calibrating $loop failed:" >&2; cat "$work/$loop.err" >&2; exit 1; }
   # validate exits 1 when an error exceeds its tolerance: the CSV is what matters here.
   "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-"$2"* --format csv \
@@ -101,10 +102,11 @@ drawn_row() {
 }
 
 # A loop with --held-out: how often its held-out runs' measured repetitions fell inside their
-# 90 % prediction intervals, and how wide those were (median of (high - low) / prediction).
+# 90 % prediction intervals (calibrated with 20 refits), and how wide those were (median of
+# (high - low) / prediction).
 coverage_row() {
   local loop="$1"
-  validated "$loop" H
+  validated "$loop" H 20
   awk -F, -v loop="$loop" '
     function q(v, n, p,   i, j, t, h, lo) {
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }

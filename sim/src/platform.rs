@@ -18,6 +18,11 @@ pub struct Calibration {
     pub description: String,
     /// Platform models by name (`ksi`, `k3s`, `slurm`, `local`, ...).
     pub platforms: BTreeMap<String, PlatformSpec>,
+    /// Each platform fitted again on bootstrap resamples of its runs' repetitions (`faastwin
+    /// calibrate --refits K`): how much the fit itself could differ, which prediction
+    /// intervals take into account. Empty: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refits: BTreeMap<String, Vec<PlatformSpec>>,
     /// How the models were obtained (fits, runs, rows); for readers, ignored by the simulator.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub provenance: toml::Table,

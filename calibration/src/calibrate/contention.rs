@@ -176,6 +176,7 @@ pub(super) fn latency_error(
     let calibration = Calibration {
         description: String::new(),
         platforms: [(name.to_owned(), spec.clone())].into(),
+        refits: Default::default(),
         provenance: toml::Table::new(),
     };
     let mut sum = 0.0;
