@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use faastwin_calibration::{
-    ErrorDistribution, Run, RunValidation, ValidationFormat, coverage_note,
+    ErrorDistribution, Run, RunValidation, ValidationFormat, coverage_note, extrapolation_note,
     median_abs_makespan_error, platform_names, run_loop, spread_note, validate, write_fits,
     write_validations,
 };
@@ -96,6 +96,9 @@ pub(crate) fn run_validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         if let Some(coverage) = coverage_note(&validations) {
             println!("{coverage}");
         }
+        if let Some(note) = extrapolation_note(&validations) {
+            println!("{note}");
+        }
     }
     let worst = validations
         .iter()
@@ -182,6 +185,9 @@ pub(crate) fn run_loop_command(args: LoopArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(coverage) = coverage_note(&outcome.validations) {
         println!("{coverage}");
+    }
+    if let Some(note) = extrapolation_note(&outcome.validations) {
+        println!("{note}");
     }
     Ok(if median <= args.tolerance {
         ExitCode::SUCCESS

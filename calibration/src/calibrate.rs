@@ -62,6 +62,8 @@ pub struct PlatformFit {
     /// How much the runs' repetitions varied (the provenance keeps it for prediction
     /// intervals).
     pub run_to_run: crate::interval::RunToRun,
+    /// The least and the most invocations in flight per node of its closed-loop runs.
+    pub loads: Option<(u32, u32)>,
 }
 
 /// Fits every platform kind found in `runs`; returns the calibration and the fit reports.
@@ -216,6 +218,7 @@ fn calibrate_platform(
         warnings: f.warnings,
         flat_up_to,
         run_to_run: crate::interval::RunToRun::of(runs),
+        loads: crate::interval::load_range(runs),
     };
     Ok((spec, report))
 }

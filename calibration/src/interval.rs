@@ -13,6 +13,40 @@ use serde::{Deserialize, Serialize};
 use crate::runs::Run;
 use crate::{CalibrationError, PlatformFit};
 
+/// Key of the calibrated loads in a platform's provenance.
+const LOADS: &str = "in_flight_per_node";
+
+/// The least and the most invocations in flight per node among `runs` (closed loop; `None`
+/// when every run was open loop).
+pub(crate) fn load_range(runs: &[&Run]) -> Option<(u32, u32)> {
+    let loads: Vec<u32> = runs.iter().filter_map(|r| r.in_flight_per_node()).collect();
+    Some((*loads.iter().min()?, *loads.iter().max()?))
+}
+
+/// The provenance entry of `load_range`.
+pub(crate) fn loads_toml((lo, hi): (u32, u32)) -> toml::Value {
+    toml::Value::Array(vec![i64::from(lo).into(), i64::from(hi).into()])
+}
+
+/// Why a prediction of `run` may not hold: it has more than twice as many invocations in
+/// flight per node as any run platform `name` was calibrated on (as the calibration's
+/// provenance says), where held-out checks miss most; `None` otherwise or when unknown.
+pub fn extrapolation(calibration: &Calibration, name: &str, run: &Run) -> Option<String> {
+    let calibrated = calibration
+        .provenance
+        .get(name)?
+        .get(LOADS)?
+        .as_array()?
+        .get(1)?
+        .as_integer()?;
+    let load = i64::from(run.in_flight_per_node()?);
+    (load > 2 * calibrated).then(|| {
+        format!(
+            "{load} invocations in flight per node, more than twice the most the calibration's runs had ({calibrated}): the prediction extrapolates the model beyond its measured loads"
+        )
+    })
+}
+
 /// The level of prediction intervals unless asked otherwise.
 pub const DEFAULT_LEVEL: f64 = 0.9;
 

@@ -39,6 +39,6 @@ pub use error::CalibrationError;
 pub use runs::Run;
 pub use validate::{
     ErrorDistribution, IntervalCheck, MetricComparison, RunValidation, ValidationFormat,
-    by_platform, coverage, coverage_note, median_abs_makespan_error, spread_note, validate,
-    within_spread, workload_of, write_validations,
+    by_platform, coverage, coverage_note, extrapolation_note, median_abs_makespan_error,
+    spread_note, validate, within_spread, workload_of, write_validations,
 };

@@ -60,6 +60,14 @@ impl Run {
         self.meta.options.partitions.div_ceil(nodes)
     }
 
+    /// Invocations in flight on its busiest node at once, closed loop (each partition's window,
+    /// summed over the partitions of a node); `None` for an open-loop run, whose load its
+    /// arrivals set.
+    pub fn in_flight_per_node(&self) -> Option<u32> {
+        let window = self.meta.options.policy.window()?;
+        Some(self.partitions_per_node() * window)
+    }
+
     /// True when every node the run used owned CPUs of its own (`run.json` names each in
     /// `node_cpus`): logical nodes, or the testbed's real nodes.
     pub fn nodes_own_cpus(&self) -> bool {

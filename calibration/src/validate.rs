@@ -76,6 +76,10 @@ pub struct RunValidation {
     /// Prediction interval of the p50 Job latency [s], the same way.
     #[serde(default)]
     pub p50_interval: Option<PredictionInterval>,
+    /// Why this prediction may not hold, where the calibration says (more invocations in flight
+    /// per node than it was measured at).
+    #[serde(default)]
+    pub warning: Option<String>,
     /// The p50 Job latency of each measured repetition, in order of size [s].
     #[serde(default)]
     pub measured_p50s_s: Vec<f64>,
@@ -290,6 +294,7 @@ pub fn validate(
         ),
         p50_interval: PredictionInterval::of(&groups.p50s_s, &run_to_run.p50_latency, level),
         measured_p50s_s: p50s,
+        warning: crate::interval::extrapolation(calibration, name, run),
     })
 }
 
@@ -648,6 +653,32 @@ pub fn coverage_note(validations: &[RunValidation]) -> Option<String> {
     })
 }
 
+/// How the predictions that extrapolate beyond the calibrated loads erred against the others:
+/// "3 of 8 predictions extrapolate beyond the calibrated loads: median |makespan error| 20.5 %
+/// against 3.1 % for the others"; `None` when none does.
+pub fn extrapolation_note(validations: &[RunValidation]) -> Option<String> {
+    let (flagged, others): (Vec<&RunValidation>, Vec<&RunValidation>) =
+        validations.iter().partition(|v| v.warning.is_some());
+    if flagged.is_empty() {
+        return None;
+    }
+    let median = |vs: &[&RunValidation]| {
+        let e: Vec<f64> = vs.iter().map(|v| v.makespan_rel_error().abs()).collect();
+        quantile::of(&e, 0.5).unwrap_or(f64::NAN)
+    };
+    let against = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" against {:.1} % for the others", 100.0 * median(&others))
+    };
+    Some(format!(
+        "{} of {} predictions extrapolate beyond the calibrated loads (more than twice the invocations in flight per node): median |makespan error| {:.1} %{against}",
+        flagged.len(),
+        validations.len(),
+        100.0 * median(&flagged)
+    ))
+}
+
 /// Validations grouped by platform.
 pub fn by_platform(validations: &[RunValidation]) -> BTreeMap<String, Vec<&RunValidation>> {
     let mut map: BTreeMap<String, Vec<&RunValidation>> = BTreeMap::new();
@@ -664,7 +695,8 @@ pub enum ValidationFormat {
     Table,
     /// Long CSV: run, platform, metric, measured, predicted, abs_error, rel_error; after the
     /// metrics, `latency_ks_distance` (predicted), `lowest_`/`highest_warm_makespan_s`
-    /// (measured) and, for `warm_makespan` and `p50_latency`, `_interval_low_s` and
+    /// (measured), `extrapolates` (measured 1, where [`RunValidation::warning`] says so) and, for
+    /// `warm_makespan` and `p50_latency`, `_interval_low_s` and
     /// `_interval_high_s` (predicted) and `_repetitions_inside_interval` (measured: how many,
     /// predicted: of how many).
     Csv,
@@ -743,6 +775,10 @@ pub fn write_validations(
                         .map_err(csv)?;
                     }
                 }
+                if v.warning.is_some() {
+                    w.write_record([&v.run, &v.platform, "extrapolates", "1", "", "", ""])
+                        .map_err(csv)?;
+                }
                 for (what, interval, measured) in v.intervals() {
                     let Some(PredictionInterval { low, high, .. }) = interval else {
                         continue;
@@ -813,6 +849,9 @@ fn write_table(out: &mut dyn std::io::Write, validations: &[RunValidation]) -> s
                 v.measured_makespans_s.len(),
                 if within { "within" } else { "outside" }
             )?;
+        }
+        if let Some(warning) = &v.warning {
+            writeln!(out, "  warning: {warning}")?;
         }
         for (what, interval, measured) in v.intervals() {
             let Some(i) = interval else {

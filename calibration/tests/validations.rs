@@ -334,3 +334,54 @@ fn refits_keep_the_calibrations_own_uncertainty_in_its_file_and_its_intervals() 
     // The point prediction is the fit's, refits or not.
     assert_eq!(with.metrics[0].predicted, without.metrics[0].predicted);
 }
+
+/// A held-out run with more than twice the invocations in flight per node of any calibration
+/// run is flagged (the calibration keeps its runs' loads), and the note sets the flagged
+/// predictions' errors against the others'.
+#[test]
+fn predictions_beyond_the_calibrated_loads_are_flagged() {
+    let runs = crate::kept::a_runs("local-6");
+    let (calibration, fits) = faastwin_calibration::calibrate(&runs, &Default::default()).unwrap();
+    let (_, most) = fits[0].loads.unwrap();
+    let loads = calibration.provenance["local"]["in_flight_per_node"]
+        .as_array()
+        .unwrap();
+    assert_eq!(loads[1].as_integer(), Some(i64::from(most)));
+    let validations: Vec<RunValidation> = [
+        "local-6/run-H3-etl-p8-n2-w3-3328k",
+        "local-6/run-H5-relay-p1-n1-w1",
+        "local-6/run-H2-etl-p1-n1-open45-896k",
+    ]
+    .iter()
+    .map(|r| {
+        let run = crate::kept::run(r);
+        faastwin_calibration::validate(&calibration, "local", &run, 5, 1, 2, 0.9).unwrap()
+    })
+    .collect();
+    // 8 partitions on 2 nodes with a window of 3: 12 per node, against A's few.
+    assert!(2 * most < 12, "{most}");
+    let warning = validations[0].warning.as_deref().unwrap();
+    assert!(warning.starts_with(&format!("12 invocations in flight per node, more than twice the most the calibration's runs had ({most})")), "{warning}");
+    assert_eq!(validations[1].warning, None, "one in flight");
+    assert_eq!(
+        validations[2].warning, None,
+        "open loop: its arrivals set the load"
+    );
+    assert!(
+        written(&validations, ValidationFormat::Table).contains(&format!("  warning: {warning}"))
+    );
+    let note = faastwin_calibration::extrapolation_note(&validations).unwrap();
+    assert!(
+        note.starts_with("1 of 3 predictions extrapolate beyond the calibrated loads"),
+        "{note}"
+    );
+    let flagged = 100.0 * validations[0].makespan_rel_error().abs();
+    assert!(
+        note.contains(&format!("median |makespan error| {flagged:.1} %")),
+        "{note}"
+    );
+    assert_eq!(
+        faastwin_calibration::extrapolation_note(&validations[1..]),
+        None
+    );
+}

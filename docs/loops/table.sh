@@ -87,17 +87,20 @@ drawn_row() {
       h = (n - 1) * p; lo = int(h)
       return lo + 1 < n ? v[lo + 1] + (h - lo) * (v[lo + 2] - v[lo + 1]) : v[n]
     }
-    $3 == "warm_makespan_s" { m[++n] = 100 * abs($7); pred[$1] = $5 }
+    $3 == "warm_makespan_s" { m[++n] = 100 * abs($7); pred[$1] = $5; err[$1] = 100 * abs($7) }
+    $3 == "extrapolates" { flagged[$1] = 1 }
     $3 == "p50_latency_s" { p50[++n50] = 100 * abs($7) }
     $3 == "p95_latency_s" { p95[++n95] = 100 * abs($7) }
     $3 == "latency_ks_distance" { ks[++nks] = $5 + 0 }
     $3 == "lowest_warm_makespan_s" { low[$1] = $4 }
     $3 == "highest_warm_makespan_s" { judged++; if (pred[$1] >= low[$1] && pred[$1] <= $4) within++ }
     END {
+      for (r in err) if (r in flagged) f[++nf] = err[r]; else o[++no] = err[r]
       split(loop, p, "-")
-      printf "| %s | %s | %s | %d | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.2f | %d of %d |\n",
+      printf "| %s | %s | %s | %d | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.2f | %d of %d | %d: %s / %s |\n",
         p[1], p[2], seed, n, q(m, n, 0.5), q(m, n, 0.9), q(m, n, 1), q(p50, n50, 0.5), q(p95, n95, 0.5),
-        q(ks, nks, 0.5), within, judged
+        q(ks, nks, 0.5), within, judged, nf, nf ? sprintf("%.1f %%", q(f, nf, 0.5)) : "–",
+        no ? sprintf("%.1f %%", q(o, no, 0.5)) : "–"
     }' "$work/$loop.csv"
 }
 
@@ -153,8 +156,8 @@ coverage_table() {
 }
 
 drawn_table() {
-  echo "| platform | loop | seed | configurations | median \\|makespan error\\| | 90th percentile | worst | median \\|p50 error\\| | median \\|p95 error\\| | latency KS median | within measured spread |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| platform | loop | seed | configurations | median \\|makespan error\\| | 90th percentile | worst | median \\|p50 error\\| | median \\|p95 error\\| | latency KS median | within measured spread | beyond 2× the calibrated load: how many, median \\|error\\| / the others' |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   rows_of H drawn_row "$@"
 }
 

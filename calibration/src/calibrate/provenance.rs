@@ -73,6 +73,12 @@ pub(super) fn provenance_of(report: &PlatformFit) -> toml::Value {
         components.insert(c.component.clone(), toml::Value::Table(t));
     }
     table.insert("components".into(), toml::Value::Table(components));
+    if let Some(loads) = report.loads {
+        table.insert(
+            "in_flight_per_node".into(),
+            crate::interval::loads_toml(loads),
+        );
+    }
     if !report.run_to_run.is_empty() {
         table.insert("run_to_run".into(), report.run_to_run.to_toml());
     }
