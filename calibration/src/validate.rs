@@ -201,19 +201,14 @@ pub fn validate(
     }
 
     let summaries = faastwin_measure::summarise(&run.records, None);
-    let median = |get: fn(&faastwin_measure::RepetitionSummary) -> Option<f64>| {
-        let v: Vec<f64> = summaries.iter().filter_map(get).collect();
-        quantile::of(&v, 0.5).unwrap_or(f64::NAN)
+    let metrics = compared(run, &summaries, &predicted);
+    let sorted = |get: fn(&faastwin_measure::RepetitionSummary) -> Option<f64>| {
+        let mut v: Vec<f64> = summaries.iter().filter_map(get).collect();
+        v.sort_by(f64::total_cmp);
+        v
     };
-    let warm: Vec<&faastwin_measure::InvocationRecord> = run.warm().collect();
-    let mean = |get: &dyn Fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
-        let v: Vec<f64> = warm.iter().filter_map(|r| get(r)).collect();
-        v.iter().sum::<f64>() / v.len().max(1) as f64
-    };
-    let mut makespans: Vec<f64> = summaries.iter().filter_map(|s| s.warm_makespan_s).collect();
-    makespans.sort_by(f64::total_cmp);
-    let mut p50s: Vec<f64> = summaries.iter().filter_map(|s| s.p50_latency_s).collect();
-    p50s.sort_by(f64::total_cmp);
+    let makespans = sorted(|s| s.warm_makespan_s);
+    let p50s = sorted(|s| s.p50_latency_s);
     let run_to_run = RunToRun::from_calibration(calibration, name);
     let groups = refitted(
         calibration,
@@ -228,42 +223,7 @@ pub fn validate(
         warm_makespans_s: vec![replicated.warm_makespans_s],
         p50s_s: vec![replicated.p50s_s],
     });
-    let d = &predicted.decomposition;
-    let metrics = vec![
-        MetricComparison::new(
-            Metric::WarmMakespanS,
-            median(|s| s.warm_makespan_s),
-            predicted.warm_makespan_s,
-        ),
-        MetricComparison::new(
-            Metric::P50LatencyS,
-            median(|s| s.p50_latency_s),
-            predicted.p50_latency_s,
-        ),
-        MetricComparison::new(
-            Metric::P95LatencyS,
-            median(|s| s.p95_latency_s),
-            predicted.p95_latency_s,
-        ),
-        MetricComparison::new(
-            Metric::P99LatencyS,
-            median(|s| s.p99_latency_s),
-            predicted.p99_latency_s,
-        ),
-        MetricComparison::new(
-            Metric::MeanPreBodyS,
-            mean(&faastwin_measure::InvocationRecord::pre_body_s),
-            d.control_plane_s + d.startup_s,
-        ),
-        MetricComparison::new(Metric::MeanBodyS, mean(&|r| r.body_s), d.body_s()),
-        MetricComparison::new(
-            Metric::MeanCompletionS,
-            mean(&|r| r.completion_s),
-            d.completion_s,
-        ),
-    ];
-
-    let mut measured: Vec<f64> = warm.iter().filter_map(|r| r.e2e_s).collect();
+    let mut measured: Vec<f64> = run.warm().filter_map(|r| r.e2e_s).collect();
     measured.sort_by(f64::total_cmp);
     let simulated = simulated_latencies(&platform, &workload, seed, replications)?;
     Ok(RunValidation {
@@ -296,6 +256,58 @@ pub fn validate(
         measured_p50s_s: p50s,
         warning: crate::interval::extrapolation(calibration, name, run),
     })
+}
+
+/// Each metric of `run`, measured (the median over its repetitions `summaries`, or the mean
+/// over its warm invocations) against `predicted`.
+fn compared(
+    run: &Run,
+    summaries: &[faastwin_measure::RepetitionSummary],
+    predicted: &PlatformSummary,
+) -> Vec<MetricComparison> {
+    let median = |get: fn(&faastwin_measure::RepetitionSummary) -> Option<f64>| {
+        let v: Vec<f64> = summaries.iter().filter_map(get).collect();
+        quantile::of(&v, 0.5).unwrap_or(f64::NAN)
+    };
+    let warm: Vec<&faastwin_measure::InvocationRecord> = run.warm().collect();
+    let mean = |get: &dyn Fn(&faastwin_measure::InvocationRecord) -> Option<f64>| {
+        let v: Vec<f64> = warm.iter().filter_map(|r| get(r)).collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let d = &predicted.decomposition;
+    vec![
+        MetricComparison::new(
+            Metric::WarmMakespanS,
+            median(|s| s.warm_makespan_s),
+            predicted.warm_makespan_s,
+        ),
+        MetricComparison::new(
+            Metric::P50LatencyS,
+            median(|s| s.p50_latency_s),
+            predicted.p50_latency_s,
+        ),
+        MetricComparison::new(
+            Metric::P95LatencyS,
+            median(|s| s.p95_latency_s),
+            predicted.p95_latency_s,
+        ),
+        MetricComparison::new(
+            Metric::P99LatencyS,
+            median(|s| s.p99_latency_s),
+            predicted.p99_latency_s,
+        ),
+        MetricComparison::new(
+            Metric::MeanPreBodyS,
+            mean(&faastwin_measure::InvocationRecord::pre_body_s),
+            d.control_plane_s + d.startup_s,
+        ),
+        MetricComparison::new(Metric::MeanBodyS, mean(&|r| r.body_s), d.body_s()),
+        MetricComparison::new(
+            Metric::MeanCompletionS,
+            mean(&|r| r.completion_s),
+            d.completion_s,
+        ),
+    ]
 }
 
 /// The prediction of a run: one per measured repetition's arrivals (`replays`), their median,
