@@ -1,7 +1,7 @@
-//! How far to trust a prediction: the platform's run-to-run variation, measured in the runs a
-//! calibration came from and kept in its provenance, combined with the simulation's own
-//! variation over replications into a prediction interval (issue 27, first part: the
-//! calibration's own uncertainty, from refits on resampled runs, is not in it yet).
+//! How far to trust a prediction: the simulation's own variation over replications, the
+//! calibration's (refits on bootstrap resamples of its runs) and the platform's run to run
+//! (measured in the calibration's runs, kept in its provenance), combined into a prediction
+//! interval; and a warning where a prediction extrapolates beyond the calibrated loads.
 
 use std::collections::BTreeMap;
 

@@ -92,6 +92,17 @@ struct Draws([f64; DRAWS]);
 const DRAWS: usize = 2 * STAGES + 1;
 
 impl Draws {
+    /// Makes `plan`'s draws from `rng` for an input of `bytes`. A duration is its fixed part
+    /// plus its part per byte times the bytes, as [`SizeModel::sample`] adds them.
+    fn new(plan: &[Draw<'_>], bytes: f64, rng: &mut Rng) -> Draws {
+        let mut draws = [0.0; DRAWS];
+        for draw in plan {
+            let v = draw.distribution.sample(rng);
+            draws[draw.target] += if draw.per_byte { v * bytes } else { v };
+        }
+        Draws(draws)
+    }
+
     /// The delay of `stage` [s] (0 without one).
     #[inline]
     fn delay(&self, stage: usize) -> f64 {
@@ -140,7 +151,7 @@ fn draw_plan(platform: &CompiledPlatform, closed_loop: bool) -> Vec<Draw<'_>> {
         if let Some(delay) = &spec.delay {
             terms(&mut plan, delay, stage);
         }
-        if let (Some(work), Some(_)) = (&spec.work, spec.resource) {
+        if let Some((work, _)) = spec.work_on() {
             terms(&mut plan, work, STAGES + stage);
         }
     }
@@ -152,19 +163,6 @@ fn draw_plan(platform: &CompiledPlatform, closed_loop: bool) -> Vec<Draw<'_>> {
         });
     }
     plan
-}
-
-impl Draws {
-    /// Makes `plan`'s draws from `rng` for an input of `bytes`. A duration is its fixed part
-    /// plus its part per byte times the bytes, as [`SizeModel::sample`] adds them.
-    fn new(plan: &[Draw<'_>], bytes: f64, rng: &mut Rng) -> Draws {
-        let mut draws = [0.0; DRAWS];
-        for draw in plan {
-            let v = draw.distribution.sample(rng);
-            draws[draw.target] += if draw.per_byte { v * bytes } else { v };
-        }
-        Draws(draws)
-    }
 }
 
 /// Stream kinds, so that the streams of node 3 and invocation 3 differ.
@@ -227,10 +225,10 @@ impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
             platform,
             workload,
             plan: draw_plan(platform, workload.policy.window().is_some()),
-            has_work: platform.stages.each_ref().map(|spec| {
-                spec.as_ref()
-                    .is_some_and(|s| s.work.is_some() && s.resource.is_some())
-            }),
+            has_work: platform
+                .stages
+                .each_ref()
+                .map(|spec| spec.as_ref().is_some_and(|s| s.work_on().is_some())),
             seed,
             slots: Vec::new(),
             free: Vec::new(),

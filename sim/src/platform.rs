@@ -270,6 +270,14 @@ pub(crate) struct CompiledStage {
     pub(crate) resource: Option<usize>,
 }
 
+impl CompiledStage {
+    /// The stage's work and the resource that serves it, when it has both (work without a
+    /// resource takes no time).
+    pub(crate) fn work_on(&self) -> Option<(&SizeModel, usize)> {
+        Some((self.work.as_ref()?, self.resource?))
+    }
+}
+
 /// A platform ready to simulate one workload.
 #[derive(Debug, Clone)]
 pub struct CompiledPlatform {

@@ -159,7 +159,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         let Some(spec) = &self.platform.stages[stage] else {
             return Work::None;
         };
-        let (Some(_), Some(resource)) = (&spec.work, spec.resource) else {
+        let Some((_, resource)) = spec.work_on() else {
             return Work::None;
         };
         let now = self.engine.now();

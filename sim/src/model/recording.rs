@@ -13,7 +13,8 @@ use crate::trace::{TraceRow, TraceSink};
 ///
 /// An invocation's instants are the last values its run computes; summing them as they come
 /// makes the latency recorder and the sums wait for them, and the waiting work crowds out the
-/// next invocation's draws, which do not depend on them. In batches they cost a third less.
+/// next invocation's draws, which do not depend on them (summed in batches, the relay model
+/// went from 0.43 to 0.46 of its draws-alone rate).
 const BATCH: usize = 128;
 
 /// Running sums of what finished invocations measured.
