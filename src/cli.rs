@@ -100,7 +100,7 @@ pub(crate) struct ValidateArgs {
     /// Level of the prediction intervals of warm makespan and p50 latency (0.9: from the 5th
     /// to the 95th percentile of the simulated replications times the calibration runs'
     /// run-to-run variation).
-    #[arg(long, default_value_t = faastwin_calibration::interval::DEFAULT_LEVEL, value_parser = level)]
+    #[arg(long, default_value_t = faastwin_sim::interval::DEFAULT_LEVEL, value_parser = level)]
     pub(crate) interval: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -226,6 +226,11 @@ pub(crate) struct SimulateArgs {
     /// Worker threads for replications [default: all cores].
     #[arg(long, value_parser = threads)]
     pub(crate) threads: Option<usize>,
+    /// Level of the prediction intervals of warm makespan and p50/p95/p99 latency (0.9: from
+    /// the 5th to the 95th percentile of the replications, of every refit where the
+    /// calibration has refits, times the calibration runs' run-to-run variation).
+    #[arg(long, default_value_t = faastwin_sim::interval::DEFAULT_LEVEL, value_parser = level)]
+    pub(crate) interval: f64,
 }
 
 #[derive(Args, Debug)]

@@ -14,7 +14,7 @@ use faastwin_sim::sweep::{
     ArrayEvent, ArrayOptions, ArrayOutcome, ArrayScheduler, SchedulerError, SweepPlan,
     prepare_array, retry_array, submit_array, write_chunk, write_csv,
 };
-use faastwin_sim::{CsvTrace, Scenario, TraceSink, simulate_scenario};
+use faastwin_sim::{CsvTrace, Scenario, SimulateOptions, TraceSink, simulate_scenario};
 
 use crate::cli::{OutputFormat, SimulateArgs, SweepArgs};
 use crate::progress;
@@ -33,10 +33,13 @@ pub(crate) fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     let replications = args.replications.unwrap_or(scenario.file.replications);
     let seed = args.seed.unwrap_or(scenario.file.seed);
-    let bar = progress::items(
-        scenario.file.platforms.len() as u64 * u64::from(replications),
-        "simulating",
-    );
+    let options = SimulateOptions {
+        seed,
+        replications,
+        threads: threads(args.threads),
+        level: args.interval,
+    };
+    let bar = progress::items(options.simulations(&scenario), "simulating");
     let mut trace = match &args.trace {
         Some(path) => Some(CsvTrace::new(BufWriter::new(
             File::create(path)
@@ -47,9 +50,7 @@ pub(crate) fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let report = simulate_scenario(
         &scenario,
         &scenario.workload,
-        seed,
-        replications,
-        threads(args.threads),
+        options,
         trace.as_mut().map(|t| t as &mut dyn TraceSink),
         &|| bar.inc(1),
     )?;

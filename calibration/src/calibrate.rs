@@ -217,7 +217,7 @@ fn calibrate_platform(
         components: f.components,
         warnings: f.warnings,
         flat_up_to,
-        run_to_run: crate::interval::RunToRun::of(runs),
+        run_to_run: crate::interval::run_to_run(runs),
         loads: crate::interval::load_range(runs),
     };
     Ok((spec, report))

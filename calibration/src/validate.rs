@@ -15,6 +15,7 @@ use crate::CalibrationError;
 use crate::fit::ks_two_sample;
 use crate::interval::{Coverage, PredictionInterval, RunToRun};
 use crate::runs::Run;
+use faastwin_sim::interval::{refit_replications, refit_seed};
 
 /// One metric, measured and predicted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -377,22 +378,22 @@ fn refitted(
     replications: u32,
     threads: usize,
 ) -> Result<Option<Groups>, CalibrationError> {
-    let Some(refits) = calibration.refits.get(name).filter(|r| !r.is_empty()) else {
+    let refits = calibration.refit_calibrations(name);
+    if refits.is_empty() {
         return Ok(None);
-    };
-    let each = (replications / refits.len() as u32).max(2);
+    }
+    let each = refit_replications(replications, refits.len());
     let mut groups = Groups::default();
-    for (i, spec) in refits.iter().enumerate() {
-        let mut one = Calibration {
-            description: String::new(),
-            platforms: [(name.to_owned(), spec.clone())].into(),
-            refits: Default::default(),
-            provenance: toml::Table::new(),
-        };
-        one = with_the_runs_cores(&one, name, run).into_owned();
-        let platform = one.compile(name, workload.body)?;
-        let seed = replication_seed(seed, u32::MAX - i as u32);
-        let runs = replicate(&platform, workload, seed, each, threads, &|| {})?;
+    for (i, one) in refits.iter().enumerate() {
+        let platform = with_the_runs_cores(one, name, run).compile(name, workload.body)?;
+        let runs = replicate(
+            &platform,
+            workload,
+            refit_seed(seed, i),
+            each,
+            threads,
+            &|| {},
+        )?;
         groups
             .warm_makespans_s
             .push(runs.iter().map(|r| r.warm_makespan_s).collect());

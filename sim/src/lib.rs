@@ -21,6 +21,7 @@
 
 mod engine;
 mod error;
+pub mod interval;
 mod metrics;
 mod model;
 mod output;
@@ -40,7 +41,9 @@ pub use error::SimError;
 pub use faastwin_models::{Body, SubmitPolicy};
 pub use metrics::{Decomposition, EXACT_LATENCY_LIMIT, LatencySummary, RunResult, Utilisation};
 pub use model::simulate;
-pub use output::{QUANTILES_SKETCH, QUANTILES_TYPE_7, SimulationReport, simulate_scenario};
+pub use output::{
+    QUANTILES_SKETCH, QUANTILES_TYPE_7, SimulateOptions, SimulationReport, simulate_scenario,
+};
 pub use platform::{
     Calibration, CompiledPlatform, Discipline, OrchestrationStages, PlatformSpec, ResourceSpec,
     Scope, Stage, StageSpec, WorkloadStages,

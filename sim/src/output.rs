@@ -6,6 +6,9 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
+use crate::interval::{
+    INTERVAL_METRICS, Intervals, PredictionInterval, RunToRun, refit_replications, refit_seed,
+};
 use crate::platform::Stage;
 use crate::replicate::{PlatformSummary, Stats, replicate, replicate_traced};
 use crate::scenario::Scenario;
@@ -35,18 +38,52 @@ pub struct SimulationReport {
     pub platforms: Vec<PlatformSummary>,
 }
 
-/// Simulates every platform of `scenario` on `workload` with `replications` replications from
-/// `seed`: in parallel on up to `threads` threads, or, with a `trace`, one replication after
-/// another streaming every invocation to it (the statistics come from the same pass).
+/// How [`simulate_scenario`] runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimulateOptions {
+    /// Base seed.
+    pub seed: u64,
+    /// Replications per platform.
+    pub replications: u32,
+    /// Threads to run them on.
+    pub threads: usize,
+    /// Level of the prediction intervals (0.9: 5th to 95th percentile).
+    pub level: f64,
+}
+
+impl SimulateOptions {
+    /// The simulations `scenario` takes: every platform's replications and its refits'.
+    pub fn simulations(&self, scenario: &Scenario) -> u64 {
+        scenario
+            .file
+            .platforms
+            .iter()
+            .map(|name| {
+                let refits = scenario.calibration.refits.get(name).map_or(0, Vec::len);
+                u64::from(self.replications)
+                    + refits as u64 * u64::from(refit_replications(self.replications, refits))
+            })
+            .sum()
+    }
+}
+
+/// Simulates every platform of `scenario` on `workload` as `options` say: in parallel, or,
+/// with a `trace`, one replication after another streaming every invocation to it (the
+/// statistics come from the same pass). Each platform's refits (`calibrate --refits`) are
+/// simulated too, for its prediction intervals. `progress` is called after each simulation.
 pub fn simulate_scenario(
     scenario: &Scenario,
     workload: &Workload,
-    seed: u64,
-    replications: u32,
-    threads: usize,
+    options: SimulateOptions,
     mut trace: Option<&mut dyn TraceSink>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<SimulationReport, SimError> {
+    let SimulateOptions {
+        seed,
+        replications,
+        threads,
+        level,
+    } = options;
     let mut platforms = Vec::new();
     for name in &scenario.file.platforms {
         let platform = scenario.calibration.compile(name, workload.body)?;
@@ -56,7 +93,27 @@ pub fn simulate_scenario(
             }
             None => replicate(&platform, workload, seed, replications, threads, progress)?,
         };
-        platforms.push(PlatformSummary::of(&runs, seed)?);
+        let mut summary = PlatformSummary::of(&runs, seed)?;
+        let mut fits = vec![runs];
+        let refits = scenario.calibration.refit_calibrations(name);
+        for (i, refit) in refits.iter().enumerate() {
+            let platform = refit.compile(name, workload.body)?;
+            let each = refit_replications(replications, refits.len());
+            fits.push(replicate(
+                &platform,
+                workload,
+                refit_seed(seed, i),
+                each,
+                threads,
+                progress,
+            )?);
+        }
+        summary.intervals = Some(Intervals::of(
+            &fits,
+            &RunToRun::from_calibration(&scenario.calibration, name),
+            level,
+        ));
+        platforms.push(summary);
     }
     let exact = platforms.iter().all(|p| p.quantiles_exact);
     Ok(SimulationReport {
@@ -72,6 +129,14 @@ pub fn simulate_scenario(
         .to_owned(),
         platforms,
     })
+}
+
+/// The prediction interval of metric `csv_name` (a CSV name of [`metrics`]) in `s`, with its
+/// level.
+fn interval_of(s: &PlatformSummary, csv_name: &str) -> Option<(f64, PredictionInterval)> {
+    let intervals = s.intervals.as_ref()?;
+    let i = INTERVAL_METRICS.iter().position(|(_, n)| *n == csv_name)?;
+    Some((intervals.level, intervals.all()[i]?))
 }
 
 /// The run-level metrics of a summary: table label, CSV name, statistics (`None`: not defined
@@ -125,6 +190,33 @@ fn io(source: std::io::Error) -> SimError {
 }
 
 impl SimulationReport {
+    /// The table's prediction intervals: what they hold, then one line per metric and
+    /// platform with the source most of its width comes from.
+    fn write_intervals(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let Some(first) = self.platforms.iter().find_map(|p| p.intervals.as_ref()) else {
+            return Ok(());
+        };
+        writeln!(out)?;
+        writeln!(out, "{}", first.describe())?;
+        for (i, (label, _)) in INTERVAL_METRICS.iter().enumerate() {
+            for s in &self.platforms {
+                let Some(interval) = s.intervals.as_ref().and_then(|x| x.all()[i]) else {
+                    continue;
+                };
+                writeln!(
+                    out,
+                    "  {:<26} {:<8} {:>10.3} … {:<10.3} (width mostly from {})",
+                    format!("{label} [s]"),
+                    s.platform,
+                    interval.low,
+                    interval.high,
+                    interval.dominant()
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the JSON form.
     pub fn write_json(&self, mut out: impl Write) -> Result<(), SimError> {
         serde_json::to_writer_pretty(&mut out, self).map_err(|source| SimError::Json {
@@ -135,7 +227,8 @@ impl SimulationReport {
     }
 
     /// Writes the long CSV: metric, platform, median, mean, std, min, max, ci95_low, ci95_high,
-    /// replications, seed.
+    /// replications, seed, and the prediction interval's level, low and high end (empty for a
+    /// metric without one).
     pub fn write_csv(&self, out: impl Write) -> Result<(), SimError> {
         let fail = |source| SimError::Csv {
             what: "cannot write the simulation CSV".into(),
@@ -154,11 +247,18 @@ impl SimulationReport {
             "ci95_high",
             "replications",
             "seed",
+            "interval_level",
+            "interval_low",
+            "interval_high",
         ])
         .map_err(fail)?;
         for s in &self.platforms {
             for (_, metric, st) in metrics(s) {
                 let Some(st) = st else { continue };
+                let (level, low, high) = match interval_of(s, metric) {
+                    Some((level, i)) => (level.to_string(), i.low.to_string(), i.high.to_string()),
+                    None => Default::default(),
+                };
                 w.write_record([
                     metric.to_owned(),
                     s.platform.clone(),
@@ -171,6 +271,9 @@ impl SimulationReport {
                     st.ci95[1].to_string(),
                     st.n.to_string(),
                     s.seed.to_string(),
+                    level,
+                    low,
+                    high,
                 ])
                 .map_err(fail)?;
             }
@@ -234,6 +337,7 @@ impl SimulationReport {
                 }
             }
         }
+        self.write_intervals(out)?;
         writeln!(out)?;
         write!(out, "{:<28}", "mean latency decomposition")?;
         for s in summaries {

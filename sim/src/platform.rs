@@ -23,7 +23,8 @@ pub struct Calibration {
     /// intervals take into account. Empty: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refits: BTreeMap<String, Vec<PlatformSpec>>,
-    /// How the models were obtained (fits, runs, rows); for readers, ignored by the simulator.
+    /// How the models were obtained (fits, runs, rows), for readers; the simulator reads only
+    /// each platform's `run_to_run` table from it, for prediction intervals.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub provenance: toml::Table,
 }

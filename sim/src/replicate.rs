@@ -196,6 +196,10 @@ pub struct PlatformSummary {
     /// come from the DDSketch (runs above [`crate::EXACT_LATENCY_LIMIT`] invocations).
     #[serde(default = "yes")]
     pub quantiles_exact: bool,
+    /// Prediction intervals of the warm makespan and the latency quantiles (`None` where
+    /// they were not asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intervals: Option<crate::interval::Intervals>,
 }
 
 fn yes() -> bool {
@@ -275,6 +279,7 @@ impl PlatformSummary {
             utilisation,
             stats: metric,
             quantiles_exact: runs.iter().all(|r| r.latency.exact),
+            intervals: None,
         })
     }
 }

@@ -80,7 +80,10 @@ pub(super) fn provenance_of(report: &PlatformFit) -> toml::Value {
         );
     }
     if !report.run_to_run.is_empty() {
-        table.insert("run_to_run".into(), report.run_to_run.to_toml());
+        table.insert(
+            faastwin_sim::interval::RUN_TO_RUN.into(),
+            crate::interval::run_to_run_toml(&report.run_to_run),
+        );
     }
     toml::Value::Table(table)
 }
