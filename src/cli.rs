@@ -250,6 +250,9 @@ pub(crate) struct SweepArgs {
     /// Worker threads for replications [default: all cores].
     #[arg(long, value_parser = threads)]
     pub(crate) threads: Option<usize>,
+    /// Level of the prediction intervals in the CSV (see `simulate --interval`).
+    #[arg(long, default_value_t = faastwin_sim::interval::DEFAULT_LEVEL, value_parser = level)]
+    pub(crate) interval: f64,
     /// Run the sweep as a Slurm job array and merge the chunks into OUT/sweep.csv.
     #[arg(long, requires = "out")]
     pub(crate) slurm: bool,

@@ -88,8 +88,9 @@ pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         .scenario
         .clone()
         .context("a scenario file is required (or --retry-failed DIR)")?;
-    let plan = SweepPlan::load(&path, args.seed, args.replications)
+    let mut plan = SweepPlan::load(&path, args.seed, args.replications)
         .with_context(|| format!("cannot load scenario {}", path.display()))?;
+    plan.level = args.interval;
     if let Some((index, chunks)) = args.chunk {
         let out = args
             .out

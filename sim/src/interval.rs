@@ -188,19 +188,22 @@ pub fn refit_seed(seed: u64, i: usize) -> u64 {
 }
 
 impl Calibration {
+    /// Platform `name`'s refit `i` as a calibration of that platform alone.
+    pub fn refit(&self, name: &str, i: usize) -> Option<Calibration> {
+        let spec = self.refits.get(name)?.get(i)?;
+        Some(Calibration {
+            description: String::new(),
+            platforms: [(name.to_owned(), spec.clone())].into(),
+            refits: Default::default(),
+            provenance: toml::Table::new(),
+        })
+    }
+
     /// Platform `name`'s refits (`calibrate --refits`), each as a calibration of that platform
     /// alone (empty without refits).
     pub fn refit_calibrations(&self, name: &str) -> Vec<Calibration> {
-        self.refits
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|spec| Calibration {
-                description: String::new(),
-                platforms: [(name.to_owned(), spec.clone())].into(),
-                refits: Default::default(),
-                provenance: toml::Table::new(),
-            })
+        (0..self.refits.get(name).map_or(0, Vec::len))
+            .filter_map(|i| self.refit(name, i))
             .collect()
     }
 }

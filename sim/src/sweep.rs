@@ -1,4 +1,4 @@
-//! What-if sweeps: a scenario's grid × platforms × replications, run here or anywhere in
+//! What-if sweeps: a scenario's grid × platforms × (fits ×) replications, run here or anywhere in
 //! chunks, and written as one CSV whatever ran it.
 //!
 //! ```text
@@ -23,7 +23,8 @@ pub use array::{
     retry_array, submit_array,
 };
 pub use chunk::{
-    ChunkFile, SweepResults, Unit, UnitResult, chunk_units, merge, run_chunk, run_units, units,
+    ChunkFile, SweepResults, Unit, UnitResult, chunk_units, merge, refit_counts, run_chunk,
+    run_units, units,
 };
 pub use csv::{SweepRow, SweepTable, read_csv, write_csv};
 pub use files::{ArrayOptions, SweepMeta, array_script, read_chunk, write_chunk};
@@ -46,6 +47,9 @@ pub struct SweepPlan {
     pub grid: Vec<GridPoint>,
     /// sha256 of the scenario file, its calibration, the seed and the replication count.
     pub hash: String,
+    /// Level of the prediction intervals in the CSV (it changes no simulation, so it is not
+    /// in the hash).
+    pub level: f64,
 }
 
 impl SweepPlan {
@@ -79,6 +83,7 @@ impl SweepPlan {
             seed,
             replications,
             hash,
+            level: crate::interval::DEFAULT_LEVEL,
         })
     }
 
@@ -86,7 +91,7 @@ impl SweepPlan {
     pub fn units(&self) -> Vec<Unit> {
         units(
             self.grid.len(),
-            self.scenario.file.platforms.len(),
+            &refit_counts(&self.scenario),
             self.replications,
         )
     }
@@ -133,6 +138,7 @@ impl SweepPlan {
             &self.hash,
             self.grid.len(),
             &self.scenario.file.platforms,
+            &refit_counts(&self.scenario),
             self.replications,
         )
     }

@@ -69,11 +69,67 @@ fn chunks_merged_give_what_a_local_run_gives() {
     assert_eq!(plan.units().len(), 3 * 2 * 2);
     let local = plan.run_local(2, &|| {}).unwrap();
     assert_eq!(local.len(), 3 * 2);
-    assert!(local.values().all(|runs| runs.len() == 2));
+    assert!(
+        local
+            .values()
+            .all(|fits| fits.len() == 1 && fits[0].len() == 2)
+    );
     let chunks: Vec<_> = (0..3).map(|i| plan.chunk(i, 3).unwrap()).collect();
     assert_eq!(plan.merge(&chunks).unwrap(), local);
     let err = plan.merge(&chunks[..2]).unwrap_err().to_string();
     assert!(err.contains("missing: point"), "{err}");
+}
+
+/// A calibration with refits: every refit is simulated at every grid point (its share of the
+/// replications), chunks of the array merge to the local results, and the CSV's intervals
+/// hold the refits' disagreement.
+#[test]
+fn a_sweep_simulates_the_refits_for_its_intervals() {
+    use faastwin_sim::interval::Intervals;
+    use faastwin_sim::sweep::{read_csv, write_csv};
+    let dir = tempfile::tempdir().unwrap();
+    let mut calibration = faastwin_sim::scenario::embedded_calibration().unwrap();
+    let k3s = calibration.platforms["k3s"].clone();
+    let ksi = calibration.platforms["ksi"].clone();
+    calibration.refits.insert("k3s".into(), vec![k3s, ksi]);
+    std::fs::write(
+        dir.path().join("refitted.toml"),
+        calibration.to_toml().unwrap(),
+    )
+    .unwrap();
+    let text = SCENARIO.replace("\"embedded\"", "\"refitted.toml\"");
+    let mut plan = SweepPlan::load(&scenario(dir.path(), &text), None, None).unwrap();
+    plan.level = 0.8;
+    // Per point: KSI 2, K3s 2 and its two refits 2 each.
+    assert_eq!(plan.units().len(), 3 * (2 + 2 + 2 * 2));
+    let local = plan.run_local(2, &|| {}).unwrap();
+    let chunks: Vec<_> = (0..4).map(|i| plan.chunk(i, 4).unwrap()).collect();
+    assert_eq!(plan.merge(&chunks).unwrap(), local);
+    let mut out = Vec::new();
+    write_csv(&plan, &local, &mut out).unwrap();
+    let table = read_csv(out.as_slice()).unwrap();
+    let platforms = &plan.scenario.file.platforms;
+    for row in &table.rows {
+        assert_eq!(row.interval_level, 0.8);
+        let fits = &local[&(
+            row.point,
+            platforms.iter().position(|p| *p == row.platform).unwrap(),
+        )];
+        let alone = Intervals::of(&fits[..1], &Default::default(), 0.8)
+            .warm_makespan_s
+            .unwrap();
+        let [low, high] = row.intervals_s[0];
+        if row.platform == "k3s" {
+            assert_eq!(fits.len(), 3);
+            assert!(
+                high - low > 2.0 * (alone.high - alone.low),
+                "the refits' disagreement is missing: {row:?} against {alone:?}"
+            );
+        } else {
+            assert_eq!(fits.len(), 1);
+            assert_eq!([low, high], [alone.low, alone.high]);
+        }
+    }
 }
 
 #[test]
@@ -105,7 +161,7 @@ fn the_sweep_csv_reads_back_as_written() {
     assert_eq!(table.parameters, vec!["partitions"]);
     assert_eq!(table.rows.len(), 3 * 2);
     for row in &table.rows {
-        let runs = &results[&(
+        let fits = &results[&(
             row.point,
             plan.scenario
                 .file
@@ -114,7 +170,13 @@ fn the_sweep_csv_reads_back_as_written() {
                 .position(|p| *p == row.platform)
                 .unwrap(),
         )];
-        let s = faastwin_sim::PlatformSummary::of(runs, plan.seed).unwrap();
+        let s = faastwin_sim::PlatformSummary::of(&fits[0], plan.seed).unwrap();
+        let intervals = faastwin_sim::interval::Intervals::of(fits, &Default::default(), 0.9);
+        assert_eq!(row.interval_level, 0.9);
+        for (got, want) in row.intervals_s.iter().zip(intervals.all()) {
+            let want = want.unwrap();
+            assert_eq!(*got, [want.low, want.high]);
+        }
         assert_eq!(row.values, vec![[1.0, 2.0, 4.0][row.point]]);
         assert_eq!((row.replications, row.seed), (2, 4));
         assert_eq!(row.warm_makespan_s[0], s.stats.warm_makespan_s.median);

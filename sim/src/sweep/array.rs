@@ -165,7 +165,8 @@ pub fn retry_array(
     progress: &dyn Fn(ArrayEvent),
 ) -> Result<ArrayOutcome, SimError> {
     let meta = SweepMeta::read(dir)?;
-    let plan = SweepPlan::load(&meta.scenario, Some(meta.seed), Some(meta.replications))?;
+    let mut plan = SweepPlan::load(&meta.scenario, Some(meta.seed), Some(meta.replications))?;
+    plan.level = meta.level;
     if plan.hash != meta.scenario_hash {
         return Err(SimError::Invalid {
             what: format!(

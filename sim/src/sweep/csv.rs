@@ -2,13 +2,15 @@
 //!
 //! Columns: `point`, one column per swept parameter (its name), `platform`, `replications`,
 //! `seed`, then the warm makespan's median, mean, std and 95 % CI, the medians of the p50, p95,
-//! p99 and mean Job latency, the startup overhead (empty for persistent platforms) and the
-//! body share.
+//! p99 and mean Job latency, the startup overhead (empty for persistent platforms), the
+//! body share, and the prediction intervals: their level, then the low and high end of the
+//! warm makespan's, the p50's, the p95's and the p99's (`warm_makespan_s_interval_low`, ...).
 
 use std::io::{Read, Write};
 
 use super::{SweepPlan, SweepResults};
 use crate::SimError;
+use crate::interval::{INTERVAL_METRICS, Intervals, RunToRun};
 use crate::replicate::PlatformSummary;
 
 /// The columns after the swept parameters.
@@ -50,6 +52,21 @@ pub struct SweepRow {
     pub startup_overhead_s: Option<f64>,
     /// Median body share of the mean Job latency.
     pub body_share: f64,
+    /// Level of the prediction intervals (NaN in a CSV without them).
+    pub interval_level: f64,
+    /// Prediction intervals (low, high) of the warm makespan and the p50, p95 and p99 Job
+    /// latency [s], in [`INTERVAL_METRICS`]' order (NaN where missing).
+    pub intervals_s: [[f64; 2]; 4],
+}
+
+/// The interval columns' names, in order.
+fn interval_columns() -> Vec<String> {
+    let mut names = vec!["interval_level".to_owned()];
+    for (_, stem) in INTERVAL_METRICS {
+        names.push(format!("{stem}_interval_low"));
+        names.push(format!("{stem}_interval_high"));
+    }
+    names
 }
 
 /// A sweep CSV as read back.
@@ -76,18 +93,27 @@ pub fn write_csv(
 ) -> Result<(), SimError> {
     let fail = csv_error("cannot write the sweep CSV");
     let mut w = csv::Writer::from_writer(out);
+    let intervals = interval_columns();
     let mut header = vec!["point"];
     header.extend(plan.scenario.file.sweep.iter().map(|a| a.parameter.name()));
     header.extend(COLUMNS);
+    header.extend(intervals.iter().map(String::as_str));
     w.write_record(&header).map_err(&fail)?;
     for point in &plan.grid {
         for index in 0..plan.scenario.file.platforms.len() {
-            let runs = results
+            let fits = results
                 .get(&(point.index, index))
+                .filter(|fits| !fits.is_empty())
                 .ok_or_else(|| SimError::Invalid {
                     what: format!("grid point {} has no results", point.index),
                 })?;
-            let s = PlatformSummary::of(runs, plan.seed)?;
+            let s = PlatformSummary::of(&fits[0], plan.seed)?;
+            let name = &plan.scenario.file.platforms[index];
+            let interval = Intervals::of(
+                fits,
+                &RunToRun::from_calibration(&plan.scenario.calibration, name),
+                plan.level,
+            );
             let st = &s.stats;
             let mut row = vec![point.index.to_string()];
             row.extend(point.values.iter().map(|(_, v)| v.to_string()));
@@ -107,7 +133,12 @@ pub fn write_csv(
                 s.startup_overhead_s
                     .map_or(String::new(), |v| v.to_string()),
                 st.body_share.median.to_string(),
+                interval.level.to_string(),
             ]);
+            for i in interval.all() {
+                let (low, high) = i.map_or((f64::NAN, f64::NAN), |i| (i.low, i.high));
+                row.extend([low.to_string(), high.to_string()]);
+            }
             w.write_record(&row).map_err(&fail)?;
         }
     }
@@ -150,6 +181,10 @@ pub fn read_csv(input: impl Read) -> Result<SweepTable, SimError> {
     ]
     .map(|c| column(c).unwrap_or(usize::MAX));
     let optional = |name: &str| column(name).unwrap_or(usize::MAX);
+    let interval_columns: Vec<usize> = interval_columns()[1..]
+        .iter()
+        .map(|c| optional(c))
+        .collect();
     let parameters: Vec<String> = headers
         .iter()
         .skip(1)
@@ -179,6 +214,10 @@ pub fn read_csv(input: impl Read) -> Result<SweepTable, SimError> {
         };
         let number =
             |i: usize| -> Result<f64, SimError> { Ok(parsed(i, "a number")?.unwrap_or(f64::NAN)) };
+        let interval_at: Vec<f64> = interval_columns
+            .iter()
+            .map(|c| number(*c))
+            .collect::<Result<_, _>>()?;
         let count = |i: usize| -> Result<u64, SimError> {
             match parsed(i, "a count")? {
                 Some(v) if v >= 0.0 && v.fract() == 0.0 => Ok(v as u64),
@@ -210,6 +249,8 @@ pub fn read_csv(input: impl Read) -> Result<SweepTable, SimError> {
             ],
             startup_overhead_s: parsed(optional("startup_overhead_s"), "a number")?,
             body_share: number(optional("body_share"))?,
+            interval_level: number(optional("interval_level"))?,
+            intervals_s: [0, 1, 2, 3].map(|i| [interval_at[2 * i], interval_at[2 * i + 1]]),
         });
     }
     Ok(SweepTable { parameters, rows })

@@ -34,6 +34,13 @@ pub struct SweepMeta {
     pub job_name: String,
     /// Every array job submitted for this sweep (the first, then each retry).
     pub job_ids: Vec<u64>,
+    /// Level of the prediction intervals in the merged CSV.
+    #[serde(default = "default_level")]
+    pub level: f64,
+}
+
+fn default_level() -> f64 {
+    crate::interval::DEFAULT_LEVEL
 }
 
 impl SweepMeta {
@@ -48,6 +55,7 @@ impl SweepMeta {
             points: plan.grid.len(),
             job_name: format!("faastwin-sweep-{}", &plan.hash[..12]),
             job_ids: Vec::new(),
+            level: plan.level,
         }
     }
 
