@@ -37,6 +37,9 @@ pub(crate) enum Command {
     Simulate(SimulateArgs),
     /// Simulate every point of a scenario's sweep grid and write one CSV row per point and platform.
     Sweep(SweepArgs),
+    /// The cheapest platform, node count, partitions and window that finish a scenario's
+    /// workload by a deadline with a given probability.
+    Plan(PlanArgs),
     /// Print a shell's completion script for faastwin (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Write faastwin's man pages (faastwin.1 and one per subcommand) into a folder.
@@ -234,6 +237,59 @@ pub(crate) struct SimulateArgs {
 }
 
 #[derive(Args, Debug)]
+pub(crate) struct PlanArgs {
+    /// Scenario file: the workload (invocations, body, shard size, policy), the platforms to
+    /// consider and the calibration; its nodes and partitions are what the plan chooses.
+    pub(crate) scenario: PathBuf,
+    /// Finish by this long after booking (KSI's cluster startup included): 1800, 90s, 30m, 2h.
+    #[arg(long, value_parser = deadline)]
+    pub(crate) deadline: f64,
+    /// With at least this probability.
+    #[arg(long, default_value_t = 0.95, value_parser = level)]
+    pub(crate) probability: f64,
+    /// Node counts to consider.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+    pub(crate) nodes: Vec<u32>,
+    /// Partitions per node to consider.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4, 8])]
+    pub(crate) partitions_per_node: Vec<u32>,
+    /// Windows (Jobs in flight per partition) to consider [default: the scenario's policy].
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) windows: Vec<u32>,
+    /// Replications per configuration and platform [default: the scenario's].
+    #[arg(long, value_parser = replications)]
+    pub(crate) replications: Option<u32>,
+    /// Base seed, the same for every configuration [default: the scenario's].
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+    /// Worker threads [default: all cores].
+    #[arg(long, value_parser = threads)]
+    pub(crate) threads: Option<usize>,
+    /// Output format: the choice and each platform's frontier (table), or every candidate.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub(crate) format: OutputFormat,
+    /// Also write the frontier as a figure (plan.svg, plan.png) and every candidate as
+    /// plan.json into this folder.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+/// Parses a deadline: seconds, or a number with s, m or h.
+fn deadline(s: &str) -> Result<f64, String> {
+    let text = s.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, 's')) => (&text[..i], 1.0),
+        Some((i, 'm')) => (&text[..i], 60.0),
+        Some((i, 'h')) => (&text[..i], 3600.0),
+        _ => (text, 1.0),
+    };
+    let seconds = positive_seconds(number.trim()).map_err(|_| {
+        format!("{s:?} is not a deadline: give seconds or a number with s, m or h (30m)")
+    })? * unit;
+    positive_seconds(&seconds.to_string()).map_err(|e| format!("{s:?}: {e}"))
+}
+
+#[derive(Args, Debug)]
 pub(crate) struct SweepArgs {
     /// Scenario file with one or more [[sweep]] axes.
     #[arg(required_unless_present = "retry_failed")]
@@ -368,6 +424,20 @@ fn level(s: &str) -> Result<f64, String> {
 fn parse_platform(s: &str) -> Result<PlatformKind, String> {
     s.parse()
         .map_err(|e: faastwin_measure::UnknownName| e.to_string())
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    #[test]
+    fn a_deadline_is_seconds_or_a_number_with_its_unit() {
+        assert_eq!(super::deadline("1800"), Ok(1800.0));
+        assert_eq!(super::deadline("90s"), Ok(90.0));
+        assert_eq!(super::deadline(" 30m"), Ok(1800.0));
+        assert_eq!(super::deadline("1.5h"), Ok(5400.0));
+        for bad in ["", "m", "-5m", "30 minutes", "0", "9000h"] {
+            assert!(super::deadline(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

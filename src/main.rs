@@ -11,6 +11,7 @@ mod calibrate;
 mod cli;
 mod dataset;
 mod measure;
+mod plan;
 mod progress;
 mod report;
 mod signals;
@@ -56,6 +57,7 @@ fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         cli::Command::Report(args) => report::run(args),
         cli::Command::Simulate(args) => simulate::run_simulate(args),
         cli::Command::Sweep(args) => simulate::run_sweep(args),
+        cli::Command::Plan(args) => plan::run(args),
         cli::Command::Completions(args) => {
             let mut command = cli::Cli::command();
             clap_complete::generate(args.shell, &mut command, "faastwin", &mut std::io::stdout());

@@ -12,6 +12,7 @@ mod golden;
 mod kept_loops;
 mod measure_cli;
 mod new_user;
+mod plan_cli;
 mod report_cli;
 mod shell_cli;
 mod simulate_cli;

@@ -754,3 +754,110 @@ impl Figure for LoadCurve {
         Ok(())
     }
 }
+
+/// A plan's candidates: node-hours against the predicted time at the deadline's probability,
+/// every candidate faint, each platform's frontier as a line, the deadline as a vertical line
+/// and the choice ringed.
+pub(crate) struct PlanFrontier<'a>(pub(crate) &'a faastwin_sim::plan::Plan);
+
+impl Figure for PlanFrontier<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let plan = self.0;
+        let minutes = |s: f64| s / 60.0;
+        let (x0, x1) = range(
+            plan.candidates
+                .iter()
+                .map(|c| minutes(c.time_s))
+                .chain([minutes(plan.deadline_s)]),
+        );
+        let (y0, y1) = range(plan.candidates.iter().map(|c| c.node_hours));
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!(
+                    "Cost against time at probability {} (deadline {} min)",
+                    plan.probability,
+                    pretty(minutes(plan.deadline_s))
+                ),
+                (FONT, 20),
+            )
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(75)
+            .build_cartesian_2d(
+                (x0 * 0.9..x1 * 1.1)
+                    .log_scale()
+                    .with_key_points(log_ticks(x0 * 0.9, x1 * 1.1)),
+                (y0 * 0.9..y1 * 1.1)
+                    .log_scale()
+                    .with_key_points(log_ticks(y0 * 0.9, y1 * 1.1)),
+            )
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!(
+                "time from booking to the last completion, {:.0}th percentile [min] (log scale)",
+                100.0 * plan.probability
+            ))
+            .y_desc("node-hours (log scale)")
+            .x_label_formatter(&|v| pretty(*v))
+            .y_label_formatter(&|v| pretty(*v))
+            .label_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        let deadline = minutes(plan.deadline_s);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(deadline, y0 * 0.9), (deadline, y1 * 1.1)],
+                BLACK.stroke_width(1),
+            )))
+            .map_err(err)?
+            .label("deadline")
+            .legend(|(x, y)| PathElement::new(vec![(x, y - 6), (x, y + 6)], BLACK));
+        let frontier = plan.frontier();
+        let mut platforms: Vec<&str> = plan
+            .candidates
+            .iter()
+            .map(|c| c.platform.as_str())
+            .collect();
+        platforms.dedup();
+        for (i, platform) in platforms.iter().enumerate() {
+            let point = |c: &faastwin_sim::plan::Candidate| (minutes(c.time_s), c.node_hours);
+            let all = plan.candidates.iter().filter(|c| c.platform == *platform);
+            chart
+                .draw_series(all.map(|c| Circle::new(point(c), 3, color(i).mix(0.3).filled())))
+                .map_err(err)?;
+            let line: Vec<(f64, f64)> = frontier
+                .iter()
+                .map(|&k| &plan.candidates[k])
+                .filter(|c| c.platform == *platform)
+                .map(point)
+                .collect();
+            chart
+                .draw_series(LineSeries::new(line.clone(), color(i).stroke_width(2)))
+                .map_err(err)?
+                .label(format!("{platform} (frontier)"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color(i).stroke_width(2))
+                });
+            chart
+                .draw_series(line.iter().map(|p| Circle::new(*p, 4, color(i).filled())))
+                .map_err(err)?;
+        }
+        if let Some(c) = plan.choice.map(|i| &plan.candidates[i]) {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (minutes(c.time_s), c.node_hours),
+                    9,
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(err)?
+                .label(format!(
+                    "choice: {}, {} node(s), {} partitions",
+                    c.platform, c.nodes, c.partitions
+                ))
+                .legend(|(x, y)| Circle::new((x + 10, y), 6, BLACK.stroke_width(2)));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 13)?;
+        Ok(())
+    }
+}

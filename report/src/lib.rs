@@ -90,6 +90,11 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
+/// Writes `plan`'s frontier figure into `dir` as plan.svg and plan.png; returns the SVG path.
+pub fn plan_figure(plan: &faastwin_sim::plan::Plan, dir: &Path) -> Result<PathBuf, ReportError> {
+    figures::render(&figures::PlanFrontier(plan), dir, "plan")
+}
+
 /// Writes every figure the inputs allow and `index.html` into `out`.
 pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> {
     std::fs::create_dir_all(out).map_err(|source| ReportError::Io {

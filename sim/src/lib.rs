@@ -26,6 +26,7 @@ mod metrics;
 mod model;
 mod output;
 pub mod placement;
+pub mod plan;
 mod platform;
 mod replicate;
 mod resource;

@@ -77,7 +77,7 @@ impl LatencyRecorder {
 }
 
 /// Job latency (submit → completion observed) of one run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Mean [s].
     pub mean_s: f64,

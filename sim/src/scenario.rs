@@ -158,6 +158,9 @@ pub enum SweepParameter {
     PoissonRate,
     /// Partitions and nodes together (one partition per node).
     NodesAndPartitions,
+    /// Partitions per node: `workload.partitions` = nodes × this (after any `nodes` axis
+    /// before it in the file).
+    PartitionsPerNode,
     /// Arrival rate of the background jobs in `allocation_queue` [jobs/s].
     BackgroundRate,
 }
@@ -173,6 +176,7 @@ impl SweepParameter {
             SweepParameter::Window => "window",
             SweepParameter::PoissonRate => "poisson_rate",
             SweepParameter::NodesAndPartitions => "nodes_and_partitions",
+            SweepParameter::PartitionsPerNode => "partitions_per_node",
             SweepParameter::BackgroundRate => "background_rate",
         }
     }
@@ -366,6 +370,7 @@ fn unusable(parameter: SweepParameter, value: f64, w: &Workload) -> Option<&'sta
         SweepParameter::Partitions
         | SweepParameter::Nodes
         | SweepParameter::NodesAndPartitions
+        | SweepParameter::PartitionsPerNode
         | SweepParameter::Invocations
         | SweepParameter::Window
             if !whole =>
@@ -392,6 +397,7 @@ fn apply(w: &mut Workload, parameter: SweepParameter, value: f64) {
             w.nodes = small;
             w.partitions = small;
         }
+        SweepParameter::PartitionsPerNode => w.partitions = w.nodes.saturating_mul(small),
         SweepParameter::Invocations => w.invocations = count,
         SweepParameter::InputBytes => {
             if let Ok(d) = Distribution::new(RawDistribution::Constant { value }) {

@@ -4,6 +4,7 @@
 
 mod errors;
 mod outputs;
+mod plans;
 mod policies;
 mod properties;
 mod replications;

@@ -1,0 +1,244 @@
+//! `faastwin plan`: the cheapest configuration that meets a deadline, and each platform's
+//! frontier of cost against time.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use faastwin_sim::Scenario;
+use faastwin_sim::plan::{Candidate, Deadline, Plan, PlanRun, PlanSpace, plan, simulations};
+
+use crate::cli::{OutputFormat, PlanArgs};
+use crate::progress;
+
+pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let scenario = Scenario::load(&args.scenario)
+        .with_context(|| format!("cannot load scenario {}", args.scenario.display()))?;
+    if !scenario.file.sweep.is_empty() {
+        eprintln!(
+            "note: this scenario has a sweep grid; the plan searches nodes, partitions per node and windows instead"
+        );
+    }
+    let space = PlanSpace {
+        nodes: args.nodes.clone(),
+        partitions_per_node: args.partitions_per_node.clone(),
+        windows: args.windows.clone(),
+    };
+    let deadline = Deadline {
+        seconds: args.deadline,
+        probability: args.probability,
+    };
+    let run = PlanRun {
+        seed: args.seed.unwrap_or(scenario.file.seed),
+        replications: args.replications.unwrap_or(scenario.file.replications),
+        threads: args.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        }),
+    };
+    let bar = progress::items(
+        simulations(&scenario, &space, run.replications) as u64,
+        "planning",
+    );
+    let started = std::time::Instant::now();
+    let plan = plan(&scenario, &space, deadline, run, &|| bar.inc(1))
+        .with_context(|| format!("cannot plan {}", args.scenario.display()))?;
+    bar.finish_and_clear();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        OutputFormat::Table => {
+            write_table(&mut out, &scenario, &plan)?;
+            writeln!(
+                out,
+                "\n{} configurations simulated in {:.2} s",
+                plan.candidates.len(),
+                started.elapsed().as_secs_f64()
+            )?;
+        }
+        OutputFormat::Csv => write_csv(&mut out, &plan)?,
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &plan)?;
+            writeln!(out)?;
+        }
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let json = dir.join("plan.json");
+        std::fs::write(&json, serde_json::to_vec_pretty(&plan)?)
+            .with_context(|| format!("writing {}", json.display()))?;
+        let svg = faastwin_report::plan_figure(&plan, dir)?;
+        eprintln!("wrote {} and {}", json.display(), svg.display());
+    }
+    Ok(if plan.choice.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The unit a plan's times are shown in: seconds, minutes or hours, whichever reads best for
+/// its deadline (one unit for the whole table).
+fn unit(deadline_s: f64) -> (&'static str, f64) {
+    if deadline_s < 120.0 {
+        ("s", 1.0)
+    } else if deadline_s < 7200.0 {
+        ("min", 60.0)
+    } else {
+        ("h", 3600.0)
+    }
+}
+
+/// `s` in `unit`, with it.
+fn duration(s: f64, (name, scale): (&str, f64)) -> String {
+    format!("{:.2} {name}", s / scale)
+}
+
+/// `ksi on 2 nodes, 8 partitions, window 2`.
+fn configuration(c: &Candidate) -> String {
+    let nodes = if c.nodes == 1 { "node" } else { "nodes" };
+    let window = c.window.map_or(String::new(), |w| format!(", window {w}"));
+    format!(
+        "{} on {} {nodes}, {} partitions{window}",
+        c.platform, c.nodes, c.partitions
+    )
+}
+
+fn percentile(p: f64) -> String {
+    format!("{:.0}th percentile", 100.0 * p)
+}
+
+fn write_table(out: &mut dyn Write, scenario: &Scenario, plan: &Plan) -> std::io::Result<()> {
+    let w = &scenario.workload;
+    let unit = unit(plan.deadline_s);
+    writeln!(
+        out,
+        "plan: {} {} invocations ({}), input {:.0} B, on {}",
+        w.invocations,
+        w.body,
+        w.policy.describe(),
+        w.input_bytes.mean(),
+        scenario.file.platforms.join(", ")
+    )?;
+    writeln!(
+        out,
+        "deadline: {} after booking, with probability >= {}",
+        duration(plan.deadline_s, unit),
+        plan.probability
+    )?;
+    writeln!(
+        out,
+        "cost: node-hours, nodes x the mean predicted time from booking to the last completion (startup included)\n"
+    )?;
+    match plan.choice {
+        Some(i) => {
+            let c = &plan.candidates[i];
+            writeln!(
+                out,
+                "choice:    {}: {} {} (median {}), on time with probability {:.2}, {:.3} node-hours",
+                configuration(c),
+                percentile(plan.probability),
+                duration(c.time_s, unit),
+                duration(c.median_time_s, unit),
+                c.chance,
+                c.node_hours
+            )?;
+        }
+        None => {
+            let best = plan.candidates.iter().max_by(|a, b| {
+                a.chance
+                    .total_cmp(&b.chance)
+                    .then(b.time_s.total_cmp(&a.time_s))
+            });
+            writeln!(out, "choice:    none meets the deadline")?;
+            if let Some(c) = best {
+                writeln!(
+                    out,
+                    "closest:   {}: on time with probability {:.2}, {} {}",
+                    configuration(c),
+                    c.chance,
+                    percentile(plan.probability),
+                    duration(c.time_s, unit)
+                )?;
+            }
+        }
+    }
+    if let (Some(choice), Some(i)) = (plan.choice, plan.runner_up) {
+        let (c, first) = (&plan.candidates[i], &plan.candidates[choice]);
+        writeln!(
+            out,
+            "runner-up: {}: {} {}, {:.3} node-hours ({:+.1} %)",
+            configuration(c),
+            percentile(plan.probability),
+            duration(c.time_s, unit),
+            c.node_hours,
+            100.0 * (c.node_hours / first.node_hours - 1.0)
+        )?;
+    }
+    writeln!(
+        out,
+        "\nfrontier of each platform (cheapest first, each at least 1 % faster than every cheaper one; * meets the deadline)"
+    )?;
+    writeln!(
+        out,
+        "  {:<8} {:>5} {:>10} {:>6} {:>14} {:>14} {:>10} {:>11}",
+        "platform",
+        "nodes",
+        "partitions",
+        "window",
+        format!("p{:.0} [{}]", 100.0 * plan.probability, unit.0),
+        format!("median [{}]", unit.0),
+        "P(on time)",
+        "node-hours"
+    )?;
+    for i in plan.frontier() {
+        let c = &plan.candidates[i];
+        writeln!(
+            out,
+            "{} {:<8} {:>5} {:>10} {:>6} {:>14} {:>14} {:>10.2} {:>11.3}",
+            if c.meets { "*" } else { " " },
+            c.platform,
+            c.nodes,
+            c.partitions,
+            c.window.map_or("-".to_owned(), |w| w.to_string()),
+            format!("{:.2}", c.time_s / unit.1),
+            format!("{:.2}", c.median_time_s / unit.1),
+            c.chance,
+            c.node_hours
+        )?;
+    }
+    Ok(())
+}
+
+fn write_csv(out: &mut dyn Write, plan: &Plan) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "platform",
+        "nodes",
+        "partitions",
+        "window",
+        "time_s",
+        "median_time_s",
+        "chance",
+        "node_hours",
+        "meets",
+        "choice",
+        "frontier",
+    ])?;
+    let frontier = plan.frontier();
+    for (i, c) in plan.candidates.iter().enumerate() {
+        w.write_record([
+            c.platform.clone(),
+            c.nodes.to_string(),
+            c.partitions.to_string(),
+            c.window.map_or(String::new(), |w| w.to_string()),
+            c.time_s.to_string(),
+            c.median_time_s.to_string(),
+            c.chance.to_string(),
+            c.node_hours.to_string(),
+            c.meets.to_string(),
+            (plan.choice == Some(i)).to_string(),
+            frontier.contains(&i).to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
