@@ -159,9 +159,19 @@ fn every_input_kind_gives_well_formed_figures_and_a_self_contained_page() {
             "the page refers to something outside itself: {external}"
         );
     }
-    for table in ["Measured runs", "Simulated: simulation.json", "Validation"] {
+    for table in [
+        "Measured runs",
+        "Simulated: simulation.json",
+        "Validation",
+        "Prediction intervals against the measured repetitions",
+        "prediction intervals [s]: warm makespan, p50, p95, p99",
+    ] {
         assert!(html.contains(table), "{table} table missing");
     }
+    // Every predicted figure shows its intervals.
+    let svg = |name: &str| std::fs::read_to_string(out.join(format!("{name}.svg"))).unwrap();
+    assert!(svg("sweep-4").contains("90 % prediction interval band"));
+    assert!(svg("validation-5").contains("prediction interval"));
 }
 
 #[test]

@@ -497,9 +497,13 @@ impl Figure for Fits {
 
 /// Predicted against measured values, with the relative error, per run.
 pub(crate) struct ValidationBars {
-    /// (run label, metric, measured, predicted, relative error).
-    pub(crate) rows: Vec<(String, Metric, f64, f64, f64)>,
+    /// (run label, metric, measured, predicted, relative error, prediction interval).
+    pub(crate) rows: Vec<ValidationBar>,
 }
+
+/// One bar pair of [`ValidationBars`]: (run label, metric, measured, predicted, relative
+/// error, the prediction interval (low, high) where there is one).
+pub(crate) type ValidationBar = (String, Metric, f64, f64, f64, Option<(f64, f64)>);
 
 impl Figure for ValidationBars {
     fn size(&self) -> (u32, u32) {
@@ -514,12 +518,11 @@ impl Figure for ValidationBars {
         ];
         let panels = root.split_evenly((1, metrics.len()));
         for (panel, metric) in panels.iter().zip(metrics) {
-            let rows: Vec<&(String, Metric, f64, f64, f64)> =
-                self.rows.iter().filter(|r| r.1 == metric).collect();
+            let rows: Vec<&ValidationBar> = self.rows.iter().filter(|r| r.1 == metric).collect();
             let labels: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
             let top = rows
                 .iter()
-                .flat_map(|r| [r.2, r.3])
+                .flat_map(|r| [r.2, r.3, r.5.map_or(0.0, |i| i.1)])
                 .fold(0.0, f64::max)
                 .max(1e-9);
             let mut chart = ChartBuilder::on(panel)
@@ -564,13 +567,27 @@ impl Figure for ValidationBars {
                         Rectangle::new([(x, y - 6), (x + 14, y + 6)], shade.filled())
                     });
             }
+            // The prediction interval as a whisker over the predicted bar.
+            let whiskers = rows.iter().enumerate().filter_map(|(i, r)| {
+                let (low, high) = r.5?;
+                let x = SegmentValue::CenterOf(slot(i, labels.len()));
+                Some(PathElement::new(
+                    vec![(x.clone(), low), (x, high)],
+                    BLACK.stroke_width(2),
+                ))
+            });
+            chart
+                .draw_series(whiskers)
+                .map_err(err)?
+                .label("prediction interval")
+                .legend(|(x, y)| PathElement::new(vec![(x + 7, y - 6), (x + 7, y + 6)], BLACK));
             chart
                 .draw_series(rows.iter().enumerate().map(|(i, r)| {
                     Text::new(
                         format!("{:+.1} %", 100.0 * r.4),
                         (
                             SegmentValue::CenterOf(slot(i, labels.len())),
-                            r.2.max(r.3) * 1.08,
+                            r.2.max(r.3).max(r.5.map_or(0.0, |i| i.1)) * 1.08,
                         ),
                         (FONT, 13).into_font(),
                     )
@@ -582,10 +599,13 @@ impl Figure for ValidationBars {
     }
 }
 
-/// Warm makespan against a swept parameter, with the 95 % confidence band, per platform.
+/// Warm makespan against a swept parameter, with its band (the prediction interval, or the
+/// 95 % confidence interval of the mean), per platform.
 pub(crate) struct SweepLines {
     /// The swept parameter.
     pub(crate) parameter: String,
+    /// What the band is.
+    pub(crate) band: String,
     /// Per platform: (value, median, CI low, CI high).
     pub(crate) series: Vec<crate::inputs::SweepSeries>,
 }
@@ -602,8 +622,8 @@ impl Figure for SweepLines {
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!(
-                    "Warm makespan against {} (median, 95 % CI band)",
-                    self.parameter
+                    "Warm makespan against {} (median, {} band)",
+                    self.parameter, self.band
                 ),
                 (FONT, 20),
             )

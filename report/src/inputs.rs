@@ -44,7 +44,7 @@ pub enum Input {
     },
 }
 
-/// One point of a sweep line: (parameter value, median warm makespan, CI low, CI high) [s].
+/// One point of a sweep line: (parameter value, median warm makespan, band low, band high) [s].
 pub type SweepPoint = (f64, f64, f64, f64);
 
 /// A platform's line through a sweep.
@@ -56,8 +56,11 @@ pub type SweepSeries = (String, Vec<SweepPoint>);
 pub struct SweepTable {
     /// Name of the first swept parameter.
     pub parameter: String,
-    /// Per platform: (parameter value, median warm makespan, CI low, CI high) [s].
+    /// Per platform: (parameter value, median warm makespan, band low, band high) [s].
     pub series: Vec<SweepSeries>,
+    /// What the band is: the prediction interval where the CSV has one, else the 95 %
+    /// confidence interval of the mean.
+    pub band: String,
 }
 
 fn fail(path: &Path, detail: impl Into<String>) -> ReportError {
@@ -119,14 +122,31 @@ fn read_sweep(path: &Path, text: &str) -> Result<SweepTable, ReportError> {
         .cloned()
         .unwrap_or_else(|| "point".to_owned());
     let mut series: Vec<SweepSeries> = Vec::new();
+    let intervals = table
+        .rows
+        .iter()
+        .all(|r| r.intervals_s[0].iter().all(|v| v.is_finite()));
+    let band = match table.rows.first() {
+        Some(r) if intervals => format!("{:.0} % prediction interval", 100.0 * r.interval_level),
+        _ => "95 % CI of the mean".to_owned(),
+    };
     for row in &table.rows {
         let x = row.values.first().copied().unwrap_or(row.point as f64);
-        let [median, _, _, low, high] = row.warm_makespan_s;
+        let [median, _, _, ci_low, ci_high] = row.warm_makespan_s;
+        let [low, high] = if intervals {
+            row.intervals_s[0]
+        } else {
+            [ci_low, ci_high]
+        };
         let point = (x, median, low, high);
         match series.iter_mut().find(|(n, _)| *n == row.platform) {
             Some((_, points)) => points.push(point),
             None => series.push((row.platform.clone(), vec![point])),
         }
     }
-    Ok(SweepTable { parameter, series })
+    Ok(SweepTable {
+        parameter,
+        series,
+        band,
+    })
 }

@@ -128,6 +128,7 @@ pub fn build(inputs: &[Input], out: &Path) -> Result<ReportOutput, ReportError> 
                 let figure = SweepLines {
                     parameter: table.parameter.clone(),
                     series: table.series.clone(),
+                    band: table.band.clone(),
                 };
                 let title = format!("Sweep over {} ({})", table.parameter, short(path));
                 page.figure(title, &figure, &format!("sweep-{n}"))?;
@@ -282,9 +283,21 @@ impl Page<'_> {
             .flat_map(|v| {
                 let name = short(Path::new(&v.run));
                 let name = name.strip_prefix("run-").unwrap_or(&name).to_owned();
-                v.metrics
-                    .iter()
-                    .map(move |m| (name.clone(), m.metric, m.measured, m.predicted, m.rel_error))
+                v.metrics.iter().map(move |m| {
+                    let interval = match m.metric {
+                        faastwin_models::Metric::WarmMakespanS => v.makespan_interval,
+                        faastwin_models::Metric::P50LatencyS => v.p50_interval,
+                        _ => None,
+                    };
+                    (
+                        name.clone(),
+                        m.metric,
+                        m.measured,
+                        m.predicted,
+                        m.rel_error,
+                        interval.map(|i| (i.low, i.high)),
+                    )
+                })
             })
             .collect();
         self.figure(
@@ -293,6 +306,7 @@ impl Page<'_> {
             &format!("validation-{n}"),
         )?;
         self.tables.push_str(&validation_table(validations));
+        self.tables.push_str(&coverage_table(validations));
         Ok(())
     }
 
@@ -548,7 +562,7 @@ fn run_table(runs: &[&Run]) -> String {
 
 fn simulation_table(path: &Path, platforms: &[faastwin_sim::PlatformSummary]) -> String {
     let mut html = format!(
-        "<h2>Simulated: {}</h2>\n<table>\n<tr><th>platform</th><th>replications</th><th>warm makespan [s]: median (95 % CI of the mean)</th><th>p50 [s]</th><th>p95 [s]</th><th>p99 [s]</th><th>startup overhead [s]</th><th>body share</th></tr>\n",
+        "<h2>Simulated: {}</h2>\n<table>\n<tr><th>platform</th><th>replications</th><th>warm makespan [s]: median (95 % CI of the mean)</th><th>p50 [s]</th><th>p95 [s]</th><th>p99 [s]</th><th>startup overhead [s]</th><th>body share</th><th>prediction intervals [s]: warm makespan, p50, p95, p99</th></tr>\n",
         escape(&short(path))
     );
     for p in platforms {
@@ -556,7 +570,7 @@ fn simulation_table(path: &Path, platforms: &[faastwin_sim::PlatformSummary]) ->
         // Writing into a String cannot fail.
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td>{}</td><td>{:.2} ({:.2}–{:.2})</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.1} %</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{:.2} ({:.2}–{:.2})</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{}</td><td>{:.1} %</td><td>{}</td></tr>",
             escape(&p.platform),
             p.replications,
             p.warm_makespan_s,
@@ -567,11 +581,80 @@ fn simulation_table(path: &Path, platforms: &[faastwin_sim::PlatformSummary]) ->
             p.p99_latency_s,
             p.startup_overhead_s
                 .map_or("–".into(), |v| format!("{v:.2}")),
-            100.0 * p.body_share
+            100.0 * p.body_share,
+            intervals_cell(p.intervals.as_ref())
         );
     }
     html.push_str("</table>\n");
     html
+}
+
+/// A platform's prediction intervals in one cell: level, then each metric's range, then
+/// what the widest's width mostly comes from.
+fn intervals_cell(intervals: Option<&faastwin_sim::interval::Intervals>) -> String {
+    let Some(i) = intervals else {
+        return "–".into();
+    };
+    let ranges: Vec<String> = i
+        .all()
+        .iter()
+        .map(|x| x.map_or("–".into(), |x| format!("{:.3}–{:.3}", x.low, x.high)))
+        .collect();
+    let source = i.warm_makespan_s.map_or(String::new(), |x| {
+        format!("; makespan's width mostly from {}", x.dominant())
+    });
+    format!(
+        "{:.0} %: {}{} ({} refits, {} run-to-run ratios)",
+        100.0 * i.level,
+        ranges.join(", "),
+        escape(&source),
+        i.refits,
+        i.run_to_run
+    )
+}
+
+/// How often the validations' prediction intervals held the measured repetitions, per
+/// platform (nothing when no validation has an interval).
+fn coverage_table(validations: &[faastwin_calibration::RunValidation]) -> String {
+    let by_platform = faastwin_calibration::by_platform(validations);
+    let mut rows = String::new();
+    for (platform, group) in &by_platform {
+        let owned: Vec<faastwin_calibration::RunValidation> =
+            group.iter().map(|v| (*v).clone()).collect();
+        let cells: Vec<String> = faastwin_calibration::coverage(&owned)
+            .iter()
+            .map(|c| {
+                c.map_or("–".into(), |c| {
+                    format!(
+                        "{} of {} ({:.0} %), median width {:.1} %",
+                        c.inside,
+                        c.total,
+                        100.0 * c.share(),
+                        100.0 * c.median_width
+                    )
+                })
+            })
+            .collect();
+        if cells.iter().all(|c| c == "–") {
+            continue;
+        }
+        let level = group.first().map_or(0.9, |v| v.interval_level);
+        // Writing into a String cannot fail.
+        let _ = writeln!(
+            rows,
+            "<tr><td>{}</td><td>{:.0} %</td><td>{}</td><td>{}</td></tr>",
+            escape(platform),
+            100.0 * level,
+            cells[0],
+            cells[1]
+        );
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    format!(
+        "<h2>Prediction intervals against the measured repetitions</h2>\n<table>\n<tr><th>platform</th><th>level</th><th>warm makespan: inside</th><th>p50 latency: inside</th></tr>\n{rows}</table>\n"
+    )
 }
 
 fn validation_table(validations: &[faastwin_calibration::RunValidation]) -> String {

@@ -6,7 +6,9 @@
 //!   invocations, with events per invocation and the process's peak memory;
 //! - 1M invocations on 1,000 and on 10,000 nodes beside the same on 2 nodes;
 //! - the relay model beside its random draws alone (the floor under its cost);
-//! - 20 replications and a sweep (`scenarios/what-if/nodes.toml`) on 2 threads beside 1.
+//! - 20 replications and a sweep (`scenarios/what-if/nodes.toml`) on 2 threads beside 1;
+//! - `faastwin plan` over 1,000 configurations of 100,000 relay invocations (issue 27's goal:
+//!   under a minute on 2 cores), its invocations per second beside one 2-node run's.
 //!
 //! The side-by-side figures alternate their two sides three times and print each ratio and
 //! their median (these machines are shared and noisy). Criterion then times the short cases.
@@ -158,6 +160,36 @@ fn sweep_rate(threads: usize) -> f64 {
     units as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `faastwin plan` of 100,000 relay invocations over 1,000 configurations (K3s and KSI × 10
+/// node counts from 1 to 512 × 10 partitions per node × 5 windows), `replications` each, on 2
+/// threads: (seconds, invocations per second).
+fn plan_rate(replications: u32) -> (f64, f64) {
+    use faastwin_sim::plan::{Deadline, PlanRun, PlanSpace, plan};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/study/relay-two-node.toml");
+    let mut scenario = Scenario::load(&path).expect("study scenario");
+    scenario.workload.invocations = 100_000;
+    let space = PlanSpace {
+        nodes: (0..10).map(|k| 1 << k).collect(),
+        partitions_per_node: (1..=10).collect(),
+        windows: (1..=5).collect(),
+    };
+    let deadline = Deadline {
+        seconds: 3600.0,
+        probability: 0.95,
+    };
+    let run = PlanRun {
+        seed: 1,
+        replications,
+        threads: 2,
+    };
+    let start = Instant::now();
+    let p = plan(&scenario, &space, deadline, run, &|| {}).expect("plan");
+    let seconds = start.elapsed().as_secs_f64();
+    assert_eq!(p.candidates.len(), 1000);
+    let invocations = 1000.0 * 100_000.0 * f64::from(replications);
+    (seconds, invocations / seconds)
+}
+
 /// Events per second of `f`, which returns the events it handled.
 fn events_rate(f: impl FnOnce() -> u64) -> f64 {
     let start = Instant::now();
@@ -259,6 +291,27 @@ fn benches(c: &mut Criterion) {
         || sweep_rate(2),
         || sweep_rate(1),
     );
+
+    for replications in [1, 3] {
+        let mut seconds = Vec::new();
+        side_by_side(
+            &format!(
+                "plan, 1000 configurations of 100k relay invocations, {replications} replication(s) each, 2 threads: against one 1M run on 2 nodes"
+            ),
+            "invocations",
+            || {
+                let (s, rate) = plan_rate(replications);
+                seconds.push(s);
+                rate
+            },
+            || relay_rate("ksi", 1_000_000, 2).0,
+        );
+        seconds.sort_by(f64::total_cmp);
+        eprintln!(
+            "plan, {replications} replication(s) each: {:.1} s (from {:.1} to {:.1}; goal: under 60 s)",
+            seconds[1], seconds[0], seconds[2]
+        );
+    }
 
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(1_000_000));
