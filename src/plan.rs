@@ -102,6 +102,16 @@ fn configuration(c: &Candidate) -> String {
     )
 }
 
+/// Node-hours with three significant digits (0.00312, 1.25, 312).
+fn hours(v: f64) -> String {
+    if v > 0.0 && v < 100.0 {
+        let decimals = (2 - v.log10().floor() as i32).clamp(0, 9) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 fn percentile(p: f64) -> String {
     format!("{:.0}th percentile", 100.0 * p)
 }
@@ -133,13 +143,13 @@ fn write_table(out: &mut dyn Write, scenario: &Scenario, plan: &Plan) -> std::io
             let c = &plan.candidates[i];
             writeln!(
                 out,
-                "choice:    {}: {} {} (median {}), on time with probability {:.2}, {:.3} node-hours",
+                "choice:    {}: {} {} (median {}), on time with probability {:.2}, {} node-hours",
                 configuration(c),
                 percentile(plan.probability),
                 duration(c.time_s, unit),
                 duration(c.median_time_s, unit),
                 c.chance,
-                c.node_hours
+                hours(c.node_hours)
             )?;
         }
         None => {
@@ -165,11 +175,11 @@ fn write_table(out: &mut dyn Write, scenario: &Scenario, plan: &Plan) -> std::io
         let (c, first) = (&plan.candidates[i], &plan.candidates[choice]);
         writeln!(
             out,
-            "runner-up: {}: {} {}, {:.3} node-hours ({:+.1} %)",
+            "runner-up: {}: {} {}, {} node-hours ({:+.1} %)",
             configuration(c),
             percentile(plan.probability),
             duration(c.time_s, unit),
-            c.node_hours,
+            hours(c.node_hours),
             100.0 * (c.node_hours / first.node_hours - 1.0)
         )?;
     }
@@ -193,7 +203,7 @@ fn write_table(out: &mut dyn Write, scenario: &Scenario, plan: &Plan) -> std::io
         let c = &plan.candidates[i];
         writeln!(
             out,
-            "{} {:<8} {:>5} {:>10} {:>6} {:>14} {:>14} {:>10.2} {:>11.3}",
+            "{} {:<8} {:>5} {:>10} {:>6} {:>14} {:>14} {:>10.2} {:>11}",
             if c.meets { "*" } else { " " },
             c.platform,
             c.nodes,
@@ -202,7 +212,7 @@ fn write_table(out: &mut dyn Write, scenario: &Scenario, plan: &Plan) -> std::io
             format!("{:.2}", c.time_s / unit.1),
             format!("{:.2}", c.median_time_s / unit.1),
             c.chance,
-            c.node_hours
+            hours(c.node_hours)
         )?;
     }
     Ok(())
@@ -241,4 +251,16 @@ fn write_csv(out: &mut dyn Write, plan: &Plan) -> anyhow::Result<()> {
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn node_hours_keep_three_significant_digits() {
+        assert_eq!(super::hours(0.003_123), "0.00312");
+        assert_eq!(super::hours(1.254), "1.25");
+        assert_eq!(super::hours(31.26), "31.3");
+        assert_eq!(super::hours(312.4), "312");
+        assert_eq!(super::hours(0.0), "0");
+    }
 }

@@ -341,6 +341,7 @@ fn closed_loop_on_slurm() {
     if !slurm() {
         return;
     }
+    let _jobs = crate::components::slurm_jobs();
     let dir = tempfile::tempdir().unwrap();
     let stdout = run_loop("slurm", "8", &dir.path().join("loop"));
     check_loop_output(&stdout);

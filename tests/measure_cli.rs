@@ -318,6 +318,7 @@ struct KsiRun {
     out: std::path::PathBuf,
     testbed: std::path::PathBuf,
     _dir: tempfile::TempDir,
+    _jobs: std::sync::MutexGuard<'static, ()>,
     _guard: std::sync::MutexGuard<'static, ()>,
 }
 
@@ -330,6 +331,7 @@ impl KsiRun {
         }
         let t = crate::testbed::testbed()?;
         let guard = crate::testbed::lock();
+        let jobs = crate::components::slurm_jobs();
         let dir = tempfile::tempdir().unwrap();
         let data = dataset(dir.path());
         let (shared, out) = (dir.path().join("shared"), dir.path().join("run"));
@@ -341,6 +343,7 @@ impl KsiRun {
             out,
             testbed: t.bin.clone(),
             _dir: dir,
+            _jobs: jobs,
             _guard: guard,
         };
         run.child = run

@@ -1,6 +1,7 @@
 //! `faastwin plan` from the command line: the choice is the cheapest configuration that meets
 //! the deadline, and `simulate` of that configuration agrees; an impossible deadline exits 1
-//! with the closest configuration; bad input is named before any simulation.
+//! with the closest configuration; bad input is named before any simulation; on the test Slurm,
+//! a planned configuration measured for real meets its deadline.
 
 use predicates::prelude::*;
 
@@ -140,4 +141,138 @@ fn bad_plans_are_named_before_any_simulation() {
         .stderr(predicate::str::contains(
             "windows apply to a closed-loop policy",
         ));
+}
+
+/// The warm makespans of `run`'s repetitions, from its summary.csv [s].
+fn measured_makespans(run: &std::path::Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(run.join("summary.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "warm_makespan_s").unwrap();
+    lines
+        .map(|l| l.split(',').nth(column).unwrap().parse().unwrap())
+        .collect()
+}
+
+fn measure_slurm(data: &std::path::Path, partitions: u32, out: &std::path::Path) -> Vec<f64> {
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "slurm",
+            "--nodes",
+            "n1,n2",
+            "--repetitions",
+            "3",
+        ])
+        .args(["--partitions", &partitions.to_string(), "--worker"])
+        .arg(crate::worker_binary())
+        .arg("--dataset")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+    measured_makespans(out)
+}
+
+/// Issue 27's goal, at small scale on the test Slurm: calibrate from real runs (one partition
+/// on one node, two on two, three repetitions each, with refits), plan a deadline that one
+/// partition misses (three quarters of its measured makespan) over one and two nodes of one
+/// and two partitions each, measure the configuration the plan chose, and find every
+/// repetition within the deadline. Slurm's Job latency is its scheduling cycle, not CPU, so
+/// other tests running beside this one do not move the deadline.
+#[test]
+fn a_planned_configuration_measured_for_real_on_slurm_meets_its_deadline() {
+    if !crate::components::slurm() {
+        return;
+    }
+    let _jobs = crate::components::slurm_jobs();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    faastwin()
+        .args(["dataset", "relay", "--count", "12", "--out"])
+        .arg(&data)
+        .assert()
+        .success();
+    let one = measure_slurm(&data, 1, &dir.path().join("run-p1"));
+    measure_slurm(&data, 2, &dir.path().join("run-p2"));
+    let calibration = dir.path().join("calibration.toml");
+    faastwin()
+        .args(["calibrate", "--refits", "10", "--out"])
+        .arg(&calibration)
+        .arg(dir.path().join("run-p1"))
+        .arg(dir.path().join("run-p2"))
+        .assert()
+        .success();
+    let scenario = dir.path().join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        "calibration = \"calibration.toml\"\nplatforms = [\"slurm\"]\nreplications = 20\n\n[workload]\nkind = \"relay\"\ninvocations = 12\nnodes = 1\npartitions = 1\ninput_bytes = { family = \"constant\", value = 2172 }\n",
+    )
+    .unwrap();
+    let mut sorted = one.clone();
+    sorted.sort_by(f64::total_cmp);
+    let deadline = 0.75 * sorted[1];
+    let out = faastwin()
+        .arg("plan")
+        .arg(&scenario)
+        .args(["--deadline", &deadline.to_string(), "--probability", "0.9"])
+        .args([
+            "--nodes",
+            "1,2",
+            "--partitions-per-node",
+            "1,2",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "no plan for {deadline} s:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let candidates = plan["candidates"].as_array().unwrap();
+    assert!(
+        !candidates[0]["meets"].as_bool().unwrap(),
+        "one partition on one node, measured at {one:?}, is predicted to meet {deadline} s: {}",
+        candidates[0]
+    );
+    let choice = &candidates[plan["choice"].as_u64().unwrap() as usize];
+    let (nodes, partitions) = (
+        choice["nodes"].as_u64().unwrap(),
+        choice["partitions"].as_u64().unwrap() as u32,
+    );
+    let node_list = if nodes == 1 { "n1" } else { "n1,n2" };
+    let run = dir.path().join("run-choice");
+    faastwin()
+        .args([
+            "measure",
+            "--platform",
+            "slurm",
+            "--nodes",
+            node_list,
+            "--repetitions",
+            "3",
+        ])
+        .args(["--partitions", &partitions.to_string(), "--worker"])
+        .arg(crate::worker_binary())
+        .arg("--dataset")
+        .arg(&data)
+        .arg("--out")
+        .arg(&run)
+        .assert()
+        .success();
+    let measured = measured_makespans(&run);
+    assert_eq!(measured.len(), 3);
+    for m in &measured {
+        assert!(
+            *m <= deadline,
+            "the plan's choice ({nodes} nodes, {partitions} partitions, predicted {} s at 0.9) took {m} s, beyond the {deadline} s it was planned for (one partition: {one:?})",
+            choice["time_s"]
+        );
+    }
 }

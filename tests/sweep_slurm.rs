@@ -27,6 +27,7 @@ fn a_slurm_array_sweep_equals_the_local_sweep_byte_for_byte() {
     if !slurm() {
         return;
     }
+    let _jobs = crate::components::slurm_jobs();
     let dir = tempfile::tempdir().unwrap();
     let local = local_sweep(dir.path());
     for k in ["1", "3"] {
@@ -55,6 +56,7 @@ fn a_cancelled_task_is_named_and_retried_alone() {
     if !slurm() {
         return;
     }
+    let _jobs = crate::components::slurm_jobs();
     let dir = tempfile::tempdir().unwrap();
     let local = local_sweep(dir.path());
     let out = dir.path().join("sweep");
@@ -166,6 +168,7 @@ fn a_refused_array_names_sbatchs_reason_and_retry_failed_submits_it() {
     if !slurm() {
         return;
     }
+    let _jobs = crate::components::slurm_jobs();
     let dir = tempfile::tempdir().unwrap();
     let local = local_sweep(dir.path());
     let out = dir.path().join("sweep");

@@ -61,6 +61,15 @@ pub(crate) fn slurm() -> bool {
     })
 }
 
+/// Serialises the tests that submit Slurm jobs: each test node runs one job at a time, so one
+/// test's jobs would queue behind another's and its timings (a plan checked against its
+/// deadline) would measure the other test. Take it after the testbed's lock, never before.
+#[allow(dead_code)] // not every test binary that includes this file submits Slurm jobs
+pub(crate) fn slurm_jobs() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// True where podman runs; false, said, under `FAASTWIN_NO_PODMAN`. A missing podman fails.
 pub(crate) fn podman() -> bool {
     if std::env::var_os("FAASTWIN_NO_PODMAN").is_some() {
