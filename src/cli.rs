@@ -272,6 +272,11 @@ pub(crate) struct PlanArgs {
     /// plan.json into this folder.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// Instead of one plan, plan each of these batch sizes (invocations) and compare the
+    /// platforms' cheapest configurations: from which batch size on one pays off (KSI's
+    /// per-node startup against a standing K3s cluster).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["out", "format"])]
+    pub(crate) batch_sizes: Vec<u64>,
 }
 
 /// Parses a deadline: seconds, or a number with s, m or h.

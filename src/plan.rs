@@ -35,6 +35,9 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         }),
     };
+    if !args.batch_sizes.is_empty() {
+        return batch_sizes(&scenario, &space, deadline, run, &args.batch_sizes);
+    }
     let bar = progress::items(
         simulations(&scenario, &space, run.replications) as u64,
         "planning",
@@ -73,6 +76,95 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Plans `sizes` invocations of `scenario`'s workload each and prints, per batch size, each
+/// platform's cheapest configuration that meets the deadline, then from which batch size on
+/// each platform is the cheapest.
+fn batch_sizes(
+    scenario: &Scenario,
+    space: &PlanSpace,
+    deadline: Deadline,
+    run: PlanRun,
+    sizes: &[u64],
+) -> anyhow::Result<ExitCode> {
+    let platforms = &scenario.file.platforms;
+    let per_size = simulations(scenario, space, run.replications) as u64;
+    let bar = progress::items(per_size * sizes.len() as u64, "planning");
+    let mut out = std::io::stdout().lock();
+    let unit = unit(deadline.seconds);
+    writeln!(
+        out,
+        "cheapest configuration of each platform that ends within {} of booking with probability >= {} ({} {}, {})\n",
+        duration(deadline.seconds, unit),
+        deadline.probability,
+        scenario.workload.body,
+        "invocations",
+        scenario.workload.policy.describe()
+    )?;
+    write!(out, "{:>12}", "invocations")?;
+    for p in platforms {
+        write!(out, "  {:<40}", format!("{p}: configuration, node-hours"))?;
+    }
+    writeln!(out, "  cheapest")?;
+    let mut winners = Vec::new();
+    for &size in sizes {
+        let mut sized = scenario.clone();
+        sized.workload.invocations = size;
+        let plan = plan(&sized, space, deadline, run, &|| bar.inc(1))
+            .with_context(|| format!("planning {size} invocations"))?;
+        write!(out, "{size:>12}")?;
+        let mut best: Option<&Candidate> = None;
+        for p in platforms {
+            let cell = match plan.cheapest(p) {
+                Some(c) => {
+                    if best.is_none_or(|b| c.node_hours < b.node_hours) {
+                        best = Some(c);
+                    }
+                    format!(
+                        "{} x {} partitions, {}",
+                        c.nodes,
+                        c.partitions,
+                        hours(c.node_hours)
+                    )
+                }
+                None => "misses the deadline".to_owned(),
+            };
+            write!(out, "  {cell:<40}")?;
+        }
+        let winner = best.map_or("none".to_owned(), |c| c.platform.clone());
+        writeln!(out, "  {winner}")?;
+        winners.push((size, winner));
+    }
+    bar.finish_and_clear();
+    writeln!(out)?;
+    for p in platforms {
+        writeln!(out, "{p} is the cheapest {}", where_cheapest(&winners, p))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where `platform` wins among `winners` (batch size, cheapest platform), in words: from a
+/// size on, up to one, at some, or at none.
+fn where_cheapest(winners: &[(u64, String)], platform: &str) -> String {
+    let wins: Vec<usize> = (0..winners.len())
+        .filter(|&i| winners[i].1 == platform)
+        .collect();
+    let (Some(&first), Some(&last)) = (wins.first(), wins.last()) else {
+        return "at none of the batch sizes planned".to_owned();
+    };
+    let contiguous = last - first + 1 == wins.len();
+    if contiguous && last == winners.len() - 1 {
+        format!(
+            "from {} invocations on (of the sizes planned)",
+            winners[first].0
+        )
+    } else if contiguous && first == 0 {
+        format!("up to {} invocations", winners[last].0)
+    } else {
+        let sizes: Vec<String> = wins.iter().map(|&i| winners[i].0.to_string()).collect();
+        format!("at {} invocations", sizes.join(", "))
+    }
 }
 
 /// The unit a plan's times are shown in: seconds, minutes or hours, whichever reads best for
@@ -255,6 +347,31 @@ fn write_csv(out: &mut dyn Write, plan: &Plan) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn where_a_platform_is_cheapest_is_said_as_a_range() {
+        let winners: Vec<(u64, String)> = [(16, "k3s"), (64, "k3s"), (256, "ksi"), (1024, "ksi")]
+            .iter()
+            .map(|(n, p)| (*n, (*p).to_owned()))
+            .collect();
+        assert_eq!(
+            super::where_cheapest(&winners, "ksi"),
+            "from 256 invocations on (of the sizes planned)"
+        );
+        assert_eq!(
+            super::where_cheapest(&winners, "k3s"),
+            "up to 64 invocations"
+        );
+        assert_eq!(
+            super::where_cheapest(&winners, "slurm"),
+            "at none of the batch sizes planned"
+        );
+        let mixed = [winners[0].clone(), winners[2].clone(), winners[1].clone()];
+        assert_eq!(
+            super::where_cheapest(&mixed, "k3s"),
+            "at 16, 64 invocations"
+        );
+    }
+
     #[test]
     fn node_hours_keep_three_significant_digits() {
         assert_eq!(super::hours(0.003_123), "0.00312");

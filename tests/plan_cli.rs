@@ -276,3 +276,31 @@ fn a_planned_configuration_measured_for_real_on_slurm_meets_its_deadline() {
         );
     }
 }
+
+/// The study's question: from which batch size on KSI's per-node startup pays off against a
+/// standing K3s cluster. In the study's model KSI's Jobs are faster but each booking first
+/// starts its clusters, so K3s wins the smallest batch and KSI the large ones.
+#[test]
+fn batch_sizes_say_from_which_size_on_each_platform_is_the_cheapest() {
+    let out = faastwin()
+        .args(["plan", &relay(), "--deadline", "2h", "--batch-sizes", "16,64,1024"])
+        .args(["--nodes", "1,2", "--partitions-per-node", "1,2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[0].ends_with("k3s") && rows[2].ends_with("ksi"), "{text}");
+    assert!(text.contains("ksi is the cheapest from "), "{text}");
+    assert!(text.contains("k3s is the cheapest up to "), "{text}");
+    faastwin()
+        .args(["plan", &relay(), "--deadline", "2h", "--batch-sizes", "16"])
+        .args(["--format", "json"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot be used with"));
+}

@@ -284,6 +284,18 @@ fn choose(candidates: &[Candidate]) -> (Option<usize>, Option<usize>) {
 }
 
 impl Plan {
+    /// The cheapest candidate of `platform` that meets the deadline (ties: the faster).
+    pub fn cheapest(&self, platform: &str) -> Option<&Candidate> {
+        self.candidates
+            .iter()
+            .filter(|c| c.platform == platform && c.meets)
+            .min_by(|a, b| {
+                a.node_hours
+                    .total_cmp(&b.node_hours)
+                    .then(a.time_s.total_cmp(&b.time_s))
+            })
+    }
+
     /// Each platform's frontier: cheapest first, each candidate at least 1 % faster (at the
     /// deadline's probability) than every cheaper one of its platform, so that configurations
     /// no other beats on both cost and time stay and near ties of simulation noise go.
