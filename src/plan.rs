@@ -95,11 +95,10 @@ fn batch_sizes(
     let unit = unit(deadline.seconds);
     writeln!(
         out,
-        "cheapest configuration of each platform that ends within {} of booking with probability >= {} ({} {}, {})\n",
+        "cheapest configuration of each platform that ends within {} of booking with probability >= {} ({} invocations, {})\n",
         duration(deadline.seconds, unit),
         deadline.probability,
         scenario.workload.body,
-        "invocations",
         scenario.workload.policy.describe()
     )?;
     write!(out, "{:>12}", "invocations")?;
