@@ -275,8 +275,26 @@ pub(crate) struct PlanArgs {
     /// Instead of one plan, plan each of these batch sizes (invocations) and compare the
     /// platforms' cheapest configurations: from which batch size on one pays off (KSI's
     /// per-node startup against a standing K3s cluster).
-    #[arg(long, value_delimiter = ',', conflicts_with_all = ["out", "format"])]
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["out", "format", "slurm"])]
     pub(crate) batch_sizes: Vec<u64>,
+    /// Run the search as a Slurm job array in OUT (as `faastwin sweep --slurm` does: OUT keeps
+    /// the search as plan-scenario.toml, the chunks and sweep.csv); run again with the same
+    /// options after `faastwin sweep --retry-failed OUT` to plan from the chunks without
+    /// submitting anything.
+    #[arg(long, requires = "out")]
+    pub(crate) slurm: bool,
+    /// Number of array tasks for --slurm.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) array_size: u32,
+    /// Slurm partition of the array tasks.
+    #[arg(long)]
+    pub(crate) partition: Option<String>,
+    /// Slurm time limit of each array task, e.g. 00:30:00.
+    #[arg(long)]
+    pub(crate) time: Option<String>,
+    /// Extra sbatch argument (repeatable, e.g. --sbatch-arg=--account=proj).
+    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
+    pub(crate) sbatch_args: Vec<String>,
 }
 
 /// Parses a deadline: seconds, or a number with s, m or h.

@@ -38,14 +38,22 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if !args.batch_sizes.is_empty() {
         return batch_sizes(&scenario, &space, deadline, run, &args.batch_sizes);
     }
-    let bar = progress::items(
-        simulations(&scenario, &space, run.replications) as u64,
-        "planning",
-    );
     let started = std::time::Instant::now();
-    let plan = plan(&scenario, &space, deadline, run, &|| bar.inc(1))
-        .with_context(|| format!("cannot plan {}", args.scenario.display()))?;
-    bar.finish_and_clear();
+    let plan = if args.slurm {
+        match on_slurm(&args, &scenario, &space, deadline, run)? {
+            Some(plan) => plan,
+            None => return Ok(ExitCode::from(1)),
+        }
+    } else {
+        let bar = progress::items(
+            simulations(&scenario, &space, run.replications) as u64,
+            "planning",
+        );
+        let plan = plan(&scenario, &space, deadline, run, &|| bar.inc(1))
+            .with_context(|| format!("cannot plan {}", args.scenario.display()))?;
+        bar.finish_and_clear();
+        plan
+    };
     let mut out = std::io::stdout().lock();
     match args.format {
         OutputFormat::Table => {
@@ -76,6 +84,80 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The plan's search run as a Slurm job array in `--out` (or, when that folder already holds
+/// every chunk of this very search, read from there); `None` when tasks failed (said, with how
+/// to resubmit them).
+fn on_slurm(
+    args: &PlanArgs,
+    scenario: &Scenario,
+    space: &PlanSpace,
+    deadline: Deadline,
+    run: PlanRun,
+) -> anyhow::Result<Option<Plan>> {
+    use faastwin_sim::sweep::{
+        ArrayOptions, ArrayOutcome, SweepMeta, SweepPlan, prepare_array, read_chunk, submit_array,
+    };
+    let out = std::path::absolute(args.out.as_deref().context("--slurm needs --out DIR")?)?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let base = std::path::absolute(&args.scenario)?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let text = faastwin_sim::plan::search_file(scenario, space, deadline, &base)?;
+    let path = out.join("plan-scenario.toml");
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    let sweep = SweepPlan::load(&path, Some(run.seed), Some(run.replications))
+        .with_context(|| format!("cannot load the plan's search {}", path.display()))?;
+    let chunks = |meta: &SweepMeta| -> Option<Vec<_>> {
+        (0..meta.chunks)
+            .map(|i| read_chunk(&out.join("chunks"), i, &sweep.hash))
+            .collect()
+    };
+    let done = SweepMeta::read(&out)
+        .ok()
+        .filter(|m| m.scenario_hash == sweep.hash)
+        .and_then(|m| chunks(&m));
+    let files = match done {
+        Some(files) => {
+            eprintln!(
+                "every chunk of this search is in {}: planning from them",
+                out.display()
+            );
+            files
+        }
+        None => {
+            let exe = std::env::current_exe().context("cannot locate the faastwin executable")?;
+            let options = ArrayOptions {
+                partition: args.partition.clone(),
+                time: args.time.clone(),
+            };
+            let (meta, script) = prepare_array(&sweep, &out, args.array_size, &exe, &options);
+            let slurm = crate::simulate::Slurm::new()?;
+            let outcome = submit_array(
+                &sweep,
+                &out,
+                meta.chunks,
+                &script,
+                &args.sbatch_args,
+                &slurm,
+                &crate::simulate::array_bar(),
+            )?;
+            if let ArrayOutcome::Failed(..) = outcome {
+                crate::simulate::report_array(outcome, &out)?;
+                return Ok(None);
+            }
+            let meta = SweepMeta::read(&out)?;
+            chunks(&meta).context("the array ended but a chunk is missing")?
+        }
+    };
+    let results = sweep.merge(&files)?;
+    Ok(Some(faastwin_sim::plan::evaluate(
+        &sweep.scenario,
+        &results,
+        deadline,
+    )?))
 }
 
 /// Plans `sizes` invocations of `scenario`'s workload each and prints, per batch size, each

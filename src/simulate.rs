@@ -147,7 +147,7 @@ pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn array_bar() -> impl Fn(ArrayEvent) {
+pub(crate) fn array_bar() -> impl Fn(ArrayEvent) {
     let bar = progress::items(0, "array tasks");
     move |event: ArrayEvent| match event {
         ArrayEvent::Progress(p) => {
@@ -159,7 +159,7 @@ fn array_bar() -> impl Fn(ArrayEvent) {
     }
 }
 
-fn report_array(outcome: ArrayOutcome, dir: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn report_array(outcome: ArrayOutcome, dir: &Path) -> anyhow::Result<ExitCode> {
     match outcome {
         ArrayOutcome::Merged(path) => {
             eprintln!("merged the chunks into {}", path.display());
@@ -180,10 +180,10 @@ fn report_array(outcome: ArrayOutcome, dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// The sweep's batch system: Slurm, through the one Slurm client.
-struct Slurm(tokio::runtime::Runtime);
+pub(crate) struct Slurm(tokio::runtime::Runtime);
 
 impl Slurm {
-    fn new() -> anyhow::Result<Slurm> {
+    pub(crate) fn new() -> anyhow::Result<Slurm> {
         Ok(Slurm(crate::measure::runtime()?))
     }
 }

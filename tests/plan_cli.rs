@@ -283,18 +283,32 @@ fn a_planned_configuration_measured_for_real_on_slurm_meets_its_deadline() {
 #[test]
 fn batch_sizes_say_from_which_size_on_each_platform_is_the_cheapest() {
     let out = faastwin()
-        .args(["plan", &relay(), "--deadline", "2h", "--batch-sizes", "16,64,1024"])
+        .args([
+            "plan",
+            &relay(),
+            "--deadline",
+            "2h",
+            "--batch-sizes",
+            "16,64,1024",
+        ])
         .args(["--nodes", "1,2", "--partitions-per-node", "1,2"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<&str> = text
         .lines()
         .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
         .collect();
     assert_eq!(rows.len(), 3, "{text}");
-    assert!(rows[0].ends_with("k3s") && rows[2].ends_with("ksi"), "{text}");
+    assert!(
+        rows[0].ends_with("k3s") && rows[2].ends_with("ksi"),
+        "{text}"
+    );
     assert!(text.contains("ksi is the cheapest from "), "{text}");
     assert!(text.contains("k3s is the cheapest up to "), "{text}");
     faastwin()
@@ -303,4 +317,73 @@ fn batch_sizes_say_from_which_size_on_each_platform_is_the_cheapest() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("cannot be used with"));
+}
+
+/// A large search runs as a Slurm job array: the same plan as here, and run again it plans from
+/// the chunks already there without submitting anything.
+#[test]
+fn a_plan_on_a_slurm_job_array_is_the_plan_run_here() {
+    if !crate::components::slurm() {
+        return;
+    }
+    let _jobs = crate::components::slurm_jobs();
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "plan",
+        &relay(),
+        "--deadline",
+        "6m",
+        "--nodes",
+        "1,2",
+        "--partitions-per-node",
+        "1,4",
+        "--replications",
+        "3",
+        "--format",
+        "json",
+    ];
+    let here = faastwin().args(args).output().unwrap();
+    assert!(
+        here.status.success(),
+        "{}",
+        String::from_utf8_lossy(&here.stderr)
+    );
+    let out = dir.path().join("array");
+    let array = faastwin()
+        .args(args)
+        .args(["--slurm", "--array-size", "3", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        array.status.success(),
+        "{}",
+        String::from_utf8_lossy(&array.stderr)
+    );
+    let plan = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    assert_eq!(plan(&array), plan(&here));
+    for file in [
+        "plan-scenario.toml",
+        "sweep.csv",
+        "sweep.json",
+        "plan.json",
+        "plan.svg",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let again = faastwin()
+        .args(args)
+        .args(["--slurm", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("every chunk of this search is in"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(plan(&again), plan(&here));
 }

@@ -8,6 +8,8 @@
 //! per-node clusters; 0 for a standing platform) plus its warm makespan times a run-to-run
 //! ratio, over every simulated replication of every refit and every ratio.
 
+use std::path::Path;
+
 use faastwin_models::{SubmitPolicy, quantile};
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +17,7 @@ use crate::SimError;
 use crate::interval::RunToRun;
 use crate::metrics::RunResult;
 use crate::scenario::{Scenario, SweepAxis, SweepParameter};
-use crate::sweep::{merge, refit_counts, run_units, units};
+use crate::sweep::{SweepResults, merge, refit_counts, run_units, units};
 
 /// What a plan searches.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,14 +130,13 @@ fn check(scenario: &Scenario, space: &PlanSpace, deadline: Deadline) -> Result<(
     Ok(())
 }
 
-/// `scenario` with `space` as its sweep grid.
-fn searched(scenario: &Scenario, space: &PlanSpace) -> Result<Scenario, SimError> {
+/// The sweep axes of `space`: nodes, then partitions per node, then windows.
+fn axes(space: &PlanSpace) -> Vec<SweepAxis> {
     let axis = |parameter, values: &[u32]| SweepAxis {
         parameter,
         values: values.iter().map(|v| f64::from(*v)).collect(),
     };
-    let mut out = scenario.clone();
-    out.file.sweep = vec![
+    let mut axes = vec![
         axis(SweepParameter::Nodes, &space.nodes),
         axis(
             SweepParameter::PartitionsPerNode,
@@ -143,10 +144,39 @@ fn searched(scenario: &Scenario, space: &PlanSpace) -> Result<Scenario, SimError
         ),
     ];
     if !space.windows.is_empty() {
-        out.file
-            .sweep
-            .push(axis(SweepParameter::Window, &space.windows));
+        axes.push(axis(SweepParameter::Window, &space.windows));
     }
+    axes
+}
+
+/// The scenario file of `scenario`'s plan over `space` (its sweep axes; the files it names
+/// made absolute from `base`, the original file's folder), to be written anywhere and run as a
+/// sweep, e.g. a Slurm job array; checked as [`plan`] checks it.
+pub fn search_file(
+    scenario: &Scenario,
+    space: &PlanSpace,
+    deadline: Deadline,
+    base: &Path,
+) -> Result<String, SimError> {
+    check(scenario, space, deadline)?;
+    searched(scenario, space)?;
+    let mut file = scenario.file.clone();
+    file.sweep = axes(space);
+    if file.calibration != crate::scenario::EMBEDDED {
+        file.calibration = base.join(&file.calibration).display().to_string();
+    }
+    if let crate::scenario::PolicySpec::Arrivals { file: arrivals } = &mut file.workload.policy {
+        *arrivals = base.join(&*arrivals);
+    }
+    toml::to_string(&file).map_err(|e| SimError::Invalid {
+        what: format!("cannot write the plan's search as a scenario: {e}"),
+    })
+}
+
+/// `scenario` with `space` as its sweep grid.
+fn searched(scenario: &Scenario, space: &PlanSpace) -> Result<Scenario, SimError> {
+    let mut out = scenario.clone();
+    out.file.sweep = axes(space);
     for point in out.grid() {
         point.workload.validate().map_err(|e| SimError::Invalid {
             what: format!(
@@ -194,11 +224,25 @@ pub fn plan(
         &refits,
         run.replications,
     )?;
+    evaluate(&search, &merged, deadline)
+}
+
+/// The plan from the simulated `results` of `search` (a plan's search, as [`search_file`]
+/// writes it, run as a sweep): every grid point and platform a candidate.
+pub fn evaluate(
+    search: &Scenario,
+    results: &SweepResults,
+    deadline: Deadline,
+) -> Result<Plan, SimError> {
     let mut candidates = Vec::new();
-    for (index, name) in platforms.iter().enumerate() {
+    for (index, name) in search.file.platforms.iter().enumerate() {
         let run_to_run = RunToRun::from_calibration(&search.calibration, name);
-        for point in &grid {
-            let fits = &merged[&(point.index, index)];
+        for point in search.grid() {
+            let fits = results
+                .get(&(point.index, index))
+                .ok_or_else(|| SimError::Invalid {
+                    what: format!("no results for {name} at grid point {}", point.index),
+                })?;
             let times = booking_times(fits, &run_to_run.warm_makespan);
             candidates.push(candidate(name, &point.workload, &times, deadline));
         }
