@@ -13,7 +13,12 @@
 # those runs' measured repetitions fell inside their 90 % prediction intervals (calibrated with
 # `--refits 20`), and how wide.
 #
-# Usage: docs/loops/table.sh [--drawn|--coverage] [LOOP...]  print a table (default: every loop)
+# `table.sh --plans PLAN...` (and `<!-- table.sh --plans PATTERN... -->`): each plan kept in
+# docs/plans/PLAN (scenario.toml, plan.args, the loop whose A runs calibrate it in `loop`, and
+# the measured runs run-choice and run-contrast) planned again with this build from a
+# calibration with 20 refits, against what the chosen and the contrasting configuration took.
+#
+# Usage: docs/loops/table.sh [--drawn|--coverage|--plans] [LOOP...]  print a table (default: every loop)
 #        docs/loops/table.sh --write PAGE.md    rewrite every table block of a page
 #        docs/loops/table.sh --check PAGE.md    exit 1 naming the block if a table drifted
 # A table block of a page is the lines between `<!-- table.sh PATTERN... -->` and
@@ -149,6 +154,76 @@ rows_of() {
   done
 }
 
+# A measured run's configuration as plan.csv names it: nodes,partitions,window (window empty
+# for a sequential run), from its run.json.
+run_configuration() {
+  awk '
+    /"partitions":/ && !p { gsub(/[^0-9]/, ""); p = $0 }
+    # The options come first: their nodes and policy, not those of the platform setup.
+    /"nodes": \[/ && !nodes_seen { in_nodes = 1; nodes_seen = 1; next }
+    in_nodes && /\]/ { in_nodes = 0 }
+    in_nodes { n++ }
+    /"policy": \{/ && !policy_seen { in_policy = 1; policy_seen = 1 }
+    in_policy && /"kind": "window"/ { window = 1 }
+    in_policy && window && /"size":/ { gsub(/[^0-9]/, ""); w = $0 }
+    in_policy && /\}/ { in_policy = 0 }
+    END { printf "%d,%d,%s\n", n ? n : 1, p, w }
+  ' "$1"
+}
+
+# The warm makespans (plus the startup overhead, where the platform has one) of a measured run's
+# repetitions, "a, b, c" [s], and the most of them.
+measured_times() {
+  awk -F, '
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+    { t = $c["warm_makespan_s"] + ($c["startup_overhead_s"] == "" ? 0 : $c["startup_overhead_s"])
+      list = list (list == "" ? "" : ", ") sprintf("%.1f", t); if (t > most) most = t }
+    END { printf "%s;%s\n", list, most }
+  ' "$1"
+}
+
+# One kept plan: planned again, its choice and contrast against their measured runs.
+plan_row() {
+  local plan="$1" dir="$root/docs/plans/$1" loop deadline probability
+  loop="$(cat "$dir/loop")"
+  mkdir -p "$work/plan-$plan"
+  "$faastwin" calibrate "$root/docs/loops/$loop"/run-A-* --refits 20 --seed 1 \
+    --out "$work/plan-$plan/calibration.toml" > /dev/null 2> "$work/plan-$plan.err" \
+    || { echo "table.sh: calibrating plan $plan failed:" >&2; cat "$work/plan-$plan.err" >&2; exit 1; }
+  cp "$dir/scenario.toml" "$work/plan-$plan/"
+  # shellcheck disable=SC2046 # plan.args holds the plan's options as words
+  "$faastwin" plan "$work/plan-$plan/scenario.toml" $(cat "$dir/plan.args") --format csv \
+    > "$work/plan-$plan.csv" 2> /dev/null || true
+  deadline="$(sed -n 's/.*--deadline \([^ ]*\).*/\1/p' "$dir/plan.args")"
+  probability="$(sed -n 's/.*--probability \([^ ]*\).*/\1/p' "$dir/plan.args")"
+  awk -F, -v plan="$plan" -v loop="$loop" -v deadline="$deadline" -v probability="${probability:-0.95}" \
+    -v choice_run="$(run_configuration "$dir/run-choice/run.json")" \
+    -v choice_times="$(measured_times "$dir/run-choice/summary.csv")" \
+    -v contrast_run="$(run_configuration "$dir/run-contrast/run.json")" \
+    -v contrast_times="$(measured_times "$dir/run-contrast/summary.csv")" '
+    function config(k,   a) { split(k, a, ","); return sprintf("%s node%s, %s partition%s%s", a[1], a[1] == 1 ? "" : "s", a[2], a[2] == 1 ? "" : "s", a[3] == "" ? "" : ", window " a[3]) }
+    NR == 1 { next }
+    { key = $2 "," $3 "," $4; time[key] = $5; median[key] = $6; if ($10 == "true") chosen = key; platform = $1 }
+    END {
+      if (chosen != choice_run) { printf "table.sh: plan %s chooses %s, but run-choice measured %s\n", plan, chosen, choice_run > "/dev/stderr"; exit 1 }
+      split(choice_times, c, ";"); split(contrast_times, o, ";")
+      printf "| %s | %s | %s | %s s, p = %s | %s | %.1f / %.1f s | %s s | %s | %s: %.1f / %.1f s, measured %s s |\n",
+        plan, platform, loop, deadline, probability, config(chosen), median[chosen], time[chosen], c[1],
+        c[2] <= deadline ? "yes" : "no", config(contrast_run), median[contrast_run], time[contrast_run], o[1]
+    }' "$work/plan-$plan.csv"
+}
+
+plans_table() {
+  echo "| plan | platform | calibrated from | deadline | choice | predicted: median / at the probability | measured repetitions | all within the deadline | another configuration: predicted, measured |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  local list plan
+  list="$(cd "$root/docs/plans" && for pattern in "$@"; do
+    for d in $pattern; do [ -d "$d" ] && echo "$d"; done
+  done | sort -uV)"
+  [ -n "$list" ] || { echo "table.sh: no plan docs/plans/$*" >&2; exit 2; }
+  for plan in $list; do plan_row "$plan"; done
+}
+
 coverage_table() {
   echo "| platform | loop | warm makespan inside its 90 % interval | median width | p50 latency inside | median width |"
   echo "| --- | --- | --- | --- | --- | --- |"
@@ -164,6 +239,7 @@ drawn_table() {
 table() {
   if [ "${1:-}" = --drawn ]; then shift; drawn_table "$@"; return; fi
   if [ "${1:-}" = --coverage ]; then shift; coverage_table "$@"; return; fi
+  if [ "${1:-}" = --plans ]; then shift; plans_table "$@"; return; fi
   echo "| platform | loop | more partitions | 8× shards | window 2 | more nodes | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   rows_of B row "$@"
