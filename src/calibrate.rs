@@ -24,7 +24,16 @@ pub(crate) fn run_calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let runs = load_runs(&args.runs)?;
     let names = platform_names(&args.names, &runs)?;
     let bar = crate::progress::items(u64::from(args.refits), "refits");
-    let (calibration, fits) = faastwin_calibration::interval::calibrate_with_refits(
+    let validations: Vec<(String, String)> = args
+        .model_error
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map(|text| (p.display().to_string(), text))
+                .with_context(|| format!("cannot read validations {}", p.display()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let (mut calibration, fits) = faastwin_calibration::interval::calibrate_with_refits(
         &runs,
         &names,
         args.refits,
@@ -33,6 +42,25 @@ pub(crate) fn run_calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
     )
     .context("calibrating")?;
     bar.finish_and_clear();
+    if !validations.is_empty() {
+        let kept = faastwin_calibration::interval::add_model_error(&mut calibration, &validations)?;
+        if kept.is_empty() {
+            eprintln!(
+                "warning: no row of the --model-error files is of a platform this calibration has ({})",
+                calibration
+                    .platforms
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for (name, n) in kept {
+            eprintln!(
+                "{name}: the model's error on {n} held-out runs kept for prediction intervals"
+            );
+        }
+    }
     std::fs::write(&args.out, calibration.to_toml()?)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     write_fits(&mut std::io::stdout().lock(), &fits)?;

@@ -81,6 +81,11 @@ pub(crate) struct CalibrateArgs {
     /// Seed of the resamples.
     #[arg(long, default_value_t = 1)]
     pub(crate) seed: u64,
+    /// Validations of held-out runs (`faastwin validate --format csv` files) whose errors
+    /// (measured over predicted, per platform the calibration has) prediction intervals also
+    /// take into account: how far this kind of model missed where it was checked.
+    #[arg(long, num_args = 1..)]
+    pub(crate) model_error: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]

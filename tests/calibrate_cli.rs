@@ -259,6 +259,79 @@ fn calibrate_keeps_refits_for_validates_intervals() {
         ));
 }
 
+/// `calibrate --model-error`: validations of held-out runs (here the kept local-1 loop's) are
+/// kept per platform, widen `validate`'s intervals and are named as what their width mostly
+/// comes from; a file that is not a validation is named with its line.
+#[test]
+fn calibrate_keeps_the_models_held_out_error_for_the_intervals() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = ["run-A-small", "run-A-double", "run-A-relay"]
+        .map(|r| repo_path(&format!("docs/loops/local-6/{r}")));
+    let interval = |calibration: &std::path::Path| -> serde_json::Value {
+        let out = faastwin()
+            .args([
+                "validate",
+                "--tolerance",
+                "10",
+                "--format",
+                "json",
+                "--calibration",
+            ])
+            .arg(calibration)
+            .arg("--runs")
+            .arg(repo_path("docs/loops/local-6/run-H5-relay-p1-n1-w1"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["makespan_interval"].clone()
+    };
+    let width = |i: &serde_json::Value| i["high"].as_f64().unwrap() - i["low"].as_f64().unwrap();
+    let plain = dir.path().join("plain.toml");
+    faastwin()
+        .arg("calibrate")
+        .args(&runs)
+        .arg("--out")
+        .arg(&plain)
+        .assert()
+        .success();
+    let with = dir.path().join("with.toml");
+    faastwin()
+        .arg("calibrate")
+        .args(&runs)
+        .arg("--model-error")
+        .arg(repo_path("docs/loops/local-1/validation.csv"))
+        .arg("--out")
+        .arg(&with)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "local: the model's error on 3 held-out runs kept",
+        ));
+    let text = std::fs::read_to_string(&with).unwrap();
+    assert!(text.contains("[provenance.local.model_error]"), "{text}");
+    let (a, b) = (interval(&plain), interval(&with));
+    assert!(width(&b) > width(&a), "{b} is not wider than {a}");
+    assert!(b["sources"][3].as_f64().unwrap() > 0.0, "{b}");
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "run,platform,metric,measured,predicted\nr,local,warm_makespan_s,fast,1.0\n",
+    )
+    .unwrap();
+    faastwin()
+        .arg("calibrate")
+        .args(&runs)
+        .arg("--model-error")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&with)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "bad.csv, line 2: \"fast\" is not a number",
+        ));
+}
+
 /// Issue 29.12: a loop whose configurations cannot all be measured (3 invocations cannot fill
 /// the held-out configuration's 4 partitions) is refused before it writes or measures
 /// anything, naming the configuration; it measured two configurations first.

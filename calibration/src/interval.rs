@@ -89,6 +89,105 @@ pub(crate) fn run_to_run_toml(ratios: &RunToRun) -> toml::Value {
     toml::Value::Table(t)
 }
 
+/// Adds the model's error on held-out runs to `calibration`'s provenance: from `validate
+/// --format csv` files (`files`: (path, text)), measured over predicted of each row of a
+/// platform the calibration has, for the warm makespan and the p50, p95 and p99 Job latency,
+/// kept as `[provenance.NAME.model_error]` (prediction intervals multiply by these ratios, so
+/// they hold how far the model missed where it was checked). Returns the warm-makespan ratios
+/// kept per platform. An error names the file and line.
+pub fn add_model_error(
+    calibration: &mut Calibration,
+    files: &[(String, String)],
+) -> Result<BTreeMap<String, usize>, CalibrationError> {
+    const METRICS: [(&str, &str); 4] = [
+        ("warm_makespan_s", "warm_makespan"),
+        ("p50_latency_s", "p50_latency"),
+        ("p95_latency_s", "p95_latency"),
+        ("p99_latency_s", "p99_latency"),
+    ];
+    let mut ratios: BTreeMap<String, BTreeMap<&str, Vec<f64>>> = BTreeMap::new();
+    for (path, text) in files {
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let bad = |line: u64, what: String| {
+            CalibrationError::Options(format!("{path}, line {line}: {what}"))
+        };
+        let headers = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+        let column = |name: &str| {
+            headers.iter().position(|h| h == name).ok_or_else(|| {
+                bad(
+                    1,
+                    format!("no `{name}` column: not a `faastwin validate --format csv` file"),
+                )
+            })
+        };
+        let (platform, metric, measured, predicted) = (
+            column("platform")?,
+            column("metric")?,
+            column("measured")?,
+            column("predicted")?,
+        );
+        for record in reader.records() {
+            let record = record.map_err(|e| bad(0, e.to_string()))?;
+            let line = record.position().map_or(0, |p| p.line());
+            let Some((_, key)) = METRICS.iter().find(|(m, _)| Some(*m) == record.get(metric))
+            else {
+                continue;
+            };
+            let name = record.get(platform).unwrap_or_default();
+            if !calibration.platforms.contains_key(name) {
+                continue;
+            }
+            let number = |i: usize| -> Result<f64, CalibrationError> {
+                let cell = record.get(i).unwrap_or_default();
+                cell.parse::<f64>()
+                    .map_err(|_| bad(line, format!("{cell:?} is not a number")))
+            };
+            let (m, p) = (number(measured)?, number(predicted)?);
+            if m > 0.0 && p > 0.0 {
+                ratios
+                    .entry(name.to_owned())
+                    .or_default()
+                    .entry(key)
+                    .or_default()
+                    .push(m / p);
+            }
+        }
+    }
+    let mut kept = BTreeMap::new();
+    for (name, by_metric) in ratios {
+        let mut t = toml::Table::new();
+        for (key, values) in &by_metric {
+            t.insert(
+                (*key).into(),
+                toml::Value::Array(values.iter().map(|v| (*v).into()).collect()),
+            );
+        }
+        t.insert(
+            "method".into(),
+            "measured over predicted on held-out runs (validate --format csv); prediction intervals multiply simulated replications by them".into(),
+        );
+        t.insert(
+            "from".into(),
+            toml::Value::Array(files.iter().map(|(p, _)| p.clone().into()).collect()),
+        );
+        kept.insert(
+            name.clone(),
+            by_metric.get("warm_makespan").map_or(0, Vec::len),
+        );
+        let entry = calibration
+            .provenance
+            .entry(name)
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let Some(table) = entry.as_table_mut() {
+            table.insert(
+                faastwin_sim::interval::MODEL_ERROR.into(),
+                toml::Value::Table(t),
+            );
+        }
+    }
+    Ok(kept)
+}
+
 /// [`crate::calibrate`], then every platform fitted again `refits` times, each time on a
 /// bootstrap resample of the runs (every run's repetitions drawn with replacement, seeded from
 /// `seed` and the refit), kept in the calibration's `refits`: how much the fit itself could

@@ -211,6 +211,7 @@ pub fn validate(
     let makespans = sorted(|s| s.warm_makespan_s);
     let p50s = sorted(|s| s.p50_latency_s);
     let run_to_run = RunToRun::from_calibration(calibration, name);
+    let model_error = RunToRun::model_error(calibration, name);
     let groups = refitted(
         calibration,
         name,
@@ -251,9 +252,15 @@ pub fn validate(
         makespan_interval: PredictionInterval::of(
             &groups.warm_makespans_s,
             &run_to_run.warm_makespan,
+            &model_error.warm_makespan,
             level,
         ),
-        p50_interval: PredictionInterval::of(&groups.p50s_s, &run_to_run.p50_latency, level),
+        p50_interval: PredictionInterval::of(
+            &groups.p50s_s,
+            &run_to_run.p50_latency,
+            &model_error.p50_latency,
+            level,
+        ),
         measured_p50s_s: p50s,
         warning: crate::interval::extrapolation(calibration, name, run),
     })

@@ -13,6 +13,10 @@
 # those runs' measured repetitions fell inside their 90 % prediction intervals (calibrated with
 # `--refits 20`), and how wide.
 #
+# `table.sh --coverage-model LOOP...`: the same with the model's held-out error as a fourth
+# source of the intervals (`calibrate --model-error`), taken from the B runs of the other loops
+# of each platform.
+#
 # `table.sh --plans PLAN...` (and `<!-- table.sh --plans PATTERN... -->`): each plan kept in
 # docs/plans/PLAN (scenario.toml, plan.args, the loop whose A runs calibrate it in `loop`, and
 # the measured runs run-choice and run-contrast) planned again with this build from a
@@ -40,14 +44,16 @@ loops() {
   done) | sort -uV
 }
 
-# Calibrates loop $1 again from its A runs (with $3 refits, if given) and validates its runs
-# named $2 (B or H) into $work/$1.csv.
+# Calibrates loop $1 again from its A runs (with $3 refits, if given, and the model-error files
+# $4..., if given) and validates its runs named $2 (B or H) into $work/$1.csv.
 validated() {
-  local loop="$1" dir="$root/docs/loops/$1"
-  "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" ${3:+--refits "$3"} > /dev/null 2> "$work/$loop.err" \
+  local loop="$1" dir="$root/docs/loops/$1" runs="$2" refits="${3:-}"
+  shift 3 2> /dev/null || shift $#
+  "$faastwin" calibrate "$dir"/run-A-* --out "$work/$loop.toml" ${refits:+--refits "$refits"} \
+    ${1:+--model-error "$@"} > /dev/null 2> "$work/$loop.err" \
     || { echo "table.sh: calibrating $loop failed:" >&2; cat "$work/$loop.err" >&2; exit 1; }
   # validate exits 1 when an error exceeds its tolerance: the CSV is what matters here.
-  "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-"$2"* --format csv \
+  "$faastwin" validate --calibration "$work/$loop.toml" --runs "$dir"/run-"$runs"* --format csv \
     > "$work/$loop.csv" 2> /dev/null || true
   [ -s "$work/$loop.csv" ] || { echo "table.sh: validating $loop printed nothing" >&2; exit 1; }
 }
@@ -115,6 +121,30 @@ drawn_row() {
 coverage_row() {
   local loop="$1"
   validated "$loop" H 20
+  coverage_of "$loop"
+}
+
+# The same with the model's held-out error as a fourth source: the validations of the B runs
+# (more partitions, 8x shards, a window of two) of every other loop of the platform, each
+# calibrated again from its own A runs by this build; the drawn configurations of $1 are none
+# of them.
+coverage_model_row() {
+  local loop="$1" platform="${1%-*}" other sources=() names=()
+  for other in $(loops "$platform-*"); do
+    [ "$other" != "$loop" ] && compgen -G "$root/docs/loops/$other/run-B*" > /dev/null || continue
+    validated "$other" B
+    cp "$work/$other.csv" "$work/model-$other.csv"
+    sources+=("$work/model-$other.csv")
+    names+=("${other##*-}")
+  done
+  [ ${#sources[@]} -gt 0 ] || { echo "table.sh: no other $platform loop with B runs for $loop" >&2; exit 1; }
+  validated "$loop" H 20 "${sources[@]}"
+  coverage_of "$loop" | sed "s/\$/ ${#names[@]} ($(IFS=,; echo "${names[*]}" | sed 's/,/, /g')) |/"
+}
+
+# The coverage columns of $work/$1.csv.
+coverage_of() {
+  local loop="$1"
   awk -F, -v loop="$loop" '
     function q(v, n, p,   i, j, t, h, lo) {
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
@@ -230,6 +260,12 @@ coverage_table() {
   rows_of H coverage_row "$@"
 }
 
+coverage_model_table() {
+  echo "| platform | loop | warm makespan inside its 90 % interval | median width | p50 latency inside | median width | model error from the B runs of loops |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  rows_of H coverage_model_row "$@"
+}
+
 drawn_table() {
   echo "| platform | loop | seed | configurations | median \\|makespan error\\| | 90th percentile | worst | median \\|p50 error\\| | median \\|p95 error\\| | latency KS median | within measured spread | beyond 2× the calibrated load: how many, median \\|error\\| / the others' |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -240,6 +276,7 @@ table() {
   if [ "${1:-}" = --drawn ]; then shift; drawn_table "$@"; return; fi
   if [ "${1:-}" = --coverage ]; then shift; coverage_table "$@"; return; fi
   if [ "${1:-}" = --plans ]; then shift; plans_table "$@"; return; fi
+  if [ "${1:-}" = --coverage-model ]; then shift; coverage_model_table "$@"; return; fi
   echo "| platform | loop | more partitions | 8× shards | window 2 | more nodes | median \\|error\\| | within measured spread | latency KS | 8 MB body predicted / measured |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   rows_of B row "$@"

@@ -111,6 +111,7 @@ pub fn simulate_scenario(
         summary.intervals = Some(Intervals::of(
             &fits,
             &RunToRun::from_calibration(&scenario.calibration, name),
+            &RunToRun::model_error(&scenario.calibration, name),
             level,
         ));
         platforms.push(summary);

@@ -236,14 +236,18 @@ pub fn evaluate(
 ) -> Result<Plan, SimError> {
     let mut candidates = Vec::new();
     for (index, name) in search.file.platforms.iter().enumerate() {
-        let run_to_run = RunToRun::from_calibration(&search.calibration, name);
+        // The run-to-run variation and the model's held-out error, as the intervals take them.
+        let ratios = crate::interval::combined(
+            &RunToRun::from_calibration(&search.calibration, name).warm_makespan,
+            &RunToRun::model_error(&search.calibration, name).warm_makespan,
+        );
         for point in search.grid() {
             let fits = results
                 .get(&(point.index, index))
                 .ok_or_else(|| SimError::Invalid {
                     what: format!("no results for {name} at grid point {}", point.index),
                 })?;
-            let times = booking_times(fits, &run_to_run.warm_makespan);
+            let times = booking_times(fits, &ratios);
             candidates.push(candidate(name, &point.workload, &times, deadline));
         }
     }

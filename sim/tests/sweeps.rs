@@ -115,7 +115,7 @@ fn a_sweep_simulates_the_refits_for_its_intervals() {
             row.point,
             platforms.iter().position(|p| *p == row.platform).unwrap(),
         )];
-        let alone = Intervals::of(&fits[..1], &Default::default(), 0.8)
+        let alone = Intervals::of(&fits[..1], &Default::default(), &Default::default(), 0.8)
             .warm_makespan_s
             .unwrap();
         let [low, high] = row.intervals_s[0];
@@ -171,7 +171,12 @@ fn the_sweep_csv_reads_back_as_written() {
                 .unwrap(),
         )];
         let s = faastwin_sim::PlatformSummary::of(&fits[0], plan.seed).unwrap();
-        let intervals = faastwin_sim::interval::Intervals::of(fits, &Default::default(), 0.9);
+        let intervals = faastwin_sim::interval::Intervals::of(
+            fits,
+            &Default::default(),
+            &Default::default(),
+            0.9,
+        );
         assert_eq!(row.interval_level, 0.9);
         for (got, want) in row.intervals_s.iter().zip(intervals.all()) {
             let want = want.unwrap();

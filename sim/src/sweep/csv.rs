@@ -109,9 +109,11 @@ pub fn write_csv(
                 })?;
             let s = PlatformSummary::of(&fits[0], plan.seed)?;
             let name = &plan.scenario.file.platforms[index];
+            let calibration = &plan.scenario.calibration;
             let interval = Intervals::of(
                 fits,
-                &RunToRun::from_calibration(&plan.scenario.calibration, name),
+                &RunToRun::from_calibration(calibration, name),
+                &RunToRun::model_error(calibration, name),
                 plan.level,
             );
             let st = &s.stats;
