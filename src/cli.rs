@@ -288,13 +288,22 @@ pub(crate) struct PlanArgs {
     /// submitting anything.
     #[arg(long, requires = "out")]
     pub(crate) slurm: bool,
-    /// Number of array tasks for --slurm.
+    #[command(flatten)]
+    pub(crate) array: ArrayArgs,
+}
+
+/// How a sweep or a plan runs as a Slurm job array (`--slurm`).
+#[derive(Args, Debug)]
+pub(crate) struct ArrayArgs {
+    /// Number of array tasks (chunks) for --slurm.
     #[arg(long, default_value_t = 4)]
     pub(crate) array_size: u32,
-    /// Slurm partition of the array tasks.
+    /// Slurm partition of the array tasks (with a sweep's --retry-failed: instead of the
+    /// sweep's).
     #[arg(long)]
     pub(crate) partition: Option<String>,
-    /// Slurm time limit of each array task, e.g. 00:30:00.
+    /// Slurm time limit of each array task, e.g. 00:30:00 (with a sweep's --retry-failed:
+    /// instead of the sweep's).
     #[arg(long)]
     pub(crate) time: Option<String>,
     /// Extra sbatch argument (repeatable, e.g. --sbatch-arg=--account=proj).
@@ -340,19 +349,8 @@ pub(crate) struct SweepArgs {
     /// Run the sweep as a Slurm job array and merge the chunks into OUT/sweep.csv.
     #[arg(long, requires = "out")]
     pub(crate) slurm: bool,
-    /// Number of array tasks (chunks) for --slurm.
-    #[arg(long, default_value_t = 4)]
-    pub(crate) array_size: u32,
-    /// Slurm partition of the array tasks (with --retry-failed: instead of the sweep's).
-    #[arg(long)]
-    pub(crate) partition: Option<String>,
-    /// Slurm time limit of each array task, e.g. 00:30:00 (with --retry-failed: instead of the
-    /// sweep's).
-    #[arg(long)]
-    pub(crate) time: Option<String>,
-    /// Extra sbatch argument (repeatable, e.g. --sbatch-arg=--account=proj).
-    #[arg(long = "sbatch-arg", allow_hyphen_values = true)]
-    pub(crate) sbatch_args: Vec<String>,
+    #[command(flatten)]
+    pub(crate) array: ArrayArgs,
     /// With --slurm: print the sbatch script and submit nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,

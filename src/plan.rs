@@ -130,17 +130,17 @@ fn on_slurm(
         None => {
             let exe = std::env::current_exe().context("cannot locate the faastwin executable")?;
             let options = ArrayOptions {
-                partition: args.partition.clone(),
-                time: args.time.clone(),
+                partition: args.array.partition.clone(),
+                time: args.array.time.clone(),
             };
-            let (meta, script) = prepare_array(&sweep, &out, args.array_size, &exe, &options);
+            let (meta, script) = prepare_array(&sweep, &out, args.array.array_size, &exe, &options);
             let slurm = crate::simulate::Slurm::new()?;
             let outcome = submit_array(
                 &sweep,
                 &out,
                 meta.chunks,
                 &script,
-                &args.sbatch_args,
+                &args.array.sbatch_args,
                 &slurm,
                 &crate::simulate::array_bar(),
             )?;

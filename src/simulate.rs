@@ -74,12 +74,13 @@ pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         // sbatch's own options override the script's #SBATCH lines: a retry may move the
         // tasks to another partition or give them more time.
         let mut extra: Vec<String> = args
+            .array
             .partition
             .iter()
             .map(|p| format!("--partition={p}"))
             .collect();
-        extra.extend(args.time.iter().map(|t| format!("--time={t}")));
-        extra.extend(args.sbatch_args.iter().cloned());
+        extra.extend(args.array.time.iter().map(|t| format!("--time={t}")));
+        extra.extend(args.array.sbatch_args.iter().cloned());
         let outcome = retry_array(dir, &extra, &Slurm::new()?, &array_bar())
             .with_context(|| format!("retrying the sweep in {}", dir.display()))?;
         return report_array(outcome, dir);
@@ -103,10 +104,10 @@ pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         let out = std::path::absolute(args.out.as_deref().context("--slurm needs --out DIR")?)?;
         let exe = std::env::current_exe().context("cannot locate the faastwin executable")?;
         let options = ArrayOptions {
-            partition: args.partition.clone(),
-            time: args.time.clone(),
+            partition: args.array.partition.clone(),
+            time: args.array.time.clone(),
         };
-        let (meta, script) = prepare_array(&plan, &out, args.array_size, &exe, &options);
+        let (meta, script) = prepare_array(&plan, &out, args.array.array_size, &exe, &options);
         if args.dry_run {
             print!("{script}");
             eprintln!(
@@ -120,7 +121,7 @@ pub(crate) fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             &out,
             meta.chunks,
             &script,
-            &args.sbatch_args,
+            &args.array.sbatch_args,
             &Slurm::new()?,
             &array_bar(),
         )?;

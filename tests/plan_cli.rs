@@ -7,6 +7,18 @@ use predicates::prelude::*;
 
 use crate::{faastwin, repo_path};
 
+/// The output of `command`, which must succeed (else its stdout and stderr are shown).
+fn succeeded(command: &mut assert_cmd::Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn relay() -> String {
     repo_path("scenarios/study/relay-two-node.toml")
         .to_string_lossy()
@@ -16,17 +28,12 @@ fn relay() -> String {
 #[test]
 fn the_choice_is_the_cheapest_that_meets_the_deadline_and_simulate_agrees() {
     let dir = tempfile::tempdir().unwrap();
-    let out = faastwin()
-        .args(["plan", &relay(), "--deadline", "6m", "--format", "json"])
-        .args(["--nodes", "1,2,4", "--partitions-per-node", "1,4"])
-        .arg("--out")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        faastwin()
+            .args(["plan", &relay(), "--deadline", "6m", "--format", "json"])
+            .args(["--nodes", "1,2,4", "--partitions-per-node", "1,4"])
+            .arg("--out")
+            .arg(dir.path()),
     );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let candidates = plan["candidates"].as_array().unwrap();
@@ -64,15 +71,10 @@ fn the_choice_is_the_cheapest_that_meets_the_deadline_and_simulate_agrees() {
         );
     let scenario = dir.path().join("chosen.toml");
     std::fs::write(&scenario, text).unwrap();
-    let out = faastwin()
-        .args(["simulate", "--format", "json"])
-        .arg(&scenario)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        faastwin()
+            .args(["simulate", "--format", "json"])
+            .arg(&scenario),
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let p = &report["platforms"][0];
@@ -214,25 +216,19 @@ fn a_planned_configuration_measured_for_real_on_slurm_meets_its_deadline() {
     let mut sorted = one.clone();
     sorted.sort_by(f64::total_cmp);
     let deadline = 0.75 * sorted[1];
-    let out = faastwin()
-        .arg("plan")
-        .arg(&scenario)
-        .args(["--deadline", &deadline.to_string(), "--probability", "0.9"])
-        .args([
-            "--nodes",
-            "1,2",
-            "--partitions-per-node",
-            "1,2",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "no plan for {deadline} s:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        faastwin()
+            .arg("plan")
+            .arg(&scenario)
+            .args(["--deadline", &deadline.to_string(), "--probability", "0.9"])
+            .args([
+                "--nodes",
+                "1,2",
+                "--partitions-per-node",
+                "1,2",
+                "--format",
+                "json",
+            ]),
     );
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let candidates = plan["candidates"].as_array().unwrap();
@@ -282,22 +278,17 @@ fn a_planned_configuration_measured_for_real_on_slurm_meets_its_deadline() {
 /// starts its clusters, so K3s wins the smallest batch and KSI the large ones.
 #[test]
 fn batch_sizes_say_from_which_size_on_each_platform_is_the_cheapest() {
-    let out = faastwin()
-        .args([
-            "plan",
-            &relay(),
-            "--deadline",
-            "2h",
-            "--batch-sizes",
-            "16,64,1024",
-        ])
-        .args(["--nodes", "1,2", "--partitions-per-node", "1,2"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        faastwin()
+            .args([
+                "plan",
+                &relay(),
+                "--deadline",
+                "2h",
+                "--batch-sizes",
+                "16,64,1024",
+            ])
+            .args(["--nodes", "1,2", "--partitions-per-node", "1,2"]),
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let rows: Vec<&str> = text
@@ -342,23 +333,13 @@ fn a_plan_on_a_slurm_job_array_is_the_plan_run_here() {
         "--format",
         "json",
     ];
-    let here = faastwin().args(args).output().unwrap();
-    assert!(
-        here.status.success(),
-        "{}",
-        String::from_utf8_lossy(&here.stderr)
-    );
+    let here = succeeded(faastwin().args(args));
     let out = dir.path().join("array");
-    let array = faastwin()
-        .args(args)
-        .args(["--slurm", "--array-size", "3", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        array.status.success(),
-        "{}",
-        String::from_utf8_lossy(&array.stderr)
+    let array = succeeded(
+        faastwin()
+            .args(args)
+            .args(["--slurm", "--array-size", "3", "--out"])
+            .arg(&out),
     );
     let plan = |o: &std::process::Output| -> serde_json::Value {
         serde_json::from_slice(&o.stdout).unwrap()
