@@ -31,9 +31,7 @@ pub(crate) fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let run = PlanRun {
         seed: args.seed.unwrap_or(scenario.file.seed),
         replications: args.replications.unwrap_or(scenario.file.replications),
-        threads: args.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-        }),
+        threads: crate::simulate::threads(args.threads),
     };
     if !args.batch_sizes.is_empty() {
         return batch_sizes(&scenario, &space, deadline, run, &args.batch_sizes);

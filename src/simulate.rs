@@ -19,7 +19,8 @@ use faastwin_sim::{CsvTrace, Scenario, SimulateOptions, TraceSink, simulate_scen
 use crate::cli::{OutputFormat, SimulateArgs, SweepArgs};
 use crate::progress;
 
-fn threads(given: Option<usize>) -> usize {
+/// `given` threads, or all cores.
+pub(crate) fn threads(given: Option<usize>) -> usize {
     given.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 

@@ -234,6 +234,7 @@ pub fn evaluate(
     results: &SweepResults,
     deadline: Deadline,
 ) -> Result<Plan, SimError> {
+    let grid = search.grid();
     let mut candidates = Vec::new();
     for (index, name) in search.file.platforms.iter().enumerate() {
         // The run-to-run variation and the model's held-out error, as the intervals take them.
@@ -241,7 +242,7 @@ pub fn evaluate(
             &RunToRun::from_calibration(&search.calibration, name).warm_makespan,
             &RunToRun::model_error(&search.calibration, name).warm_makespan,
         );
-        for point in search.grid() {
+        for point in &grid {
             let fits = results
                 .get(&(point.index, index))
                 .ok_or_else(|| SimError::Invalid {
