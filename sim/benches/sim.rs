@@ -10,8 +10,8 @@
 //! - `faastwin plan` over 1,000 configurations of 100,000 relay invocations (issue 27's goal:
 //!   under a minute on 2 cores), its invocations per second beside one 2-node run's.
 //!
-//! The side-by-side figures alternate their two sides three times and print each ratio and
-//! their median (these machines are shared and noisy). Criterion then times the short cases.
+//! The side-by-side figures alternate their two sides three times (the node counts five) and
+//! print each ratio and their median (these machines are shared and noisy). Criterion then times the short cases.
 
 #![allow(clippy::expect_used)]
 
@@ -207,14 +207,21 @@ fn rate(per_s: f64) -> String {
 }
 
 /// Runs `ours` and `anchor` alternately three times; prints both rates and their ratio.
-fn side_by_side(
+fn side_by_side(what: &str, unit: &str, ours: impl FnMut() -> f64, anchor: impl FnMut() -> f64) {
+    alternate(3, what, unit, ours, anchor);
+}
+
+/// Runs `ours` and `anchor` alternately `times` times; prints both rates, each ratio and
+/// their median and range.
+fn alternate(
+    times: usize,
     what: &str,
     unit: &str,
     mut ours: impl FnMut() -> f64,
     mut anchor: impl FnMut() -> f64,
 ) {
     let mut ratios = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..times {
         let (a, b) = (ours(), anchor());
         eprintln!(
             "{what}: {} {unit}/s against {}: ratio {:.2}",
@@ -227,7 +234,9 @@ fn side_by_side(
     ratios.sort_by(f64::total_cmp);
     eprintln!(
         "{what}: median ratio {:.2} (from {:.2} to {:.2})",
-        ratios[1], ratios[0], ratios[2]
+        ratios[ratios.len() / 2],
+        ratios[0],
+        ratios[ratios.len() - 1]
     );
 }
 
@@ -264,7 +273,8 @@ fn benches(c: &mut Criterion) {
         }
     }
     for nodes in [1_000, 10_000] {
-        side_by_side(
+        alternate(
+            5,
             &format!("ksi relay, 1M invocations: {nodes} nodes against 2 nodes"),
             "invocations",
             || relay_rate("ksi", 1_000_000, nodes).0,

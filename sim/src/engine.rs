@@ -212,6 +212,12 @@ impl<E> Engine<E> {
         }
     }
 
+    /// The event that comes out next (unless cancelled), without taking it.
+    #[inline]
+    pub fn peek(&self) -> Option<&E> {
+        self.queue.entries.first().map(|e| &e.event)
+    }
+
     /// Takes the next event and advances time to it.
     #[inline]
     pub fn next_event(&mut self) -> Option<(SimTime, E)> {

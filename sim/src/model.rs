@@ -21,13 +21,15 @@ mod recording;
 mod resources;
 mod submission;
 
+use std::hint::black_box;
+
 use faastwin_models::{Distribution, Rng, SizeModel, rng_from_seed, splitmix64};
 
 use crate::SimError;
 use crate::engine::{Engine, SimTime, from_secs};
 use crate::metrics::RunResult;
 use crate::platform::{CompiledPlatform, Stage};
-use crate::resource::Slot;
+use crate::resource::{Resource, Slot};
 use crate::trace::TraceSink;
 use crate::workload::Workload;
 use recording::Recorder;
@@ -240,6 +242,47 @@ impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
         })
     }
 
+    /// Loads what the next event will touch (its invocation, partition and resource
+    /// instance) before this one is handled. With thousands of nodes they are thousands of
+    /// invocations apart in memory and each is a cache miss; loaded here, the misses overlap
+    /// with this event's work (safe Rust has no prefetch instruction, so these are plain loads
+    /// kept alive by `black_box`). Reads only: results do not depend on it. Measured on 2M
+    /// relay invocations on 10,000 nodes, 6 alternations: 1.70 → 2.03 M/s (medians).
+    #[inline]
+    fn warm_next(&self) {
+        let Some(Event::DelayDone(slot) | Event::Enter(slot) | Event::WorkDone(slot)) =
+            self.engine.peek()
+        else {
+            return;
+        };
+        let Some(inv) = self.slots.get(*slot as usize) else {
+            return;
+        };
+        let d = &inv.draws.0;
+        black_box((
+            inv.instants[0],
+            inv.instants[STAGES],
+            d[0],
+            d[DRAWS / 2],
+            d[DRAWS - 1],
+        ));
+        if let Some(part) = self.submitters.partitions.get(inv.partition as usize) {
+            black_box(part.submitted);
+        }
+        let resource = self
+            .platform
+            .stages
+            .get(inv.stage)
+            .and_then(|s| s.as_ref()?.work_on());
+        if let Some((_, resource)) = resource {
+            let instance = self
+                .resources
+                .instances
+                .get(self.resources.instance(resource, inv.node));
+            black_box(matches!(instance, Some(Resource::Fifo(_))));
+        }
+    }
+
     fn run(&mut self) -> Result<(), SimError> {
         // The allocation first waits in the Slurm queue (KSI), then every node starts.
         let allocated = match &self.workload.allocation_queue {
@@ -273,6 +316,7 @@ impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
                     ),
                 });
             }
+            self.warm_next();
             match event {
                 Event::NodeReady(node) => self.node_ready(node)?,
                 Event::Submit(p) => self.submit(p)?,
