@@ -124,6 +124,15 @@ async fn run_async(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("measuring into {}", out.display()))?;
     bars.clear();
     outcome.write_table(&mut std::io::stdout().lock(), &options, &out)?;
+    // What the run's components spent in CPU over this session (local and container runs).
+    let components = faastwin_measure::RunMeta::read(&out).ok().and_then(|meta| {
+        let node = meta.node_cpu?;
+        let session = outcome.records.iter().filter(|r| r.session == node.session);
+        node.describe_components(session.count())
+    });
+    if let Some(line) = components {
+        eprintln!("{line}");
+    }
     let failed = outcome.failed();
     if failed > 0 {
         eprintln!(

@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+pub mod components;
 mod error;
 pub mod k8s;
 pub mod ksi;

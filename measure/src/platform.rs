@@ -69,4 +69,12 @@ pub trait Platform: Send + Sync {
 
     /// Removes whatever this run created and is still there (only by this run's label).
     async fn cleanup(&self, run_id: &str) -> Result<(), MeasureError>;
+
+    /// CPU time [s] each component of the run has spent so far, cumulative, where the platform
+    /// can tell (the run records the difference over each session in `run.json`
+    /// `node_cpu.components`). None by default.
+    fn component_cpu(&self, run_id: &str) -> crate::components::ComponentCpu {
+        let _ = run_id;
+        crate::components::ComponentCpu::new()
+    }
 }

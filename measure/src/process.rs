@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use faastwin_workers::Report;
 use tokio::process::Command;
 
+use crate::components::ComponentCpu;
 use crate::nodes::LogicalNode;
 use crate::platform::{Platform, PlatformInfo};
 use crate::{DriverClock, InvocationSpec, MeasureError, Observation, Outcome, PlatformKind};
@@ -38,6 +40,10 @@ pub enum Launch {
 pub struct ProcessPlatform {
     launch: Launch,
     logical_nodes: Vec<LogicalNode>,
+    /// Containers run under a cgroup of their run (`--cgroup-parent`), whose CPU time is
+    /// read: podman manages cgroups itself (`cgroupfs`; under systemd a parent must be a
+    /// slice). Known once prepared.
+    run_cgroups: Arc<OnceLock<bool>>,
 }
 
 impl ProcessPlatform {
@@ -46,6 +52,7 @@ impl ProcessPlatform {
         ProcessPlatform {
             launch,
             logical_nodes: Vec::new(),
+            run_cgroups: Arc::default(),
         }
     }
 
@@ -152,6 +159,12 @@ impl ProcessPlatform {
                 .map(|s| (*s).to_owned())
                 .collect();
                 args.push(format!("faastwin.run={}", spec.run_id));
+                if self.run_cgroups.get() == Some(&true) {
+                    args.push(format!(
+                        "--cgroup-parent={}",
+                        crate::components::run_cgroup(&spec.run_id)
+                    ));
+                }
                 args.push("-v".into());
                 args.push(format!("{}:/data:ro", dataset.display()));
                 args.push("-v".into());
@@ -303,6 +316,14 @@ impl Platform for ProcessPlatform {
                     });
                 }
                 versions.push(("image".into(), image.clone()));
+                let manager = Command::new("podman")
+                    .args(["info", "--format", "{{.Host.CgroupManager}}"])
+                    .output()
+                    .await
+                    .ok()
+                    .filter(|out| out.status.success())
+                    .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+                let _ = self.run_cgroups.set(manager.as_deref() == Some("cgroupfs"));
             }
         }
         let cpus_per_node = match self.logical_nodes.first() {
@@ -374,8 +395,46 @@ impl Platform for ProcessPlatform {
                     });
                 }
             }
+            let cgroup = crate::components::run_cgroup(run_id);
+            let left =
+                tokio::task::spawn_blocking(move || crate::components::remove_cgroup(&cgroup))
+                    .await
+                    .unwrap_or_default();
+            if !left.is_empty() {
+                return Err(MeasureError::Platform {
+                    platform: PlatformKind::Container,
+                    detail: format!(
+                        "removing this run's cgroups: {} (a process of the run is still in them)",
+                        left.join("; ")
+                    ),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// Local: the bodies (every process the driver started and waited for). Containers:
+    /// podman's client (the same), conmon with the runc it runs (their cgroup, `conmon` under
+    /// the run's), and the containers (the rest of the run's cgroup).
+    fn component_cpu(&self, run_id: &str) -> ComponentCpu {
+        let children = crate::components::children_cpu_seconds();
+        let mut cpu = ComponentCpu::new();
+        match self.launch {
+            Launch::Local { .. } => {
+                cpu.extend(children.map(|s| ("bodies".to_owned(), s)));
+            }
+            Launch::Container { .. } => {
+                cpu.extend(children.map(|s| ("podman".to_owned(), s)));
+                if self.run_cgroups.get() == Some(&true) {
+                    let run = crate::components::run_cgroup(run_id);
+                    let all = crate::components::cgroup_cpu_seconds(&run);
+                    let conmon = crate::components::cgroup_cpu_seconds(&format!("{run}/conmon"));
+                    cpu.insert("conmon+runc".into(), conmon);
+                    cpu.insert("containers".into(), (all - conmon).max(0.0));
+                }
+            }
+        }
+        cpu
     }
 }
 

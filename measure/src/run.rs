@@ -7,7 +7,7 @@
 //!                                                                  writer task ◀──────┘ append + flush
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use faastwin_models::{PlatformKind, SubmitPolicy};
 
+use crate::components;
 use crate::platform::{Platform, PlatformInfo};
 use crate::setup::PlatformSetup;
 use crate::summary::{RepetitionSummary, summarise, write_summary};
@@ -170,7 +171,7 @@ pub struct RunMeta {
 
 /// Busy CPU time of the machine over one session's measurement (`/proc/stat`). Checked as it
 /// is read: a negative or infinite time is refused with the line of `run.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawNodeCpu")]
 pub struct NodeCpu {
     /// The session these figures belong to (the records' `session`).
@@ -184,6 +185,33 @@ pub struct NodeCpu {
     pub idle_busy_s_per_s: f64,
     /// CPU time of the measuring process in the same interval [s].
     pub driver_s: f64,
+    /// CPU time of each component of the run in the same interval [s], where the platform
+    /// tells (local: `bodies`; container: `podman`, `conmon+runc`, `containers`; see
+    /// docs/measure.md).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub components: BTreeMap<String, f64>,
+}
+
+impl NodeCpu {
+    /// One line saying what each component spent, in all and per invocation (of
+    /// `invocations`), beside the machine's whole; `None` without components.
+    pub fn describe_components(&self, invocations: usize) -> Option<String> {
+        if self.components.is_empty() {
+            return None;
+        }
+        let per = |s: f64| 1e3 * s / invocations.max(1) as f64;
+        let parts: Vec<String> = self
+            .components
+            .iter()
+            .map(|(name, s)| format!("{name} {s:.2} s ({:.0} ms each)", per(*s)))
+            .collect();
+        Some(format!(
+            "CPU by component over {invocations} invocations: {}; the machine spent {:.2} s in {:.2} s",
+            parts.join(", "),
+            self.busy_s,
+            self.wall_s
+        ))
+    }
 }
 
 /// [`NodeCpu`] as written, before its values are checked.
@@ -194,18 +222,29 @@ struct RawNodeCpu {
     wall_s: f64,
     idle_busy_s_per_s: f64,
     driver_s: f64,
+    #[serde(default)]
+    components: BTreeMap<String, f64>,
 }
 
 impl TryFrom<RawNodeCpu> for NodeCpu {
     type Error = String;
 
     fn try_from(raw: RawNodeCpu) -> Result<NodeCpu, String> {
-        for (field, value) in [
+        let fixed = [
             ("busy_s", raw.busy_s),
             ("wall_s", raw.wall_s),
             ("idle_busy_s_per_s", raw.idle_busy_s_per_s),
             ("driver_s", raw.driver_s),
-        ] {
+        ];
+        let components = raw
+            .components
+            .iter()
+            .map(|(name, v)| (format!("components.{name}"), *v));
+        for (field, value) in fixed
+            .map(|(f, v)| (f.to_owned(), v))
+            .into_iter()
+            .chain(components)
+        {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(format!(
                     "node_cpu.{field} = {value} is not a time (finite, at least 0)"
@@ -225,6 +264,7 @@ impl TryFrom<RawNodeCpu> for NodeCpu {
             wall_s: raw.wall_s,
             idle_busy_s_per_s: raw.idle_busy_s_per_s,
             driver_s: raw.driver_s,
+            components: raw.components,
         })
     }
 }
@@ -466,7 +506,7 @@ impl Previous {
         if out_dir.join("run.json").exists() {
             let meta = RunMeta::read(out_dir)?;
             previous.started_unix_ns = Some(meta.started_unix_ns);
-            previous.node_cpu = meta.node_cpu_sessions().copied().collect();
+            previous.node_cpu = meta.node_cpu_sessions().cloned().collect();
             previous.resumed_unix_ns = meta.resumed_unix_ns;
             previous.session = previous
                 .session
@@ -591,6 +631,7 @@ pub async fn run(
     } else {
         None
     };
+    let components_start = platform.component_cpu(&options.run_id);
 
     // The partitions stop on the user's cancel and on a failure of the driver itself (the
     // record writer, a panicking partition): `stop` carries both.
@@ -614,6 +655,8 @@ pub async fn run(
     drop(tx);
     forwarder.abort();
     let cpu_end = CpuSample::now();
+    let components =
+        components::difference(&components_start, &platform.component_cpu(&options.run_id));
     let interrupted = *cancel.borrow();
     let cleaned = platform.cleanup(&options.run_id).await;
     let written = writer_task
@@ -633,9 +676,10 @@ pub async fn run(
         (None, true) => RunStatus::Interrupted,
         (None, false) => RunStatus::Complete,
     };
-    let node_cpu = cpu_start
-        .zip(cpu_end)
-        .map(|((start, idle), end)| start.until(&end, idle, previous.session));
+    let node_cpu = cpu_start.zip(cpu_end).map(|((start, idle), end)| NodeCpu {
+        components,
+        ..start.until(&end, idle, previous.session)
+    });
     meta.finish(&clock, status, records.len(), node_cpu);
     write_meta(&out_dir, &meta)?;
     if let Some(failure) = failure {
@@ -956,6 +1000,7 @@ impl CpuSample {
             wall_s: end.at.duration_since(self.at).as_secs_f64(),
             idle_busy_s_per_s,
             driver_s: end.driver_s - self.driver_s,
+            components: BTreeMap::new(),
         }
     }
 }
@@ -1121,6 +1166,19 @@ mod tests {
             };
             assert!(err.contains(named), "{field} = {bad}: {err}");
         }
+        // Components are optional, and each is a time like the rest.
+        let with = |v: &str| {
+            good.replace(
+                "}",
+                &format!(r#","components":{{"podman":1.5,"conmon+runc":{v}}}}}"#),
+            )
+        };
+        assert_eq!(read(&with("0.5")).unwrap().components["conmon+runc"], 0.5);
+        let err = read(&with("-2")).unwrap_err();
+        assert!(
+            err.contains("node_cpu.components.conmon+runc = -2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -60,6 +60,44 @@ async fn each_invocation_is_one_container() {
         assert!(r.startup_s.unwrap() > 0.005, "{r:?}");
     }
     assert_eq!(std::fs::read_dir(out.join("results")).unwrap().count(), 3);
+    check_component_cpu(&out, 3);
+}
+
+/// Issue 30: a container run records what podman's client, conmon with runc, and the
+/// containers spent in CPU (the last two from the run's own cgroup, which podman manages when
+/// its cgroup manager is cgroupfs), and leaves no cgroup of the run behind.
+fn check_component_cpu(out: &Path, containers: usize) {
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let node = &meta["node_cpu"];
+    let components = node["components"].as_object().expect("components recorded");
+    let cpu = |name: &str| components.get(name).and_then(serde_json::Value::as_f64);
+    let n = containers as f64;
+    // A podman client is a Go program that talks to its store: tens of ms at least.
+    let podman = cpu("podman").expect("podman's CPU");
+    assert!(podman >= 0.02 * n, "{components:?}");
+    let manager = std::process::Command::new("podman")
+        .args(["info", "--format", "{{.Host.CgroupManager}}"])
+        .output()
+        .unwrap();
+    if String::from_utf8_lossy(&manager.stdout).trim() == "cgroupfs" {
+        // runc's create, start and delete are processes of their own, each ms of CPU.
+        let conmon = cpu("conmon+runc").expect("conmon's cgroup");
+        let bodies = cpu("containers").expect("the containers' cgroup");
+        assert!(conmon >= 0.005 * n && bodies > 0.0, "{components:?}");
+        let busy = node["busy_s"].as_f64().unwrap();
+        assert!(
+            podman + conmon + bodies <= busy + 0.1,
+            "the components are part of what the machine spent ({busy} s): {components:?}"
+        );
+    } else {
+        assert_eq!(components.len(), 1, "{components:?}");
+    }
+    let run_id = meta["options"]["run_id"].as_str().unwrap();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let left = hierarchy.path().join(format!("faastwin-{run_id}"));
+        assert!(!left.exists(), "{} left behind", left.display());
+    }
 }
 
 /// Issue 25: on logical nodes each container gets its node's CPUs as its cpuset

@@ -90,6 +90,12 @@ async fn sequential_partitions_record_every_layer() {
         "busy {busy}, driver {driver}"
     );
     assert!(node["idle_busy_s_per_s"].as_f64().unwrap() >= 0.0);
+    // Issue 30: the bodies' own CPU (the processes the driver waited for), part of the whole.
+    let bodies = node["components"]["bodies"].as_f64().unwrap();
+    assert!(
+        (0.0..=busy + 0.05).contains(&bodies),
+        "bodies {bodies}, busy {busy}"
+    );
     assert!(
         std::fs::read_to_string(out.join("summary.csv"))
             .unwrap()

@@ -147,6 +147,7 @@ mod tests {
             wall_s: 20.0,
             idle_busy_s_per_s: 0.1,
             driver_s: 0.3,
+            components: Default::default(),
         };
         a.meta.node_cpu = Some(node(bodies_a, around_a, 0.4));
         assert!((cpu_share(&[&a]).unwrap() - 0.4).abs() < 1e-9);
@@ -212,6 +213,7 @@ mod tests {
                 wall_s: 10.0,
                 idle_busy_s_per_s: 0.0,
                 driver_s: 0.1,
+                components: Default::default(),
             }
         };
         let (around_0, around_1) = (sums(0).1, sums(1).1);
