@@ -9,6 +9,7 @@ mod cpu_work;
 mod fitter;
 mod orchestration;
 mod provenance;
+mod relist;
 mod starts;
 
 use std::collections::BTreeMap;

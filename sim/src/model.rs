@@ -186,6 +186,8 @@ struct Sim<'a, T: TraceSink + ?Sized> {
     plan: Vec<Draw<'a>>,
     /// Which stages work on a resource.
     has_work: [bool; STAGES],
+    /// Each stage's clock (a `cycle` resource), whose next tick it waits for first.
+    clocks: [Option<usize>; STAGES],
     seed: u64,
     /// Invocations in flight, by slot; freed slots are reused.
     slots: Vec<Invocation>,
@@ -231,6 +233,10 @@ impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
                 .stages
                 .each_ref()
                 .map(|spec| spec.as_ref().is_some_and(|s| s.work_on().is_some())),
+            clocks: platform
+                .stages
+                .each_ref()
+                .map(|spec| spec.as_ref().and_then(|s| s.clock)),
             seed,
             slots: Vec::new(),
             free: Vec::new(),

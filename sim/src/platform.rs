@@ -115,6 +115,11 @@ pub struct StageSpec {
     /// Name of the resource in the platform's `resources` that serves `work`.
     #[serde(default)]
     pub resource: Option<String>,
+    /// Name of a `cycle` resource whose next tick the stage waits for before its delay: a
+    /// periodic loop of the platform's with a phase, such as the kubelet's relist, which sees a
+    /// container's end only at its next pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
 }
 
 /// A shared resource and how many instances exist. Checked as it is read, so that a bad value
@@ -269,6 +274,8 @@ pub(crate) struct CompiledStage {
     pub(crate) delay: Option<SizeModel>,
     pub(crate) work: Option<SizeModel>,
     pub(crate) resource: Option<usize>,
+    /// A `cycle` resource whose next tick the stage waits for first.
+    pub(crate) clock: Option<usize>,
 }
 
 impl CompiledStage {
@@ -398,10 +405,16 @@ impl PlatformSpec {
                 }
                 (None, None) => None,
             };
+            let clock = spec
+                .clock
+                .as_ref()
+                .map(|c| clock_of(name, stage, c, &resources))
+                .transpose()?;
             *slot = Some(CompiledStage {
                 delay: spec.delay.clone(),
                 work: spec.work.clone(),
                 resource,
+                clock,
             });
         }
         Ok(CompiledPlatform {
@@ -411,6 +424,28 @@ impl PlatformSpec {
             resources,
             stages,
         })
+    }
+}
+
+/// The index of the clock `clock` of `stage`: a resource of `resources` that is a `cycle`.
+fn clock_of(
+    platform: &str,
+    stage: Stage,
+    clock: &str,
+    resources: &[(String, ResourceSpec)],
+) -> Result<usize, SimError> {
+    let invalid = |what: String| SimError::Invalid {
+        what: format!("platform {platform:?}, stage {}: {what}", stage.name()),
+    };
+    let index = resources
+        .iter()
+        .position(|(n, _)| n == clock)
+        .ok_or_else(|| invalid(format!("unknown clock {clock:?}")))?;
+    match resources[index].1.discipline {
+        Discipline::Cycle { .. } => Ok(index),
+        _ => Err(invalid(format!(
+            "clock {clock:?} is not a `cycle` resource (a clock ticks; it serves no work)"
+        ))),
     }
 }
 

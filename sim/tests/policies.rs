@@ -167,3 +167,62 @@ fn a_run_past_the_end_of_simulated_time_is_an_error() {
     let r = simulate(&platform, &w, 1, 0, &mut VecTrace::default()).unwrap();
     assert!(r.warm_makespan_s > 1e5, "{}", r.warm_makespan_s);
 }
+
+/// A platform whose completion waits for each node's relist (a 1 s clock), then 2 s.
+const RELIST: &str = r#"
+[platforms.p]
+client_gap = { family = "constant", value = 0.01 }
+[platforms.p.resources.relist]
+scope = "node"
+discipline = { kind = "cycle", interval_s = 1.0 }
+[platforms.p.stages.startup]
+delay = { latency = { family = "lognormal", mu = -0.7, sigma = 0.4 } }
+[platforms.p.stages.completion]
+clock = "relist"
+delay = { latency = { family = "constant", value = 2.0 } }
+[platforms.p.workloads.relay.compute]
+delay = { latency = { family = "constant", value = 0.001 } }
+"#;
+
+/// Issue 30: a stage with a clock starts its delay at the clock's next tick on the
+/// invocation's node: every completion lies 2 s after a tick of its node's 1 s clock (one
+/// phase per node), within a period of the body's end, so sequential latencies come in whole
+/// periods plus the gap, as the kubelet's relist makes them on Kubernetes.
+#[test]
+fn a_stage_with_a_clock_waits_for_the_next_tick_of_its_nodes_clock() {
+    let p = crate::platform(RELIST, "p", faastwin_sim::Body::Relay);
+    let w = crate::workload(60, 2, 2, faastwin_sim::SubmitPolicy::Sequential);
+    let mut trace = VecTrace::default();
+    faastwin_sim::simulate(&p, &w, 7, 0, &mut trace).unwrap();
+    assert_eq!(trace.rows.len(), 60);
+    let residue = |t: f64| (t - 2.0).rem_euclid(1.0);
+    let mut phases = [None, None];
+    for row in &trace.rows {
+        let tick = row.done_s() - 2.0;
+        let waited = tick - row.start_of(Stage::Completion);
+        assert!((0.0..=1.0 + 1e-9).contains(&waited), "waited {waited}");
+        let phase = phases[row.node as usize].get_or_insert(residue(row.done_s()));
+        let off = (residue(row.done_s()) - *phase).abs();
+        assert!(off.min(1.0 - off) < 1e-6, "node {}: {off}", row.node);
+    }
+    let (a, b) = (phases[0].unwrap(), phases[1].unwrap());
+    assert!(
+        (a - b).abs() > 1e-3,
+        "each node's clock has its own phase: {a} {b}"
+    );
+
+    // A clock must be a cycle: it ticks, it serves no work.
+    let bad = RELIST.replace(
+        r#"kind = "cycle", interval_s = 1.0"#,
+        r#"kind = "fifo", servers = 1"#,
+    );
+    let err = faastwin_sim::Calibration::from_toml(&bad, "bad.toml")
+        .unwrap()
+        .compile("p", faastwin_sim::Body::Relay)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("stage completion") && err.contains("clock \"relist\""),
+        "{err}"
+    );
+}

@@ -294,6 +294,7 @@ impl SharedCompletion<'_> {
             delay: Some(SizeModel::fixed(delay)),
             work: work.map(SizeModel::fixed),
             resource: (service > 0.0).then(|| CONTROL_PLANE.to_owned()),
+            clock: None,
         });
         Ok(s)
     }
@@ -411,6 +412,7 @@ pub(super) fn engine_serial(
             );
             s.stages.control_plane = Some(StageSpec {
                 delay: None,
+                clock: None,
                 resource: Some(ENGINE.into()),
                 work: Some(SizeModel::fixed(Distribution::constant(serial).map_err(
                     |source| CalibrationError::Model {

@@ -68,8 +68,15 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
                 self.release(slot)?;
                 self.release_batch(slot);
             }
-            // A stage without a delay drew 0.
+            // A stage with a clock starts its delay at the clock's next tick on its node.
             let inv = &self.slots[slot as usize];
+            if let Some(clock) = self.clocks[stage] {
+                let instance = self.resources.instance(clock, inv.node);
+                if let Resource::Cycle(cycle) = &self.resources.instances[instance] {
+                    at = cycle.next_tick(at);
+                }
+            }
+            // A stage without a delay drew 0.
             at = at.saturating_add(from_secs(inv.draws.delay(stage)));
             if self.has_work[stage] {
                 if at > now {
