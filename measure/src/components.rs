@@ -53,6 +53,47 @@ pub fn cgroup_cpu_seconds(cgroup: &str) -> f64 {
         .map_or(0.0, |us| us / 1e6)
 }
 
+/// Whether `cgroup` exists in the cpuacct hierarchy (v1) or the unified one (v2).
+pub fn cgroup_exists(cgroup: &str) -> bool {
+    let relative = cgroup.trim_start_matches('/');
+    !relative.is_empty()
+        && (Path::new(CGROUP_ROOT)
+            .join("cpuacct")
+            .join(relative)
+            .is_dir()
+            || Path::new(CGROUP_ROOT)
+                .join(relative)
+                .join("cpu.stat")
+                .is_file())
+}
+
+/// The CPU time [s] of each cgroup directly below `cgroup` in the cpuacct hierarchy, by
+/// component: `faastwin-NAME` is NAME (a process the testbed accounts apart), `kubepods` is
+/// `pods` (the kubelet's pods); others are left out.
+pub fn cgroup_children_cpu(cgroup: &str) -> ComponentCpu {
+    let relative = cgroup.trim_start_matches('/');
+    let dir = Path::new(CGROUP_ROOT).join("cpuacct").join(relative);
+    let mut cpu = ComponentCpu::new();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        let file_name = entry.file_name();
+        let Some(child) = file_name.to_str() else {
+            continue;
+        };
+        let name = match child {
+            "kubepods" => "pods",
+            other => match other.strip_prefix("faastwin-") {
+                Some(name) => name,
+                None => continue,
+            },
+        };
+        cpu.insert(
+            name.to_owned(),
+            cgroup_cpu_seconds(&format!("{relative}/{child}")),
+        );
+    }
+    cpu
+}
+
 /// `usage_usec` of a cgroup v2 `cpu.stat`.
 fn usage_usec_of(stat: &str) -> Option<f64> {
     stat.lines()

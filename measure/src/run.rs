@@ -160,8 +160,8 @@ pub struct RunMeta {
     pub driver_cpu_ms_per_invocation: Option<f64>,
     /// The CPU the whole machine spent while the last session measured (earlier sessions' in
     /// `earlier_node_cpu`), when the invocations run on the driver's machine (local processes,
-    /// containers): what a start and a teardown cost in CPU beyond the bodies, which wall
-    /// times alone cannot tell.
+    /// containers, the testbed's Kubernetes): what a start and a teardown cost in CPU beyond
+    /// the bodies, which wall times alone cannot tell.
     #[serde(default)]
     pub node_cpu: Option<NodeCpu>,
     /// The same for each earlier session of a resumed run, oldest first.
@@ -186,7 +186,8 @@ pub struct NodeCpu {
     /// CPU time of the measuring process in the same interval [s].
     pub driver_s: f64,
     /// CPU time of each component of the run in the same interval [s], where the platform
-    /// tells (local: `bodies`; container: `podman`, `conmon+runc`, `containers`; see
+    /// tells (local: `bodies`; container: `podman`, `conmon+runc`, `containers`; the
+    /// testbed's Kubernetes: `kubelet`, `containerd`, `pods`, the control plane's; see
     /// docs/measure.md).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub components: BTreeMap<String, f64>,
@@ -626,12 +627,14 @@ pub async fn run(
     }
     let mut meta = RunMeta::starting(&options, &info, &dataset, &clock, &previous, resume)?;
     write_meta(&out_dir, &meta)?;
-    let cpu_start = if options.platform.runs_on_node_cores() {
+    // The machine's CPU where the invocations run on it: local processes and containers, and
+    // a cluster whose nodes account their components here (the testbed).
+    let components_start = platform.component_cpu(&options.run_id);
+    let cpu_start = if options.platform.runs_on_node_cores() || !components_start.is_empty() {
         CpuSample::before_run().await
     } else {
         None
     };
-    let components_start = platform.component_cpu(&options.run_id);
 
     // The partitions stop on the user's cancel and on a failure of the driver itself (the
     // record writer, a panicking partition): `stop` carries both.

@@ -630,4 +630,29 @@ async fn on_a_testbed_of_two_nodes_each_body_runs_on_its_nodes_cpus_alone() {
             .collect::<std::collections::BTreeMap<_, _>>(),
         owned
     );
+    // Issue 30: what each component of the nodes spent in CPU over the run, from the cgroups
+    // the testbed accounts them in (where cpuacct is a hierarchy of its own, as here).
+    if std::path::Path::new("/sys/fs/cgroup/cpuacct/cpuacct.usage").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/cpuacct/cpu.shares").exists()
+    {
+        let components = run["node_cpu"]["components"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no components: {}", run["node_cpu"]));
+        let cpu = |name: &str| components.get(name).and_then(serde_json::Value::as_f64);
+        // Each Job's pod is started and stopped by containerd (its shim, runc) and the kubelet,
+        // and passes the API server: at least a few ms of CPU each, per Job.
+        for name in ["kubelet", "containerd", "pods", "kube-apiserver"] {
+            let seconds = cpu(name).unwrap_or_else(|| panic!("{name}: {components:?}"));
+            assert!(seconds > 0.005 * 8.0, "{name}: {components:?}");
+        }
+        let busy = run["node_cpu"]["busy_s"].as_f64().unwrap();
+        let sum: f64 = components
+            .values()
+            .filter_map(serde_json::Value::as_f64)
+            .sum();
+        assert!(
+            sum <= busy + 0.5,
+            "components {sum} s of the machine's {busy} s"
+        );
+    }
 }

@@ -6,6 +6,11 @@
 /// writes it on each of its real nodes, measure records it in `run.json`.
 pub const NODE_ANNOTATION: &str = "faastwin.io/cpus";
 
+/// The node annotation naming the node's cgroup (`/faastwin-<id>`), below which cgroup v1's
+/// cpuacct sums its CPU time by component (`faastwin-kubelet`, `faastwin-containerd`, the
+/// control plane's on node 1, and the pods in `kubepods`); set by the testbed.
+pub const CGROUP_ANNOTATION: &str = "faastwin.io/cgroup";
+
 /// Parses the kernel's CPU list format (`0-3,5`) into ascending CPUs; None if it is not one.
 pub fn parse_list(list: &str) -> Option<Vec<u32>> {
     let mut cpus = Vec::new();

@@ -418,11 +418,29 @@ impl Startup<'_> {
         binary: &Path,
         args: &[String],
     ) -> Result<PathBuf, TestbedError> {
-        let component = start(name, binary, args, self.logs, cpus)?;
+        let accounting = self.accounting_of(name);
+        let component = start(name, binary, args, self.logs, cpus, accounting.as_deref())?;
         let log = component.log.clone();
         self.instance.components.push(component);
         self.instance.write()?;
         Ok(log)
+    }
+
+    /// The cpuacct cgroup component `name` is accounted in: `/<its node's cgroup>/faastwin-<what
+    /// it is>` (the control plane's and kwok's on node 1, where they run), or none where
+    /// cpuacct is not a hierarchy of its own.
+    fn accounting_of(&self, name: &str) -> Option<String> {
+        crate::process::cpuacct_root()?;
+        let id = &self.instance.id;
+        for node in &self.instance.nodes {
+            for what in ["kubelet", "containerd"] {
+                if name == node.component(what) {
+                    return Some(format!("{}/faastwin-{what}", node.cgroup(id)));
+                }
+            }
+        }
+        let first = self.instance.nodes.first()?;
+        Some(format!("{}/faastwin-{name}", first.cgroup(id)))
     }
 
     /// Waits until `check` holds; a component that exits meanwhile ends the wait with its log.
@@ -622,9 +640,14 @@ impl Startup<'_> {
             ready::node_ready(client, &node.name)
         })
         .await?;
-        let patch = serde_json::json!({
-            "metadata": {"annotations": {faastwin_models::cpus::NODE_ANNOTATION: node.cpus}}
-        });
+        // With the cgroup whose cpuacct sums the node's CPU time by component, where it does.
+        let mut annotations =
+            serde_json::json!({faastwin_models::cpus::NODE_ANNOTATION: node.cpus});
+        if crate::process::cpuacct_root().is_some() {
+            annotations[faastwin_models::cpus::CGROUP_ANNOTATION] =
+                format!("/{}", node.cgroup(&self.instance.id)).into();
+        }
+        let patch = serde_json::json!({"metadata": {"annotations": annotations}});
         Api::<Node>::all(client.clone())
             .patch(
                 &node.name,
@@ -826,6 +849,7 @@ pub async fn restart(
             args,
             &dir.join("logs"),
             old.cpus.as_deref(),
+            old.accounting.as_deref(),
         )?;
         let log = new.log.clone();
         instance.components[index] = new.clone();

@@ -26,6 +26,64 @@ pub struct Component {
     /// affinity; none: wherever `up` could.
     #[serde(default)]
     pub cpus: Option<String>,
+    /// The cpuacct cgroup its CPU time is accounted in (`faastwin-<id>/faastwin-kubelet`),
+    /// which everything it starts joins too until moved (containers move to their pods'):
+    /// only where cpuacct is a hierarchy of its own ([`cpuacct_root`]).
+    #[serde(default)]
+    pub accounting: Option<String>,
+}
+
+/// The cgroup v1 cpuacct hierarchy, when it is mounted alone: a process that joins one of
+/// its cgroups changes how its CPU time is summed, not how it is scheduled (mounted with the
+/// cpu controller, it would change the latter).
+pub(crate) fn cpuacct_root() -> Option<PathBuf> {
+    let root = Path::new("/sys/fs/cgroup/cpuacct");
+    (root.join("cpuacct.usage").is_file() && !root.join("cpu.shares").exists())
+        .then(|| root.to_owned())
+}
+
+/// While alive, this process (all its threads) is accounted in another cpuacct cgroup, so that
+/// a child started meanwhile is born there, with everything it ever starts: no process can
+/// escape, as one started before a move would. Moves back when dropped.
+struct Accounted {
+    procs: PathBuf,
+    home: PathBuf,
+}
+
+impl Accounted {
+    /// Enters the cpuacct cgroup `cgroup` (created if missing); `None` where cpuacct is not a
+    /// hierarchy of its own.
+    fn enter(cgroup: &str) -> Result<Option<Accounted>, TestbedError> {
+        let Some(root) = cpuacct_root() else {
+            return Ok(None);
+        };
+        let own = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(io(Path::new("/proc/self/cgroup")))?;
+        let home = own
+            .lines()
+            .find_map(|l| l.split_once(":cpuacct:").map(|(_, path)| path.to_owned()))
+            .unwrap_or_else(|| "/".to_owned());
+        let dir = root.join(cgroup.trim_start_matches('/'));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let procs = dir.join("cgroup.procs");
+        std::fs::write(&procs, std::process::id().to_string()).map_err(io(&procs))?;
+        Ok(Some(Accounted {
+            procs,
+            home: root.join(home.trim_start_matches('/')).join("cgroup.procs"),
+        }))
+    }
+}
+
+impl Drop for Accounted {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::write(&self.home, std::process::id().to_string()) {
+            tracing::warn!(
+                "cannot move back to {} from {}: {e}",
+                self.home.display(),
+                self.procs.display()
+            );
+        }
+    }
 }
 
 /// Starts `program args` detached (own process group, stdin closed, output to
@@ -37,6 +95,7 @@ pub(crate) fn start(
     args: &[String],
     logs: &Path,
     cpus: Option<&str>,
+    accounting: Option<&str>,
 ) -> Result<Component, TestbedError> {
     std::fs::create_dir_all(logs).map_err(io(logs))?;
     let log = logs.join(format!("{name}.log"));
@@ -63,6 +122,14 @@ pub(crate) fn start(
         }
         None => Command::new(program),
     };
+    // Born in its accounting cgroup (issue 30), where one is given and cpuacct allows.
+    let accounted = match accounting.map(Accounted::enter).transpose() {
+        Ok(entered) => entered.flatten(),
+        Err(e) => {
+            tracing::warn!("{name}'s CPU time is not accounted apart: {e}");
+            None
+        }
+    };
     let child = command
         .args(args)
         .stdin(Stdio::null())
@@ -79,12 +146,15 @@ pub(crate) fn start(
         })?;
     let mut command = vec![program.display().to_string()];
     command.extend(args.iter().cloned());
+    let accounting = accounting.filter(|_| accounted.is_some());
+    drop(accounted);
     Ok(Component {
         name: name.to_owned(),
         pid: child.id(),
         command,
         log,
         cpus: cpus.map(str::to_owned),
+        accounting: accounting.map(str::to_owned),
     })
 }
 
@@ -253,12 +323,14 @@ int main(void) {
     fn a_component_on_cpus_is_allowed_those_alone_and_is_still_itself() {
         let logs = tempfile::tempdir().unwrap();
         let first = faastwin_models::cpus::allowed().unwrap()[0].to_string();
+        let accounting = format!("faastwin-test-{}/faastwin-sleeper", std::process::id());
         let sleeper = start(
             "sleeper",
             Path::new("/bin/sh"),
             &["-c".into(), "sleep 5 & wait".into()],
             logs.path(),
             Some(&first),
+            Some(&accounting),
         )
         .unwrap();
         let allowed = |pid: u32| {
@@ -288,8 +360,34 @@ int main(void) {
             std::thread::sleep(Duration::from_millis(10));
         };
         assert_eq!(allowed(child).as_deref(), Some(first.as_str()));
-        stop(&sleeper, Duration::ZERO);
-        signal(child, "KILL");
+        // Where cpuacct is a hierarchy of its own, the component and what it starts are
+        // accounted in its cgroup (issue 30: the CPU time of the kubelet, containerd, ...).
+        if let Some(root) = cpuacct_root() {
+            assert_eq!(sleeper.accounting.as_deref(), Some(accounting.as_str()));
+            let cgroup_of = |pid: u32| {
+                std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.split_once(":cpuacct:").map(|(_, path)| path.to_owned()))
+            };
+            let want = format!("/{accounting}");
+            assert_eq!(cgroup_of(sleeper.pid).as_deref(), Some(want.as_str()));
+            assert_eq!(cgroup_of(child).as_deref(), Some(want.as_str()));
+            stop(&sleeper, Duration::ZERO);
+            signal(child, "KILL");
+            // A process another test started meanwhile may have been born there too.
+            let dir = root.join(&accounting);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while std::fs::remove_dir(&dir).is_err() {
+                assert!(Instant::now() < deadline, "{} stays busy", dir.display());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::fs::remove_dir(dir.parent().unwrap()).unwrap();
+        } else {
+            assert_eq!(sleeper.accounting, None);
+            stop(&sleeper, Duration::ZERO);
+            signal(child, "KILL");
+        }
     }
 
     #[test]

@@ -220,6 +220,7 @@ mod tests {
             ],
             &logs,
             None,
+            None,
         )
         .unwrap();
         let started = Instant::now();
@@ -246,6 +247,7 @@ mod tests {
             Path::new("/bin/sleep"),
             &["5".into()],
             &logs,
+            None,
             None,
         )
         .unwrap();

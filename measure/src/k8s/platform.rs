@@ -45,6 +45,9 @@ pub struct K8sPlatform {
     deletes: Mutex<tokio::task::JoinSet<()>>,
     kind: PlatformKind,
     body: bool,
+    /// The cgroups of the run's nodes that sum their CPU time by component on this machine
+    /// (node annotation `faastwin.io/cgroup`, the testbed's nodes); known once prepared.
+    node_cgroups: std::sync::OnceLock<Vec<String>>,
 }
 
 impl K8sPlatform {
@@ -85,6 +88,7 @@ impl K8sPlatform {
             deletes: Mutex::new(tokio::task::JoinSet::new()),
             kind: PlatformKind::K8s,
             body: true,
+            node_cgroups: std::sync::OnceLock::new(),
         })
     }
 
@@ -376,20 +380,26 @@ impl Platform for K8sPlatform {
                 known.join(", ")
             )));
         }
+        // An annotation of each node of the run that has it, with the node's name.
+        let annotated = |key: &str| -> Vec<(String, String)> {
+            node_list
+                .items
+                .iter()
+                .filter_map(|n| {
+                    let name = n.metadata.name.as_ref()?;
+                    let value = n.metadata.annotations.as_ref()?.get(key)?;
+                    nodes.contains(name).then(|| (name.clone(), value.clone()))
+                })
+                .collect()
+        };
         // The CPUs each node of the run owns, where it says (the testbed's real nodes do).
-        let node_cpus = node_list
-            .items
-            .iter()
-            .filter_map(|n| {
-                let name = n.metadata.name.clone()?;
-                let cpus = n
-                    .metadata
-                    .annotations
-                    .as_ref()?
-                    .get(faastwin_models::cpus::NODE_ANNOTATION)?;
-                nodes.contains(&name).then(|| (name, cpus.clone()))
-            })
+        let node_cpus = annotated(faastwin_models::cpus::NODE_ANNOTATION);
+        let cgroups = annotated(faastwin_models::cpus::CGROUP_ANNOTATION)
+            .into_iter()
+            .map(|(_, cgroup)| cgroup)
+            .filter(|cgroup| crate::components::cgroup_exists(cgroup))
             .collect();
+        let _ = self.node_cgroups.set(cgroups);
         self.start_watchers().await?;
         Ok(PlatformInfo {
             name: self.kind,
@@ -478,6 +488,19 @@ impl Platform for K8sPlatform {
             },
         };
         self.finish(obs, submit, ack, notes, &name)
+    }
+
+    /// On nodes whose cgroup sums their CPU time by component here (the testbed's): each
+    /// component's, summed over the run's nodes (`kubelet`, `containerd` with its shims and
+    /// runc, the control plane's on node 1, `pods`).
+    fn component_cpu(&self, _run_id: &str) -> crate::components::ComponentCpu {
+        let mut cpu = crate::components::ComponentCpu::new();
+        for cgroup in self.node_cgroups.get().into_iter().flatten() {
+            for (name, seconds) in crate::components::cgroup_children_cpu(cgroup) {
+                *cpu.entry(name).or_default() += seconds;
+            }
+        }
+        cpu
     }
 
     async fn cleanup(&self, run_id: &str) -> Result<(), MeasureError> {
