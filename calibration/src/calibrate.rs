@@ -183,7 +183,10 @@ fn calibrate_platform(
     if serial_engine {
         contention::engine_serial(&mut f, name, &mut spec, &low, runs)?;
     } else if loads_differ {
-        if !contention::fit_service(&mut f, kind, name, &mut spec, &low)? {
+        // The shared work as the components measured it where they did, else as latency grew.
+        if contention::measured_service(&mut f, kind, name, &mut spec, &low)?.is_none()
+            && !contention::fit_service(&mut f, kind, name, &mut spec, &low)?
+        {
             flat_up_to = Some(hi);
         }
     } else if matches!(kind, PlatformKind::K8s | PlatformKind::Ksi) {
@@ -195,9 +198,16 @@ fn calibrate_platform(
                 "the runs had {lo} to {hi} Jobs in flight per control plane, less than twice apart"
             )
         };
-        f.warnings.push(format!(
-            "platform {name}: {had}, so the control plane is a fixed delay: contention cannot be read from them, and predictions at more Jobs in flight will be too fast; add runs at twice the load or more"
-        ));
+        // Issue 30.4: the work every Job shares, from what the components spent in CPU.
+        let warning = match contention::measured_service(&mut f, kind, name, &mut spec, &low)? {
+            Some(how) => format!(
+                "platform {name}: {had}, so contention cannot be read from latency growing with the load; the Jobs share the nodes' CPUs with the work their components measured ({how}), and anything else that grows with the load (a serial path in the control plane) is not in the model: predictions at more than {hi} Jobs in flight may be too fast; add runs at twice the load or more"
+            ),
+            None => format!(
+                "platform {name}: {had}, so the control plane is a fixed delay: contention cannot be read from them, and predictions at more Jobs in flight will be too fast; add runs at twice the load or more"
+            ),
+        };
+        f.warnings.push(warning);
     } else if kind == PlatformKind::Container {
         // Issue 30.4: the container engine's serial path (its locks and store) is invisible
         // at one load; calibrated so, held-out configurations came out 21-31 % too fast.

@@ -286,3 +286,71 @@ fn an_open_loop_run_is_predicted_on_its_own_arrivals() {
     let v = validate(&calibration, "k8s", &closed, 5, 1, 2, 0.9).unwrap();
     assert!(!v.scenario.contains("own arrivals"), "{}", v.scenario);
 }
+
+/// Issue 30: on nodes that own their CPUs, whose runs recorded what each component spent in
+/// CPU (the testbed's, `run.json` `node_cpu.components`), the work Jobs share is that CPU time
+/// per Job, measured, on the node's CPUs, not a guess from latency: calibrated at one load
+/// (the dev loop k8s-13's A-small and A-relay, two Jobs in flight on one node), nine partitions
+/// with a window of four on that node are predicted within 15 % (−4.1 % when this was
+/// written; as a fixed delay −77.8 %), and the warning says what the model rests on.
+#[test]
+fn the_work_jobs_share_is_the_cpu_their_components_measured() {
+    let runs = vec![
+        crate::kept::run("k8s-13/run-A-small"),
+        crate::kept::run("k8s-13/run-A-relay"),
+    ];
+    let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
+    let spec = &calibration.platforms["k8s"];
+    let shared = &spec.resources["control_plane"];
+    assert_eq!(shared.scope, Scope::Node);
+    assert_eq!(
+        shared.discipline,
+        Discipline::ProcessorSharing {
+            capacity: 1.0,
+            per_job_cap: 1.0
+        },
+        "each node owns one CPU"
+    );
+    // The work per Job is the components' CPU beyond the bodies, per Job, from run.json.
+    let (mut cpu, mut bodies, mut jobs) = (0.0, 0.0, 0usize);
+    for run in &runs {
+        for node in run.meta.node_cpu_sessions() {
+            cpu += node.components.values().sum::<f64>();
+            let rows = run.records.iter().filter(|r| r.session == node.session);
+            for r in rows {
+                bodies += r.body_s.unwrap_or(0.0);
+                jobs += 1;
+            }
+        }
+    }
+    let want = (cpu - bodies) / jobs as f64;
+    let completion = spec.stages.completion.as_ref().unwrap();
+    let work = completion.work.as_ref().unwrap().mean(0.0);
+    assert!(
+        (work / want - 1.0).abs() < 1e-9,
+        "work {work} s, measured {want} s"
+    );
+    assert!((0.2..1.5).contains(&work), "{work}");
+    let service = component(&fits[0], "control_plane.service");
+    assert!(
+        service.method.contains("node_cpu.components"),
+        "{}",
+        service.method
+    );
+    assert!(
+        fits[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("work their components measured")),
+        "{:?}",
+        fits[0].warnings
+    );
+    let held_out = crate::kept::run("k8s-13/run-H2-etl-p9-n1-w4-1024k");
+    let error = validate(&calibration, "k8s", &held_out, 5, 1, 2, 0.9)
+        .unwrap()
+        .makespan_rel_error();
+    assert!(
+        error.abs() < 0.15,
+        "nine partitions, window of four: {error}"
+    );
+}
