@@ -19,11 +19,23 @@ pub fn children_cpu_seconds() -> Option<f64> {
 
 /// The children's CPU seconds of a `/proc/PID/stat` line (fields 16 and 17).
 fn children_seconds_of(stat: &str) -> Option<f64> {
-    // Fields after the parenthesised command name, which may hold spaces; cutime and cstime
-    // are fields 16 and 17 of the whole line, 14th and 15th after the name.
+    stat_seconds(stat, 16)
+}
+
+/// CPU seconds of this process itself, children excluded (`/proc/self/stat` utime + stime).
+pub(crate) fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_seconds(&stat, 14)
+}
+
+/// Fields `field` and `field + 1` (numbered from 1, as in proc(5)) of a `/proc/PID/stat` line,
+/// clock ticks summed, in seconds: utime + stime at 14, cutime + cstime at 16.
+fn stat_seconds(stat: &str, field: usize) -> Option<f64> {
+    // The fields after the parenthesised command name, which may hold spaces and parentheses:
+    // field 3 is the first of them.
     let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
+    let mut fields = rest.split_whitespace().skip(field - 3);
+    let ticks = fields.next()?.parse::<f64>().ok()? + fields.next()?.parse::<f64>().ok()?;
     // USER_HZ is 100 on every Linux ABI faastwin targets.
     Some(ticks / 100.0)
 }
@@ -180,6 +192,7 @@ mod tests {
         // utime stime cutime cstime ...
         let line = "42 (a b) c) S 1 42 42 0 -1 4194560 100 200 0 0 7 8 150 25 20 0 1 0 1000";
         assert_eq!(children_seconds_of(line), Some(1.75));
+        assert_eq!(stat_seconds(line, 14), Some(0.15), "utime + stime");
         assert_eq!(children_seconds_of("42 (x) S 1"), None);
     }
 

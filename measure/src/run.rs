@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 
 use faastwin_models::{PlatformKind, SubmitPolicy};
 
-use crate::components;
+use crate::components::{self, own_cpu_seconds};
 use crate::platform::{Platform, PlatformInfo};
 use crate::setup::PlatformSetup;
 use crate::summary::{RepetitionSummary, summarise, write_summary};
@@ -1031,17 +1031,6 @@ fn busy_seconds_of(line: &str) -> Option<f64> {
         .sum::<f64>();
     // USER_HZ is 100 on every Linux ABI faastwin targets.
     (ticks.len() >= 4).then_some(busy / 100.0)
-}
-
-/// User + system CPU of this process (all threads, children excluded), from /proc/self/stat.
-fn own_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux ABI faastwin targets.
-    Some(ticks / 100.0)
 }
 
 fn write_meta(out_dir: &Path, meta: &RunMeta) -> Result<(), MeasureError> {

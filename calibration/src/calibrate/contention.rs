@@ -207,6 +207,15 @@ pub(super) fn latency_error(
     Ok(sum)
 }
 
+/// Body end (on fake nodes: container terminated seen) → completion seen of `rows`, where not
+/// negative [s].
+fn completion_times(rows: &[&InvocationRecord]) -> Vec<f64> {
+    rows.iter()
+        .filter_map(|r| r.completion_or_container_s())
+        .filter(|v| *v >= 0.0)
+        .collect()
+}
+
 /// Chooses the control plane's service time and turns `spec`'s completion stage into a delay
 /// followed by that service on the shared server. `low` holds the warm rows of the runs at the
 /// lowest load; `name` is the platform's name in the calibration. Returns whether the runs
@@ -218,11 +227,7 @@ pub(super) fn fit_service(
     spec: &mut PlatformSpec,
     low: &[&InvocationRecord],
 ) -> Result<bool, CalibrationError> {
-    let completion: Vec<f64> = low
-        .iter()
-        .filter_map(|r| r.completion_or_container_s())
-        .filter(|v| *v >= 0.0)
-        .collect();
+    let completion = completion_times(low);
     let Some(median) = quantile::of(&completion, 0.5) else {
         return Ok(false);
     };
@@ -414,11 +419,7 @@ pub(super) fn measured_service(
     let Some((work, how)) = node_work_per_job(f.runs) else {
         return Ok(None);
     };
-    let completion: Vec<f64> = low
-        .iter()
-        .filter_map(|r| r.completion_or_container_s())
-        .filter(|v| *v >= 0.0)
-        .collect();
+    let completion = completion_times(low);
     let Some(median) = quantile::of(&completion, 0.5) else {
         return Ok(None);
     };

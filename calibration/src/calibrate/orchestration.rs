@@ -123,25 +123,28 @@ pub(super) fn slurm(
         resource: Some("scheduler".into()),
         ..StageSpec::default()
     });
-    o.stages.completion = completion_delay(f, warm)?;
+    o.stages.completion = completion_delay(f, warm, None)?;
     Ok(o)
 }
 
 /// Body end → completion seen as a plain delay (Slurm and Kubernetes: the platform notices
-/// the end; no CPU work of the node's).
+/// the end; no CPU work of the node's), with `note` after how it was measured.
 fn completion_delay(
     f: &mut Fitter<'_>,
     warm: &[&InvocationRecord],
+    note: Option<&str>,
 ) -> Result<Option<StageSpec>, CalibrationError> {
+    let measured = "body end (worker clock; no body, on fake nodes: container terminated seen) -> completion first seen";
+    let method = match note {
+        Some(note) => format!("{measured}; {note}"),
+        None => measured.to_owned(),
+    };
     Ok(delay(f.fixed(
         "completion",
         values(warm, InvocationRecord::completion_or_container_s),
-        COMPLETION,
+        &method,
     )?))
 }
-
-/// How the completion delay is measured.
-const COMPLETION: &str = "body end (worker clock; no body, on fake nodes: container terminated seen) -> completion first seen";
 
 /// A Kubernetes cluster (K3s-like): control plane (submit → placement seen), startup
 /// (placement → body start) and completion (body end → Job complete seen).
@@ -171,14 +174,8 @@ pub(super) fn kubernetes(
     }
     // Where the pods' terminated instants keep the kubelet's relist clock, the provenance says
     // so (fake nodes keep none: kwok ends their containers at once).
-    o.stages.completion = match relist::read(warm) {
-        Ok(relist) => delay(f.fixed(
-            "completion",
-            values(warm, InvocationRecord::completion_or_container_s),
-            &format!("{COMPLETION}; {}", relist.how),
-        )?),
-        Err(_) => completion_delay(f, warm)?,
-    };
+    let relist = relist::read(warm).ok();
+    o.stages.completion = completion_delay(f, warm, relist.as_ref().map(|r| r.how.as_str()))?;
     Ok(o)
 }
 

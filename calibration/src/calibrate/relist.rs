@@ -116,18 +116,13 @@ fn after_pass(r: &InvocationRecord) -> Option<f64> {
     (done >= terminated).then(|| (done - terminated) as f64 / 1e9)
 }
 
-fn median(values: &[f64]) -> f64 {
-    quantile(values, 0.5)
+/// The type-7 quantile `q` of `values` (the project's estimator); 0 when empty.
+fn quantile(values: &[f64], q: f64) -> f64 {
+    faastwin_models::quantile::of(values, q).unwrap_or(0.0)
 }
 
-/// The `q` quantile by rank (no interpolation); 0 when empty.
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return 0.0;
-    }
-    v[((v.len() - 1) as f64 * q).round() as usize]
+fn median(values: &[f64]) -> f64 {
+    quantile(values, 0.5)
 }
 
 #[cfg(test)]
