@@ -311,11 +311,18 @@ fn the_work_jobs_share_is_the_cpu_their_components_measured() {
         },
         "each node owns one CPU"
     );
-    // The work per Job is the components' CPU beyond the bodies, per Job, from run.json.
-    let (mut cpu, mut bodies, mut jobs) = (0.0, 0.0, 0usize);
+    // The work per Job is the components' CPU beyond the bodies, per Job, from run.json: the
+    // node's own after the body, the control plane's on the first node, not waited for.
+    let (mut node_cpu, mut control_plane_cpu, mut bodies, mut jobs) = (0.0, 0.0, 0.0, 0usize);
     for run in &runs {
         for node in run.meta.node_cpu_sessions() {
-            cpu += node.components.values().sum::<f64>();
+            for (name, seconds) in &node.components {
+                if faastwin_measure::components::CONTROL_PLANE.contains(&name.as_str()) {
+                    control_plane_cpu += seconds;
+                } else {
+                    node_cpu += seconds;
+                }
+            }
             let rows = run.records.iter().filter(|r| r.session == node.session);
             for r in rows {
                 bodies += r.body_s.unwrap_or(0.0);
@@ -323,14 +330,38 @@ fn the_work_jobs_share_is_the_cpu_their_components_measured() {
             }
         }
     }
-    let want = (cpu - bodies) / jobs as f64;
+    let mean_work = |stage: &faastwin_sim::StageSpec| stage.work.as_ref().unwrap().mean(0.0);
     let completion = spec.stages.completion.as_ref().unwrap();
-    let work = completion.work.as_ref().unwrap().mean(0.0);
+    let work = mean_work(completion);
+    let want = (node_cpu - bodies) / jobs as f64;
     assert!(
         (work / want - 1.0).abs() < 1e-9,
         "work {work} s, measured {want} s"
     );
-    assert!((0.2..1.5).contains(&work), "{work}");
+    assert!((0.2..1.0).contains(&work), "{work}");
+    assert!(!completion.on_first_node && !completion.detached);
+    // Some share of it the Job waits for before placement, the rest as its pod starts.
+    let want = control_plane_cpu / jobs as f64;
+    assert!((0.05..0.5).contains(&want), "{want}");
+    let mut on_first = 0.0;
+    for (stage, detached) in [
+        (&spec.stages.control_plane, false),
+        (&spec.stages.startup, true),
+    ] {
+        let Some(stage) = stage.as_ref().filter(|s| s.work.is_some()) else {
+            continue;
+        };
+        assert_eq!(stage.resource.as_deref(), Some("control_plane"));
+        assert!(
+            stage.on_first_node && stage.detached == detached,
+            "{stage:?}"
+        );
+        on_first += mean_work(stage);
+    }
+    assert!(
+        (on_first / want - 1.0).abs() < 1e-9,
+        "control plane {on_first} s, measured {want} s"
+    );
     let service = component(&fits[0], "control_plane.service");
     assert!(
         service.method.contains("node_cpu.components"),

@@ -7,6 +7,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The components of a Kubernetes control plane, as [`cgroup_children_cpu`] names them: the
+/// testbed runs them once per cluster, on its first node, where they serve every node's Jobs;
+/// the other components (`kubelet`, `containerd`, `pods`) serve their own node's.
+pub const CONTROL_PLANE: [&str; 4] = [
+    "kine",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+];
+
 /// Where the kernel mounts the cgroup hierarchies.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 

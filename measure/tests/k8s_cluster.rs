@@ -645,6 +645,12 @@ async fn on_a_testbed_of_two_nodes_each_body_runs_on_its_nodes_cpus_alone() {
             let seconds = cpu(name).unwrap_or_else(|| panic!("{name}: {components:?}"));
             assert!(seconds > 0.005 * 8.0, "{name}: {components:?}");
         }
+        // Calibration tells the control plane's CPU (served by node 1 for every node's Jobs)
+        // from the nodes' own by these names: each must be what the testbed records.
+        for name in faastwin_measure::components::CONTROL_PLANE {
+            let seconds = cpu(name).unwrap_or_else(|| panic!("{name}: {components:?}"));
+            assert!(seconds > 0.0, "{name}: {components:?}");
+        }
         let busy = run["node_cpu"]["busy_s"].as_f64().unwrap();
         let sum: f64 = components
             .values()

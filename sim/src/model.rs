@@ -279,12 +279,12 @@ impl<'a, T: TraceSink + ?Sized> Sim<'a, T> {
             .platform
             .stages
             .get(inv.stage)
-            .and_then(|s| s.as_ref()?.work_on());
-        if let Some((_, resource)) = resource {
-            let instance = self
-                .resources
-                .instances
-                .get(self.resources.instance(resource, inv.node));
+            .and_then(|s| Some((s.as_ref()?, s.as_ref()?.work_on()?.1)));
+        if let Some((stage, resource)) = resource {
+            let instance = self.resources.instances.get(
+                self.resources
+                    .instance(resource, stage.serving_node(inv.node)),
+            );
             black_box(matches!(instance, Some(Resource::Fifo(_))));
         }
     }

@@ -120,6 +120,21 @@ pub struct StageSpec {
     /// container's end only at its next pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<String>,
+    /// The work runs on the first node's instance of its (node-scoped) resource, whichever
+    /// node the invocation runs on: the CPUs of the node that hosts a K3s control plane, which
+    /// serve every Job's API requests, scheduling and Job controller work.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_first_node: bool,
+    /// The invocation does not wait for the work: the work joins its resource when the delay
+    /// ends and the invocation moves on at once. Work a Job causes on a shared resource without
+    /// waiting for it (the control plane's watches fanned out, status writes, the Job's deletion)
+    /// slows whatever else that resource serves. Processor-sharing and FIFO resources only.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub detached: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A shared resource and how many instances exist. Checked as it is read, so that a bad value
@@ -276,6 +291,10 @@ pub(crate) struct CompiledStage {
     pub(crate) resource: Option<usize>,
     /// A `cycle` resource whose next tick the stage waits for first.
     pub(crate) clock: Option<usize>,
+    /// The work is served by the first node's instance of its resource.
+    pub(crate) on_first_node: bool,
+    /// The invocation does not wait for the work.
+    pub(crate) detached: bool,
 }
 
 impl CompiledStage {
@@ -283,6 +302,12 @@ impl CompiledStage {
     /// resource takes no time).
     pub(crate) fn work_on(&self) -> Option<(&SizeModel, usize)> {
         Some((self.work.as_ref()?, self.resource?))
+    }
+
+    /// The node whose instance of the stage's resource serves the work of an invocation
+    /// running on `node`.
+    pub(crate) fn serving_node(&self, node: u32) -> u32 {
+        if self.on_first_node { 0 } else { node }
     }
 }
 
@@ -410,11 +435,36 @@ impl PlatformSpec {
                 .as_ref()
                 .map(|c| clock_of(name, stage, c, &resources))
                 .transpose()?;
+            if spec.on_first_node && !resource.is_some_and(|r| resources[r].1.scope == Scope::Node)
+            {
+                return Err(SimError::Invalid {
+                    what: format!(
+                        "platform {name:?}, stage {}: `on_first_node` needs `work` on a resource of scope \"node\" (only a node's resource has a first node's instance)",
+                        stage.name()
+                    ),
+                });
+            }
+            let served = |r: usize| {
+                matches!(
+                    resources[r].1.discipline,
+                    Discipline::ProcessorSharing { .. } | Discipline::Fifo { .. }
+                )
+            };
+            if spec.detached && !resource.is_some_and(served) {
+                return Err(SimError::Invalid {
+                    what: format!(
+                        "platform {name:?}, stage {}: `detached` needs `work` on a processor_sharing or fifo resource (a cycle or batch resource holds the invocation itself)",
+                        stage.name()
+                    ),
+                });
+            }
             *slot = Some(CompiledStage {
                 delay: spec.delay.clone(),
                 work: spec.work.clone(),
                 resource,
                 clock,
+                on_first_node: spec.on_first_node,
+                detached: spec.detached,
             });
         }
         Ok(CompiledPlatform {

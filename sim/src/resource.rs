@@ -9,6 +9,10 @@ use crate::engine::{EventId, NS_PER_S, SimTime};
 /// Index of an in-flight invocation.
 pub(crate) type Slot = u32;
 
+/// The slot of work no invocation waits for (a `detached` stage's): a processor-sharing
+/// instance serves it like any other and nobody moves on when it ends.
+pub(crate) const DETACHED: Slot = Slot::MAX;
+
 /// c servers, one queue, first come first served.
 ///
 /// Service times are known when a job arrives and jobs start in arrival order, so a job's

@@ -226,3 +226,135 @@ fn a_stage_with_a_clock_waits_for_the_next_tick_of_its_nodes_clock() {
         "{err}"
     );
 }
+
+/// A platform whose Jobs each do 1 s of work on the control plane's node's one CPU, then 0.1 s
+/// on their own node's.
+const FIRST_NODE: &str = r#"
+[platforms.p]
+[platforms.p.resources.cpu]
+scope = "node"
+discipline = { kind = "fifo", servers = 1 }
+[platforms.p.stages.control_plane]
+work = { latency = { family = "constant", value = 1.0 } }
+resource = "cpu"
+on_first_node = true
+[platforms.p.stages.completion]
+work = { latency = { family = "constant", value = 0.1 } }
+resource = "cpu"
+[platforms.p.workloads.relay.compute]
+delay = { latency = { family = "constant", value = 0.001 } }
+"#;
+
+/// Issue 30: work `on_first_node` is served by the first node's instance of its resource
+/// whichever node the invocation runs on (a K3s control plane serves every node's Jobs from
+/// its own node's CPUs): 40 Jobs on two nodes queue for one CPU's 1 s each, 40 s, not 20 s as
+/// when each node served its own; the rest of their work still runs on their own node.
+#[test]
+fn work_on_the_first_node_is_served_there_whichever_node_the_job_runs_on() {
+    let w = crate::workload(40, 4, 2, SubmitPolicy::Sequential);
+    let makespan = |text: &str| {
+        let p = crate::platform(text, "p", Body::Relay);
+        let mut trace = VecTrace::default();
+        let r = simulate(&p, &w, 3, 0, &mut trace).unwrap();
+        assert_eq!(trace.rows.len(), 40);
+        assert!(trace.rows.iter().any(|r| r.node == 1), "Jobs on node 2");
+        r.warm_makespan_s
+    };
+    let first = makespan(FIRST_NODE);
+    let own = makespan(&FIRST_NODE.replace("on_first_node = true\n", ""));
+    assert!(
+        (1.9..2.1).contains(&(first / own)) && first > 30.0,
+        "on the first node {first} s, each on its own {own} s"
+    );
+
+    // Only a node's resource has a first node's instance.
+    for (from, to) in [
+        (r#"scope = "node""#, r#"scope = "cluster""#),
+        ("resource = \"cpu\"\non_first_node", "on_first_node"),
+    ] {
+        let bad = FIRST_NODE.replacen(from, to, 1);
+        let bad = if from.starts_with("resource") {
+            bad.replacen(
+                "work = { latency = { family = \"constant\", value = 1.0 } }\n",
+                "delay = { latency = { family = \"constant\", value = 1.0 } }\n",
+                1,
+            )
+        } else {
+            bad
+        };
+        let err = faastwin_sim::Calibration::from_toml(&bad, "bad.toml")
+            .unwrap()
+            .compile("p", Body::Relay)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stage control_plane") && err.contains("on_first_node"),
+            "{err}"
+        );
+    }
+}
+
+/// Jobs that each cause 1 s of work on the first node's one CPU without waiting for it, then
+/// do 0.1 s of their own there or on their own node.
+const DETACHED: &str = r#"
+[platforms.p]
+[platforms.p.resources.cpu]
+scope = "node"
+discipline = { kind = "processor_sharing", capacity = 1.0 }
+[platforms.p.stages.control_plane]
+work = { latency = { family = "constant", value = 1.0 } }
+resource = "cpu"
+on_first_node = true
+detached = true
+[platforms.p.stages.completion]
+work = { latency = { family = "constant", value = 0.1 } }
+resource = "cpu"
+[platforms.p.workloads.relay.compute]
+delay = { latency = { family = "constant", value = 0.001 } }
+"#;
+
+/// Issue 30: a Job does not wait for `detached` work, which still takes its share of the
+/// resource: the control-plane stage takes no time, Jobs on node 2 take their own 0.1 s shared
+/// by the two in flight there, and Jobs on node 1 share its CPU with the backlog that every
+/// Job left there.
+#[test]
+fn detached_work_slows_its_resource_but_no_job_waits_for_it() {
+    let p = crate::platform(DETACHED, "p", Body::Relay);
+    let w = crate::workload(40, 4, 2, SubmitPolicy::Sequential);
+    let mut trace = VecTrace::default();
+    simulate(&p, &w, 3, 0, &mut trace).unwrap();
+    assert_eq!(trace.rows.len(), 40);
+    for row in &trace.rows {
+        let control_plane = row.start_of(Stage::Startup) - row.submit_s();
+        assert!(control_plane.abs() < 1e-6, "waited {control_plane} s");
+    }
+    let latencies = |node: u32| -> Vec<f64> {
+        trace
+            .rows
+            .iter()
+            .filter(|r| r.node == node)
+            .map(|r| r.latency_s())
+            .collect()
+    };
+    let (first, second) = (latencies(0), latencies(1));
+    assert!(!first.is_empty() && !second.is_empty());
+    let worst_second = second.iter().copied().fold(0.0, f64::max);
+    assert!(worst_second < 0.25, "node 2: {second:?}");
+    let mean_first = first.iter().sum::<f64>() / first.len() as f64;
+    assert!(mean_first > 1.0, "node 1: {first:?}");
+
+    // A cycle holds the invocation itself: nothing to detach from.
+    let bad = DETACHED.replace(
+        r#"kind = "processor_sharing", capacity = 1.0"#,
+        r#"kind = "cycle", interval_s = 1.0"#,
+    );
+    let err = faastwin_sim::Calibration::from_toml(&bad, "bad.toml")
+        .unwrap()
+        .compile("p", Body::Relay)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("stage control_plane") && err.contains("detached"),
+        "{err}"
+    );
+}

@@ -319,7 +319,7 @@ impl SharedCompletion<'_> {
             delay: Some(SizeModel::fixed(delay)),
             resource: work.is_some().then(|| CONTROL_PLANE.to_owned()),
             work: work.map(SizeModel::fixed),
-            clock: None,
+            ..StageSpec::default()
         });
         Ok(s)
     }
@@ -399,13 +399,16 @@ impl SharedCompletion<'_> {
 
 /// Nodes that own their CPUs, whose runs recorded what each component spent in CPU (`run.json`
 /// `node_cpu.components`, the testbed's): the shared work is read from those instead of from
-/// latency growing with the load, which one load cannot show and two show poorly (issue 30). A
-/// Job's work is the CPU time per Job of the kubelet, containerd (with its shims and runc), the
-/// pods beyond the bodies, and the control plane, served by processor sharing of the node's
-/// CPUs after the body. How much of the completion's wall time that work took at the runs'
-/// load is not known from one load either: the delay left is chosen so that the simulated mean
-/// and p95 Job latency of the runs fit best. Returns how the work was read, `None` where it
-/// cannot be (no components, KSI, nodes that do not own their CPUs).
+/// latency growing with the load, which one load cannot show and two show poorly (issue 30).
+/// A Job's work on its own node is the CPU time per Job of the kubelet, containerd (with its
+/// shims and runc) and the pods beyond the bodies, served by processor sharing of the node's
+/// CPUs after the body. The control plane's CPU per Job (API server, datastore, controller
+/// manager, scheduler) is served by the first node's CPUs, where the control plane runs,
+/// whichever node the Job runs on: with two nodes, node 1 does its own Jobs' work and every
+/// Job's control-plane work. How much of the completion's wall time the work took at the
+/// runs' load is not known from one load either: the delay left is chosen so that the
+/// simulated mean and p95 Job latency of the runs fit best. Returns how the work was read,
+/// `None` where it cannot be (no components, KSI, nodes that do not own their CPUs).
 pub(super) fn measured_service(
     f: &mut Fitter<'_>,
     kind: PlatformKind,
@@ -416,7 +419,7 @@ pub(super) fn measured_service(
     if kind != PlatformKind::K8s || !shared_per_node(kind, f.runs) {
         return Ok(None);
     }
-    let Some((work, how)) = node_work_per_job(f.runs) else {
+    let Some(measured) = node_work_per_job(f.runs) else {
         return Ok(None);
     };
     let completion = completion_times(low);
@@ -440,16 +443,36 @@ pub(super) fn measured_service(
             },
         },
     };
-    let per_job = Distribution::constant(work).map_err(|source| CalibrationError::Model {
-        what: f.what("control_plane.service"),
-        source,
+    let constant = |seconds: f64| {
+        Distribution::constant(seconds).map_err(|source| CalibrationError::Model {
+            what: f.what("control_plane.service"),
+            source,
+        })
+    };
+    let on_node = constant(measured.node)?;
+    // The control plane's work on the first node: the share `waited` of it before placement,
+    // where the Job waits for it; the rest while the pod starts, not waited for.
+    let on_first = |stage: &mut Option<StageSpec>, share: f64, detached: bool| {
+        if measured.control_plane * share > 0.0 {
+            let stage = stage.get_or_insert_with(StageSpec::default);
+            stage.work = Some(SizeModel::fixed(constant(measured.control_plane * share)?));
+            stage.resource = Some(CONTROL_PLANE.to_owned());
+            stage.on_first_node = true;
+            stage.detached = detached;
+        }
+        Ok::<_, CalibrationError>(())
+    };
+    let candidate = |taken: f64, waited: f64| {
+        let mut s = shared.spec_with(f, spec, taken, Some(on_node.clone()))?;
+        on_first(&mut s.stages.control_plane, waited, false)?;
+        on_first(&mut s.stages.startup, 1.0 - waited, true)?;
+        Ok::<_, CalibrationError>(s)
+    };
+    let best = least_error(median, 1.0, &WAITED, |taken, waited| {
+        latency_error(f.runs, name, &candidate(taken, waited)?)
     })?;
-    let candidate = |taken: f64| shared.spec_with(f, spec, taken, Some(per_job.clone()));
-    let best = least_error(median, (), &[()], |taken, ()| {
-        latency_error(f.runs, name, &candidate(taken)?)
-    })?;
-    *spec = candidate(best.time)?;
-    let service = crate::fit::constant_report(work, &f.what("control_plane.service"))?;
+    *spec = candidate(best.time, best.variant)?;
+    let service = crate::fit::constant_report(measured.node, &f.what("control_plane.service"))?;
     shared.push_fits(
         f,
         best.time,
@@ -459,15 +482,44 @@ pub(super) fn measured_service(
         ),
         service,
         format!(
-            "processor sharing of the node's {cpus} CPU(s) by the Jobs in flight; work per Job measured: {how}"
+            "processor sharing of the node's {cpus} CPU(s) by the Jobs in flight, after the body: {}; the control plane's {:.0} ms per Job on the first node's CPUs, {:.0} % of it waited for before placement and the rest not waited for as the pod starts (the share chosen with the delay, from {:?}) ({})",
+            measured.how_node,
+            1e3 * measured.control_plane,
+            100.0 * best.variant,
+            WAITED,
+            measured.how_control_plane
         ),
     )?;
-    Ok(Some(how))
+    Ok(Some(format!(
+        "{}; {}",
+        measured.how_node, measured.how_control_plane
+    )))
 }
 
-/// The CPU time the runs' components spent per Job beyond the bodies [s], and in words what
-/// it is made of; `None` when a run did not record its components.
-fn node_work_per_job(runs: &[&Run]) -> Option<(f64, String)> {
+/// Candidate shares of the control plane's work per Job that the Job waits for (its own
+/// requests: the Job's and the pod's creation, the binding, the status writes before its
+/// completion is seen); the rest is done for it but not waited for (watches fanned out to
+/// every client, status writes after the completion, the Job's and the pod's deletion). Which
+/// share is which cannot be read from CPU time: it is chosen with the completion's delay, by
+/// the latencies the calibration's runs measured.
+const WAITED: [f64; 5] = [1.0, 0.75, 0.5, 0.25, 0.0];
+
+/// The CPU time per Job the runs' components spent, split by where it is spent.
+struct MeasuredWork {
+    /// On the Job's own node, beyond its body [s].
+    node: f64,
+    /// By the control plane, on the first node [s].
+    control_plane: f64,
+    /// In words, where `node` comes from.
+    how_node: String,
+    /// In words, where `control_plane` comes from.
+    how_control_plane: String,
+}
+
+/// The CPU time the runs' components spent per Job beyond the bodies, on the Job's node and
+/// by the control plane, and in words what each is made of; `None` when a run did not record
+/// its components.
+fn node_work_per_job(runs: &[&Run]) -> Option<MeasuredWork> {
     let mut sums: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
     let (mut jobs, mut bodies) = (0usize, 0.0);
     for run in runs {
@@ -489,21 +541,40 @@ fn node_work_per_job(runs: &[&Run]) -> Option<(f64, String)> {
         return None;
     }
     let per_job = |s: f64| s / jobs as f64;
-    let total: f64 = sums.values().sum();
-    let work = per_job(total - bodies).max(0.0);
-    let parts: Vec<String> = sums
-        .iter()
-        .map(|(name, s)| format!("{name} {:.0} ms", 1e3 * per_job(*s)))
-        .collect();
-    Some((
-        work,
-        format!(
-            "{:.0} ms of CPU per Job ({}), less the bodies' {:.0} ms, from run.json node_cpu.components over {jobs} Jobs",
-            1e3 * work,
-            parts.join(", "),
+    let is_control_plane = |name: &str| faastwin_measure::components::CONTROL_PLANE.contains(&name);
+    let listed = |control_plane: bool| -> (f64, String) {
+        let parts: Vec<(&str, f64)> = sums
+            .iter()
+            .filter(|(name, _)| is_control_plane(name) == control_plane)
+            .map(|(name, s)| (*name, per_job(*s)))
+            .collect();
+        let words: Vec<String> = parts
+            .iter()
+            .map(|(name, s)| format!("{name} {:.0} ms", 1e3 * s))
+            .collect();
+        (parts.iter().map(|(_, s)| s).sum(), words.join(", "))
+    };
+    let (node_total, node_parts) = listed(false);
+    let (control_plane, control_plane_parts) = listed(true);
+    let node = (node_total - per_job(bodies)).max(0.0);
+    let source = format!("from run.json node_cpu.components over {jobs} Jobs");
+    Some(MeasuredWork {
+        node,
+        control_plane,
+        how_node: format!(
+            "{:.0} ms of CPU per Job on its node ({node_parts}), less the bodies' {:.0} ms, {source}",
+            1e3 * node,
             1e3 * per_job(bodies)
         ),
-    ))
+        how_control_plane: if control_plane_parts.is_empty() {
+            "no control-plane component recorded".to_owned()
+        } else {
+            format!(
+                "{:.0} ms of the control plane's CPU per Job ({control_plane_parts}), {source}",
+                1e3 * control_plane
+            )
+        },
+    })
 }
 
 /// The container engine's serial path (podman's locks, its database's writes): one FIFO server
@@ -562,7 +633,6 @@ pub(super) fn engine_serial(
             );
             s.stages.control_plane = Some(StageSpec {
                 delay: None,
-                clock: None,
                 resource: Some(ENGINE.into()),
                 work: Some(SizeModel::fixed(Distribution::constant(serial).map_err(
                     |source| CalibrationError::Model {
@@ -570,6 +640,7 @@ pub(super) fn engine_serial(
                         source,
                     },
                 )?)),
+                ..StageSpec::default()
             });
         }
         Ok(s)

@@ -63,7 +63,7 @@ pub(super) fn split_with(
         delay: wait.map(SizeModel::fixed),
         resource: work.is_some().then(|| faastwin_models::CORES.to_owned()),
         work: work.map(SizeModel::fixed),
-        clock: None,
+        ..StageSpec::default()
     }))
 }
 

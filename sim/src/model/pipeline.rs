@@ -5,7 +5,7 @@ use super::{Event, STAGES, Sim, at as at_stage};
 use crate::SimError;
 use crate::engine::{SimTime, from_secs};
 use crate::platform::Stage;
-use crate::resource::{Resource, Slot};
+use crate::resource::{DETACHED, Resource, Slot};
 use crate::trace::TraceSink;
 
 /// What starting a stage's work on its resource leaves to do.
@@ -14,7 +14,8 @@ enum Work {
     None,
     /// An event will move the invocation on (cycle, processor sharing, batch).
     Pending,
-    /// A FIFO service, which ends at this instant.
+    /// A FIFO service, which ends at this instant; or work the invocation does not wait for
+    /// (`detached`), which ends its stage now.
     EndsAt(SimTime),
 }
 
@@ -172,8 +173,22 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
         let now = self.engine.now();
         let inv = &self.slots[slot as usize];
         let demand = inv.draws.work(stage);
-        let node = inv.node;
+        let node = spec.serving_node(inv.node);
         let instance = self.resources.instance(resource, node);
+        if spec.detached {
+            match &mut self.resources.instances[instance] {
+                Resource::Fifo(fifo) => {
+                    fifo.arrive(now, from_secs(demand));
+                }
+                Resource::ProcessorSharing(ps) => {
+                    ps.arrive(now, DETACHED, demand.max(0.0));
+                    self.reschedule_ps(instance);
+                }
+                // Refused when the platform is compiled.
+                Resource::Cycle(_) | Resource::Batch(_) => {}
+            }
+            return Work::EndsAt(now);
+        }
         match &mut self.resources.instances[instance] {
             Resource::Fifo(fifo) => return Work::EndsAt(fifo.arrive(now, from_secs(demand))),
             Resource::ProcessorSharing(ps) => {
@@ -225,7 +240,7 @@ impl<T: TraceSink + ?Sized> Sim<'_, T> {
             ps.take_finished(now, &mut finished);
         }
         self.reschedule_ps(instance);
-        for &slot in &finished {
+        for &slot in finished.iter().filter(|&&slot| slot != DETACHED) {
             let stage = self.slots[slot as usize].stage;
             self.enter_stage(slot, stage + 1)?;
         }
