@@ -168,6 +168,15 @@ fn a_run_past_the_end_of_simulated_time_is_an_error() {
     assert!(r.warm_makespan_s > 1e5, "{}", r.warm_makespan_s);
 }
 
+/// Why platform `p` of a calibration's text does not compile for the relay body.
+fn compile_error(text: &str) -> String {
+    faastwin_sim::Calibration::from_toml(text, "bad.toml")
+        .unwrap()
+        .compile("p", Body::Relay)
+        .unwrap_err()
+        .to_string()
+}
+
 /// A platform whose completion waits for each node's relist (a 1 s clock), then 2 s.
 const RELIST: &str = r#"
 [platforms.p]
@@ -216,11 +225,7 @@ fn a_stage_with_a_clock_waits_for_the_next_tick_of_its_nodes_clock() {
         r#"kind = "cycle", interval_s = 1.0"#,
         r#"kind = "fifo", servers = 1"#,
     );
-    let err = faastwin_sim::Calibration::from_toml(&bad, "bad.toml")
-        .unwrap()
-        .compile("p", faastwin_sim::Body::Relay)
-        .unwrap_err()
-        .to_string();
+    let err = compile_error(&bad);
     assert!(
         err.contains("stage completion") && err.contains("clock \"relist\""),
         "{err}"
@@ -282,11 +287,7 @@ fn work_on_the_first_node_is_served_there_whichever_node_the_job_runs_on() {
         } else {
             bad
         };
-        let err = faastwin_sim::Calibration::from_toml(&bad, "bad.toml")
-            .unwrap()
-            .compile("p", Body::Relay)
-            .unwrap_err()
-            .to_string();
+        let err = compile_error(&bad);
         assert!(
             err.contains("stage control_plane") && err.contains("on_first_node"),
             "{err}"
@@ -294,24 +295,18 @@ fn work_on_the_first_node_is_served_there_whichever_node_the_job_runs_on() {
     }
 }
 
-/// Jobs that each cause 1 s of work on the first node's one CPU without waiting for it, then
-/// do 0.1 s of their own there or on their own node.
-const DETACHED: &str = r#"
-[platforms.p]
-[platforms.p.resources.cpu]
-scope = "node"
-discipline = { kind = "processor_sharing", capacity = 1.0 }
-[platforms.p.stages.control_plane]
-work = { latency = { family = "constant", value = 1.0 } }
-resource = "cpu"
-on_first_node = true
-detached = true
-[platforms.p.stages.completion]
-work = { latency = { family = "constant", value = 0.1 } }
-resource = "cpu"
-[platforms.p.workloads.relay.compute]
-delay = { latency = { family = "constant", value = 0.001 } }
-"#;
+/// [`FIRST_NODE`] on processor sharing, the first node's work not waited for.
+fn detached() -> String {
+    FIRST_NODE
+        .replace(
+            r#"kind = "fifo", servers = 1"#,
+            r#"kind = "processor_sharing", capacity = 1.0"#,
+        )
+        .replace(
+            "on_first_node = true\n",
+            "on_first_node = true\ndetached = true\n",
+        )
+}
 
 /// Issue 30: a Job does not wait for `detached` work, which still takes its share of the
 /// resource: the control-plane stage takes no time, Jobs on node 2 take their own 0.1 s shared
@@ -319,7 +314,9 @@ delay = { latency = { family = "constant", value = 0.001 } }
 /// Job left there.
 #[test]
 fn detached_work_slows_its_resource_but_no_job_waits_for_it() {
-    let p = crate::platform(DETACHED, "p", Body::Relay);
+    let text = detached();
+    assert!(text.contains("detached = true") && text.contains("processor_sharing"));
+    let p = crate::platform(&text, "p", Body::Relay);
     let w = crate::workload(40, 4, 2, SubmitPolicy::Sequential);
     let mut trace = VecTrace::default();
     simulate(&p, &w, 3, 0, &mut trace).unwrap();
@@ -344,15 +341,11 @@ fn detached_work_slows_its_resource_but_no_job_waits_for_it() {
     assert!(mean_first > 1.0, "node 1: {first:?}");
 
     // A cycle holds the invocation itself: nothing to detach from.
-    let bad = DETACHED.replace(
+    let bad = text.replace(
         r#"kind = "processor_sharing", capacity = 1.0"#,
         r#"kind = "cycle", interval_s = 1.0"#,
     );
-    let err = faastwin_sim::Calibration::from_toml(&bad, "bad.toml")
-        .unwrap()
-        .compile("p", Body::Relay)
-        .unwrap_err()
-        .to_string();
+    let err = compile_error(&bad);
     assert!(
         err.contains("stage control_plane") && err.contains("detached"),
         "{err}"

@@ -23,11 +23,12 @@
 //!
 //! Where the runs recorded what each component spent in CPU (the testbed's nodes, `run.json`
 //! `node_cpu.components`), the work is not guessed from latency at all, at one load or more
-//! ([`measured_service`]): a Job's work is the CPU time the kubelet, containerd, the pods and
-//! the control plane spent per Job, shared by the node's CPUs. On the dev loop k8s-13 (two
+//! ([`measured_service`]): a Job's work is the CPU time the kubelet, containerd and the pods
+//! spent per Job, shared by its node's CPUs, and the control plane's, shared by the first
+//! node's (where the control plane runs, for every node's Jobs). On the dev loop k8s-13 (two
 //! nodes of one CPU, eight held-out configurations drawn with seed 1) this took the median
-//! |warm makespan error| from 27.4 to 6.3 % calibrated at two loads, and from 38.4 to 4.8 %
-//! (eleven configurations) at one.
+//! |warm makespan error| from 27.4 to 5.5 % calibrated at two loads (worst 44.8 to 15.8 %), and
+//! from 38.4 to 4.9 % at one (docs/fidelity.md).
 
 use faastwin_measure::{InvocationRecord, PlatformKind};
 use faastwin_models::{Distribution, SizeModel, quantile};
@@ -518,35 +519,51 @@ struct MeasuredWork {
 
 /// The CPU time the runs' components spent per Job beyond the bodies, on the Job's node and
 /// by the control plane, and in words what each is made of; `None` when a run did not record
-/// its components.
+/// its components. Each component's CPU per Job is the median over the runs' sessions (each
+/// repetition of a run is one), not the pooled mean: a component that spins for a while
+/// (k8s-14's A-small: containerd 200 s of CPU in a 269 s repetition, 5.0 s per Job against
+/// 0.29-0.61 s in the other eleven) would otherwise set every Job's work.
 fn node_work_per_job(runs: &[&Run]) -> Option<MeasuredWork> {
-    let mut sums: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
-    let (mut jobs, mut bodies) = (0usize, 0.0);
+    let mut sessions: std::collections::BTreeMap<&str, Vec<f64>> =
+        std::collections::BTreeMap::new();
+    let (mut bodies, mut jobs) = (Vec::new(), 0usize);
     for run in runs {
         run.meta.node_cpu.as_ref()?;
         for node in run.meta.node_cpu_sessions() {
             if node.components.is_empty() {
                 return None;
             }
+            let rows: Vec<f64> = run
+                .records
+                .iter()
+                .filter(|r| r.session == node.session)
+                .map(|r| r.body_s.unwrap_or(0.0))
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let n = rows.len() as f64;
             for (name, seconds) in &node.components {
-                *sums.entry(name).or_default() += seconds;
+                sessions.entry(name).or_default().push(seconds / n);
             }
-            for r in run.records.iter().filter(|r| r.session == node.session) {
-                jobs += 1;
-                bodies += r.body_s.unwrap_or(0.0);
-            }
+            bodies.push(rows.iter().sum::<f64>() / n);
+            jobs += rows.len();
         }
     }
+    let median = |values: &[f64]| quantile::of(values, 0.5).unwrap_or(0.0);
+    let per_job: std::collections::BTreeMap<&str, f64> = sessions
+        .iter()
+        .map(|(name, values)| (*name, median(values)))
+        .collect();
     if jobs == 0 {
         return None;
     }
-    let per_job = |s: f64| s / jobs as f64;
     let is_control_plane = |name: &str| faastwin_measure::components::CONTROL_PLANE.contains(&name);
     let listed = |control_plane: bool| -> (f64, String) {
-        let parts: Vec<(&str, f64)> = sums
+        let parts: Vec<(&str, f64)> = per_job
             .iter()
             .filter(|(name, _)| is_control_plane(name) == control_plane)
-            .map(|(name, s)| (*name, per_job(*s)))
+            .map(|(name, s)| (*name, *s))
             .collect();
         let words: Vec<String> = parts
             .iter()
@@ -556,15 +573,18 @@ fn node_work_per_job(runs: &[&Run]) -> Option<MeasuredWork> {
     };
     let (node_total, node_parts) = listed(false);
     let (control_plane, control_plane_parts) = listed(true);
-    let node = (node_total - per_job(bodies)).max(0.0);
-    let source = format!("from run.json node_cpu.components over {jobs} Jobs");
+    let bodies = median(&bodies);
+    let node = (node_total - bodies).max(0.0);
+    let sessions = sessions.values().map(Vec::len).max().unwrap_or(0);
+    let source =
+        format!("medians over {sessions} sessions of run.json node_cpu.components ({jobs} Jobs)");
     Some(MeasuredWork {
         node,
         control_plane,
         how_node: format!(
             "{:.0} ms of CPU per Job on its node ({node_parts}), less the bodies' {:.0} ms, {source}",
             1e3 * node,
-            1e3 * per_job(bodies)
+            1e3 * bodies
         ),
         how_control_plane: if control_plane_parts.is_empty() {
             "no control-plane component recorded".to_owned()
