@@ -409,3 +409,56 @@ fn the_work_jobs_share_is_the_cpu_their_components_measured() {
         "nine partitions, window of four: {error}"
     );
 }
+
+/// A repetition in which a component spun (k8s-14's A-small, third repetition: containerd
+/// 15 times its median CPU per Job while one pod took 197 s to start) is named in a warning
+/// and its Jobs are left out of the stage fits, so that no simulated Job draws that start; the
+/// kept loop without such a repetition (k8s-13) loses none.
+#[test]
+fn a_repetition_whose_component_spun_is_left_out_of_the_stage_fits() {
+    let fitted = |name: &str| {
+        let runs = a_runs(name);
+        let (calibration, fits) = calibrate(&runs, &Default::default()).unwrap();
+        let low_rows: usize = runs
+            .iter()
+            // The lowest load: every A run but the one with four partitions.
+            .filter(|r| !r.label().contains("A-4-partitions"))
+            .map(|r| r.warm().count())
+            .sum();
+        let episodes: Vec<String> = fits[0]
+            .warnings
+            .iter()
+            .filter(|w| w.contains("an episode of the platform's"))
+            .cloned()
+            .collect();
+        (
+            calibration,
+            component(&fits[0], "startup").rows,
+            low_rows,
+            episodes,
+        )
+    };
+    let (spun, rows, low_rows, episodes) = fitted("k8s-14");
+    assert_eq!(episodes.len(), 1, "{episodes:?}");
+    assert!(
+        episodes[0].contains("run-A-small, repetition 2: containerd")
+            && episodes[0].contains("40 Jobs are left out"),
+        "{}",
+        episodes[0]
+    );
+    assert_eq!(rows, low_rows - 40, "the episode's 40 Jobs left out");
+    let startup = spun.platforms["k8s"].stages.startup.as_ref().unwrap();
+    let longest = startup
+        .delay
+        .as_ref()
+        .unwrap()
+        .latency
+        .as_ref()
+        .unwrap()
+        .quantile(1.0);
+    assert!(longest < 20.0, "a start of {longest} s is still drawn");
+
+    let (_, rows, low_rows, episodes) = fitted("k8s-13");
+    assert!(episodes.is_empty(), "{episodes:?}");
+    assert_eq!(rows, low_rows);
+}

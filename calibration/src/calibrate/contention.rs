@@ -517,16 +517,21 @@ struct MeasuredWork {
     how_control_plane: String,
 }
 
-/// The CPU time the runs' components spent per Job beyond the bodies, on the Job's node and
-/// by the control plane, and in words what each is made of; `None` when a run did not record
-/// its components. Each component's CPU per Job is the median over the runs' sessions (each
-/// repetition of a run is one), not the pooled mean: a component that spins for a while
-/// (k8s-14's A-small: containerd 200 s of CPU in a 269 s repetition, 5.0 s per Job against
-/// 0.29-0.61 s in the other eleven) would otherwise set every Job's work.
-fn node_work_per_job(runs: &[&Run]) -> Option<MeasuredWork> {
-    let mut sessions: std::collections::BTreeMap<&str, Vec<f64>> =
-        std::collections::BTreeMap::new();
-    let (mut bodies, mut jobs) = (Vec::new(), 0usize);
+/// One session (repetition) of a run whose nodes recorded their components' CPU.
+struct SessionCpu<'a> {
+    run: &'a Run,
+    session: u32,
+    /// Each component's CPU time per Job [s].
+    per_job: std::collections::BTreeMap<&'a str, f64>,
+    /// The bodies' mean CPU time [s].
+    bodies: f64,
+    jobs: usize,
+}
+
+/// Every session of `runs` with its components' CPU per Job; `None` when a run did not record
+/// its components.
+fn sessions_cpu<'a>(runs: &[&'a Run]) -> Option<Vec<SessionCpu<'a>>> {
+    let mut sessions = Vec::new();
     for run in runs {
         run.meta.node_cpu.as_ref()?;
         for node in run.meta.node_cpu_sessions() {
@@ -543,18 +548,83 @@ fn node_work_per_job(runs: &[&Run]) -> Option<MeasuredWork> {
                 continue;
             }
             let n = rows.len() as f64;
-            for (name, seconds) in &node.components {
-                sessions.entry(name).or_default().push(seconds / n);
-            }
-            bodies.push(rows.iter().sum::<f64>() / n);
-            jobs += rows.len();
+            sessions.push(SessionCpu {
+                run,
+                session: node.session,
+                per_job: node
+                    .components
+                    .iter()
+                    .map(|(name, s)| (name.as_str(), s / n))
+                    .collect(),
+                bodies: rows.iter().sum::<f64>() / n,
+                jobs: rows.len(),
+            });
         }
     }
-    let median = |values: &[f64]| quantile::of(values, 0.5).unwrap_or(0.0);
-    let per_job: std::collections::BTreeMap<&str, f64> = sessions
+    Some(sessions)
+}
+
+/// A session in which a component spent more than this many times its median CPU per Job over
+/// the runs' sessions was an episode of the platform's, not its steady work: k8s-14's A-small,
+/// whose containerd spent 15 times its median while one pod took 197 s to start; in the kept
+/// loops' other sessions no component passes 2 times its median.
+const EPISODE: f64 = 4.0;
+
+/// The sessions of `runs` in which a component spun ([`EPISODE`]): their run, session and in
+/// words why.
+pub(super) fn episodes<'a>(runs: &[&'a Run]) -> Vec<(&'a Run, u32, String)> {
+    let Some(sessions) = sessions_cpu(runs) else {
+        return Vec::new();
+    };
+    let medians = component_medians(&sessions);
+    sessions
         .iter()
-        .map(|(name, values)| (*name, median(values)))
-        .collect();
+        .filter_map(|s| {
+            let (name, times) = s
+                .per_job
+                .iter()
+                .map(|(name, cpu)| (*name, cpu / medians.get(name).copied().unwrap_or(0.0)))
+                .filter(|(_, times)| times.is_finite())
+                .max_by(|a, b| a.1.total_cmp(&b.1))?;
+            (times > EPISODE).then(|| {
+                (
+                    s.run,
+                    s.session,
+                    format!(
+                        "{name} spent {:.2} s of CPU per Job, {times:.1} times its median over the runs' sessions ({:.2} s)",
+                        s.per_job[name], medians[name]
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Each component's median CPU per Job over `sessions` [s].
+fn component_medians<'a>(sessions: &[SessionCpu<'a>]) -> std::collections::BTreeMap<&'a str, f64> {
+    let mut values: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
+    for s in sessions {
+        for (name, cpu) in &s.per_job {
+            values.entry(name).or_default().push(*cpu);
+        }
+    }
+    values
+        .into_iter()
+        .map(|(name, v)| (name, quantile::of(&v, 0.5).unwrap_or(0.0)))
+        .collect()
+}
+
+/// The CPU time the runs' components spent per Job beyond the bodies, on the Job's node and
+/// by the control plane, and in words what each is made of; `None` when a run did not record
+/// its components. Each component's CPU per Job is the median over the runs' sessions (each
+/// repetition of a run is one), not the pooled mean: a component that spins for a while
+/// ([`episodes`]) would otherwise set every Job's work.
+fn node_work_per_job(runs: &[&Run]) -> Option<MeasuredWork> {
+    let sessions = sessions_cpu(runs)?;
+    let per_job = component_medians(&sessions);
+    let bodies: Vec<f64> = sessions.iter().map(|s| s.bodies).collect();
+    let jobs: usize = sessions.iter().map(|s| s.jobs).sum();
+    let median = |values: &[f64]| quantile::of(values, 0.5).unwrap_or(0.0);
     if jobs == 0 {
         return None;
     }
@@ -575,7 +645,7 @@ fn node_work_per_job(runs: &[&Run]) -> Option<MeasuredWork> {
     let (control_plane, control_plane_parts) = listed(true);
     let bodies = median(&bodies);
     let node = (node_total - bodies).max(0.0);
-    let sessions = sessions.values().map(Vec::len).max().unwrap_or(0);
+    let sessions = sessions.len();
     let source =
         format!("medians over {sessions} sessions of run.json node_cpu.components ({jobs} Jobs)");
     Some(MeasuredWork {
