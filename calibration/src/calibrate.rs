@@ -169,15 +169,8 @@ fn calibrate_platform(
         components: Vec::new(),
         warnings: Vec::new(),
     };
-    for (run, session, why) in &episodes {
-        let jobs: Vec<&InvocationRecord> = run.warm().filter(|r| r.session == *session).collect();
-        let longest = jobs.iter().filter_map(|r| r.e2e_s).fold(0.0, f64::max);
-        f.warnings.push(format!(
-            "platform {name}: {}, repetition {session}: {why}, an episode of the platform's (its longest Job took {longest:.1} s), not its steady work: its {} Jobs are left out of the stage fits, so that no Job is drawn as if it could take that long; its makespan stays in the run-to-run variation",
-            run.label(),
-            jobs.len()
-        ));
-    }
+    f.warnings
+        .extend(contention::episode_warnings(name, &episodes));
     let warm: Vec<&InvocationRecord> = f.runs.iter().flat_map(|r| steady(r, &episodes)).collect();
     let rows: usize = runs.iter().map(|r| r.warm().count()).sum();
     let gaps: Vec<f64> = warm
@@ -205,14 +198,43 @@ fn calibrate_platform(
         stages: orchestration.stages,
         workloads,
     };
+    let flat_up_to = shared_work(&mut f, kind, name, &mut spec, &low, runs, loads_differ)?;
+    let report = PlatformFit {
+        platform: name.to_owned(),
+        kind,
+        runs: runs.iter().map(|r| r.dir.display().to_string()).collect(),
+        rows,
+        components: f.components,
+        warnings: f.warnings,
+        flat_up_to,
+        run_to_run: crate::interval::run_to_run(runs),
+        loads: crate::interval::load_range(runs),
+    };
+    Ok((spec, report))
+}
+
+/// The work invocations share as the load grows, by what the runs can show: the container
+/// engine's serial path or the control plane's work at two loads, the components' measured
+/// CPU, else a warning naming the load the prediction rests on. Returns the highest load up to
+/// which latency stayed flat, where it is not known beyond.
+fn shared_work(
+    f: &mut Fitter<'_>,
+    kind: PlatformKind,
+    name: &str,
+    spec: &mut PlatformSpec,
+    low: &[&InvocationRecord],
+    runs: &[&Run],
+    loads_differ: bool,
+) -> Result<Option<u32>, CalibrationError> {
     let (lo, hi) = contention::load_range(runs, kind);
     let mut flat_up_to = None;
+    let serial_engine = kind == PlatformKind::Container && loads_differ;
     if serial_engine {
-        contention::engine_serial(&mut f, name, &mut spec, &low, runs)?;
+        contention::engine_serial(f, name, spec, low, runs)?;
     } else if loads_differ {
         // The shared work as the components measured it where they did, else as latency grew.
-        if contention::measured_service(&mut f, kind, name, &mut spec, &low)?.is_none()
-            && !contention::fit_service(&mut f, kind, name, &mut spec, &low)?
+        if contention::measured_service(f, kind, name, spec, low)?.is_none()
+            && !contention::fit_service(f, kind, name, spec, low)?
         {
             flat_up_to = Some(hi);
         }
@@ -226,7 +248,7 @@ fn calibrate_platform(
             )
         };
         // Issue 30.4: the work every Job shares, from what the components spent in CPU.
-        let warning = match contention::measured_service(&mut f, kind, name, &mut spec, &low)? {
+        let warning = match contention::measured_service(f, kind, name, spec, low)? {
             Some(how) => format!(
                 "platform {name}: {had}, so contention cannot be read from latency growing with the load; the Jobs share the nodes' CPUs with the work their components measured ({how}), and anything else that grows with the load (a serial path in the control plane) is not in the model: predictions at more than {hi} Jobs in flight may be too fast; add runs at twice the load or more"
             ),
@@ -247,18 +269,7 @@ fn calibrate_platform(
             "platform {name}: {had}, so the container engine's serial path cannot be read from them and container starts are fitted as delays: predictions at more than {hi} containers in flight will likely be too fast (by 21-31 % in held-out checks calibrated so); add runs at twice the load or more"
         ));
     }
-    let report = PlatformFit {
-        platform: name.to_owned(),
-        kind,
-        runs: runs.iter().map(|r| r.dir.display().to_string()).collect(),
-        rows,
-        components: f.components,
-        warnings: f.warnings,
-        flat_up_to,
-        run_to_run: crate::interval::run_to_run(runs),
-        loads: crate::interval::load_range(runs),
-    };
-    Ok((spec, report))
+    Ok(flat_up_to)
 }
 
 /// Writes one line per fitted component: platform, component, n, family, KS statistic and

@@ -600,6 +600,23 @@ pub(super) fn episodes<'a>(runs: &[&'a Run]) -> Vec<(&'a Run, u32, String)> {
         .collect()
 }
 
+/// The calibration's warning for each of `episodes` of platform `name`.
+pub(super) fn episode_warnings(name: &str, episodes: &[(&Run, u32, String)]) -> Vec<String> {
+    episodes
+        .iter()
+        .map(|(run, session, why)| {
+            let jobs: Vec<&InvocationRecord> =
+                run.warm().filter(|r| r.session == *session).collect();
+            let longest = jobs.iter().filter_map(|r| r.e2e_s).fold(0.0, f64::max);
+            format!(
+                "platform {name}: {}, repetition {session}: {why}, an episode of the platform's (its longest Job took {longest:.1} s), not its steady work: its {} Jobs are left out of the stage fits, so that no Job is drawn as if it could take that long; its makespan stays in the run-to-run variation",
+                run.label(),
+                jobs.len()
+            )
+        })
+        .collect()
+}
+
 /// Each component's median CPU per Job over `sessions` [s].
 fn component_medians<'a>(sessions: &[SessionCpu<'a>]) -> std::collections::BTreeMap<&'a str, f64> {
     let mut values: std::collections::BTreeMap<&str, Vec<f64>> = std::collections::BTreeMap::new();
